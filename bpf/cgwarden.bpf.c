@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * cgwarden: decide every cgroup v2 migration against the policy in the maps.
+ *
+ * One decision function, cgw_decide(), reached through one of two mechanisms:
+ *
+ *   native    lsm/cgroup_attach, the hook from the proposed kernel patch. The
+ *             kernel hands us task, src and dst directly.
+ *
+ *   mainline  No such hook, so the facts are gathered on the way in:
+ *             fentry on cgroup_procs_write / cgroup_threads_write notes the
+ *             destination, fexit on cgroup_procs_write_start notes the task,
+ *             fentry on cgroup_can_fork notes a CLONE_INTO_CGROUP child. The
+ *             kernel's own permission check then reaches the LSM hook
+ *             inode_permission on a cgroup.procs file, and that is where the
+ *             decision is taken. The per-task state lives from entry to exit of
+ *             the one write or clone and is consumed by the first check that
+ *             belongs to it, so it never applies to an unrelated check.
+ */
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "core_fixes.h"
+#include "cgwarden.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Capacities are defaults; userspace sets them before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct cgw_lock);
+} locks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 8192);
+	__type(key, struct cgw_gate_key);
+	__type(value, struct cgw_gate);
+} gates SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct cgw_selector_key);
+	__type(value, __u64);
+} selectors SEC(".maps");
+
+/* Only userspace reads this one; it lives here so it is created and pinned with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 20480);
+	__type(key, __u32);
+	__type(value, struct cgw_rule);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgw_settings);
+} settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CGW_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct cgw_actor {
+	__u64 start_ticks;
+	__u64 exe_dev;
+	__u64 exe_ino;
+	__u32 pid;
+	__u32 tgid;
+	__u32 euid;
+	__u32 pad;
+};
+
+/* Everything one decision needs; too big for the 512-byte stack. */
+struct cgw_decision {
+	__u64 src_ids[CGW_LEVELS];
+	__u64 dst_ids[CGW_LEVELS];
+	__u64 actor_ids[CGW_LEVELS];
+	struct cgw_actor actor;
+	__s32 src_level; /* capped at CGW_MAX_LEVEL */
+	__s32 dst_level;
+	__s32 actor_level;
+	__s32 lca;       /* deepest common ancestor level, capped */
+	__s32 delegated_level; /* locks at or above this level are exempt; -1: none */
+	__u32 delegated_rule;
+	__u32 global_mode;
+	__u32 verdict;
+	__u32 rule_id;   /* deciding lock; for an allow, the first exemption used */
+	__u64 rule_cgroup;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgw_decision);
+} scratch SEC(".maps");
+
+enum migration_stage {
+	STAGE_WRITE_BEGUN = 1, /* inside cgroup_{procs,threads}_write, task not known yet */
+	STAGE_ARMED = 2,       /* task known; the next cgroup.procs check decides */
+	STAGE_DECIDED = 3,
+};
+
+struct migration {
+	__u64 task;     /* struct task_struct *, held by the kernel for the call */
+	__u64 dst;      /* struct cgroup *; for clone3 taken from the first check */
+	__u8 stage;
+	__u8 via;
+	__u8 threadgroup;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct migration);
+} migrations SEC(".maps");
+
+/* Writes and clones in flight; zero lets inode_permission return at once. */
+__s64 inflight = 0;
+
+static __always_inline void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 cgroup_id(struct cgroup *cgrp)
+{
+	return BPF_CORE_READ(cgrp, kn, id);
+}
+
+static __always_inline int capped_level(struct cgroup *cgrp)
+{
+	int level = BPF_CORE_READ(cgrp, level);
+
+	if (level < 0)
+		return 0;
+	return level > CGW_MAX_LEVEL ? CGW_MAX_LEVEL : level;
+}
+
+static __always_inline struct cgroup *ancestor_at(struct cgroup *cgrp, int level)
+{
+	struct cgroup *anc = 0;
+
+	bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[level]);
+	return anc;
+}
+
+static __noinline int fill_ancestors(struct cgroup *cgrp, __u64 *ids, int level)
+{
+	for (int i = 0; i < CGW_LEVELS; i++) {
+		if (i > level)
+			break;
+		ids[i] = cgroup_id(ancestor_at(cgrp, i));
+	}
+	return 0;
+}
+
+/* Userspace sees st_dev as new_encode_dev() of the kernel's MKDEV(). */
+static __always_inline __u64 encode_dev(__u32 dev)
+{
+	__u64 major = dev >> 20, minor = dev & 0xfffff;
+
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffULL) << 12);
+}
+
+static __always_inline int lowest_bit(__u64 m)
+{
+	int s = 0;
+
+	if (!(m & 0xffffffffULL)) { s += 32; m >>= 32; }
+	if (!(m & 0xffffULL)) { s += 16; m >>= 16; }
+	if (!(m & 0xffULL)) { s += 8; m >>= 8; }
+	if (!(m & 0xfULL)) { s += 4; m >>= 4; }
+	if (!(m & 0x3ULL)) { s += 2; m >>= 2; }
+	if (!(m & 0x1ULL)) { s += 1; }
+	return s;
+}
+
+static __always_inline __u64 selector_bits(struct cgw_selector_key *key, __u32 sel,
+					   __u64 value, __u64 value2)
+{
+	__u64 *bits;
+
+	key->selector = sel;
+	key->value = value;
+	key->value2 = value2;
+	bits = bpf_map_lookup_elem(&selectors, key);
+	return bits ? *bits : 0;
+}
+
+/* Returns the id of the first rule in the gate that the actor satisfies, or 0. */
+static __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 kind)
+{
+	struct cgw_gate_key gk = { .anchor = anchor, .kind = kind };
+	struct cgw_selector_key sk = { .anchor = anchor, .kind = kind };
+	struct cgw_gate *g;
+	__u64 live, need, fail = 0, sat = 0;
+
+	if (!d)
+		return 0;
+	g = bpf_map_lookup_elem(&gates, &gk);
+	if (!g)
+		return 0;
+	live = g->live;
+	if (!live)
+		return 0;
+
+	need = g->need[CGW_SEL_PID] & live;
+	if (need)
+		fail |= need & ~selector_bits(&sk, CGW_SEL_PID, d->actor.tgid, d->actor.start_ticks);
+	need = g->need[CGW_SEL_EXE] & live;
+	if (need)
+		fail |= need & ~selector_bits(&sk, CGW_SEL_EXE, d->actor.exe_dev, d->actor.exe_ino);
+	need = g->need[CGW_SEL_UID] & live;
+	if (need)
+		fail |= need & ~selector_bits(&sk, CGW_SEL_UID, d->actor.euid, 0);
+	need = g->need[CGW_SEL_CGROUP] & live;
+	if (need) {
+		for (int i = 0; i < CGW_LEVELS; i++) {
+			if (i > d->actor_level)
+				break;
+			sat |= selector_bits(&sk, CGW_SEL_CGROUP, d->actor_ids[i], 0);
+		}
+		fail |= need & ~sat;
+	}
+
+	live &= ~fail;
+	if (!live)
+		return 0;
+	return g->rule_id[lowest_bit(live) & (CGW_GATE_SLOTS - 1)];
+}
+
+/* bpf_loop callback: delegations at common ancestors, deepest first. */
+static long find_delegation(__u32 i, struct cgw_decision *d)
+{
+	int level = d->lca - (int)i;
+	__u32 rule;
+
+	if (level < 0 || level >= CGW_LEVELS)
+		return 1;
+	rule = gate_match(d, d->src_ids[level], CGW_RULE_DELEGATE);
+	if (!rule)
+		return 0;
+	d->delegated_level = level;
+	d->delegated_rule = rule;
+	return 1;
+}
+
+/* Returns 1 once an enforcing lock has denied, which ends the walk. */
+static __always_inline int judge_lock(struct cgw_decision *d, __u64 cgid, int level, __u8 direction)
+{
+	struct cgw_lock *lock = bpf_map_lookup_elem(&locks, &cgid);
+	__u32 exempt;
+
+	if (!lock || !(lock->directions & direction))
+		return 0;
+	if (level <= d->delegated_level)
+		exempt = d->delegated_rule;
+	else
+		exempt = gate_match(d, cgid, CGW_RULE_ALLOW);
+	if (exempt) {
+		if (d->verdict == CGW_VERDICT_ALLOW && !d->rule_id) {
+			d->rule_id = exempt;
+			d->rule_cgroup = cgid;
+		}
+		return 0;
+	}
+	if (d->global_mode == CGW_MODE_AUDIT || lock->mode == CGW_MODE_AUDIT) {
+		if (d->verdict != CGW_VERDICT_AUDIT) {
+			d->verdict = CGW_VERDICT_AUDIT;
+			d->rule_id = lock->rule_id;
+			d->rule_cgroup = cgid;
+		}
+		return 0;
+	}
+	d->verdict = CGW_VERDICT_DENY;
+	d->rule_id = lock->rule_id;
+	d->rule_cgroup = cgid;
+	return 1;
+}
+
+/*
+ * bpf_loop callback over levels, shallowest first. At each level the lock on
+ * src's chain is judged before the one on dst's chain; the TypeScript model
+ * walks in the same order so both name the same deciding rule.
+ */
+static long judge_level(__u32 level, struct cgw_decision *d)
+{
+	if (level >= CGW_LEVELS)
+		return 1;
+	if ((int)level <= d->src_level &&
+	    judge_lock(d, d->src_ids[level], level,
+		       (int)level <= d->lca ? CGW_DIR_WITHIN : CGW_DIR_OUT))
+		return 1;
+	if ((int)level > d->lca && (int)level <= d->dst_level &&
+	    judge_lock(d, d->dst_ids[level], level, CGW_DIR_IN))
+		return 1;
+	return 0;
+}
+
+static __always_inline void observe_actor(struct cgw_decision *d)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct cgroup *cgrp = BPF_CORE_READ(current, cgroups, dfl_cgrp);
+	struct inode *exe = BPF_CORE_READ(current, mm, exe_file, f_inode);
+
+	d->actor.pid = BPF_CORE_READ(current, pid);
+	d->actor.tgid = BPF_CORE_READ(current, tgid);
+	d->actor.euid = BPF_CORE_READ(current, real_cred, euid.val);
+	/* /proc/PID/stat's starttime: boot-time ticks of USER_HZ (100). */
+	d->actor.start_ticks = BPF_CORE_READ(current, group_leader, start_boottime) / 10000000ULL;
+	d->actor.exe_dev = exe ? encode_dev(BPF_CORE_READ(exe, i_sb, s_dev)) : 0;
+	d->actor.exe_ino = exe ? BPF_CORE_READ(exe, i_ino) : 0;
+	d->actor_level = capped_level(cgrp);
+	fill_ancestors(cgrp, d->actor_ids, d->actor_level);
+}
+
+static __noinline int cgw_decide(struct task_struct *task, struct cgroup *src,
+				 struct cgroup *dst, __u8 via, __u8 threadgroup, __u8 mechanism)
+{
+	__u32 zero = 0;
+	struct cgw_decision *d = bpf_map_lookup_elem(&scratch, &zero);
+	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
+	int top;
+
+	if (!d || !src || !dst || src == dst)
+		return CGW_VERDICT_ALLOW;
+
+	d->global_mode = s ? s->global_mode : CGW_MODE_ENFORCE;
+	d->verdict = CGW_VERDICT_ALLOW;
+	d->rule_id = 0;
+	d->rule_cgroup = 0;
+	d->delegated_level = -1;
+	d->delegated_rule = 0;
+	d->src_level = capped_level(src);
+	d->dst_level = capped_level(dst);
+	fill_ancestors(src, d->src_ids, d->src_level);
+	fill_ancestors(dst, d->dst_ids, d->dst_level);
+
+	d->lca = 0;
+	for (int i = 1; i < CGW_LEVELS; i++) {
+		if (i > d->src_level || i > d->dst_level || d->src_ids[i] != d->dst_ids[i])
+			break;
+		d->lca = i;
+	}
+
+	observe_actor(d);
+	bpf_loop(d->lca + 1, find_delegation, d, 0);
+	top = d->src_level > d->dst_level ? d->src_level : d->dst_level;
+	bpf_loop(top + 1, judge_level, d, 0);
+
+	count(CGW_STAT_DECISIONS);
+	if (d->verdict == CGW_VERDICT_DENY)
+		count(CGW_STAT_DENIED);
+	else if (d->verdict == CGW_VERDICT_AUDIT)
+		count(CGW_STAT_AUDITED);
+	else
+		count(CGW_STAT_ALLOWED);
+	return d->verdict;
+}
+
+/* ---- native mechanism ------------------------------------------------- */
+
+SEC("lsm/cgroup_attach")
+int BPF_PROG(cgwarden_cgroup_attach, struct task_struct *task, struct cgroup *src,
+	     struct cgroup *dst, struct super_block *sb, bool threadgroup,
+	     struct cgroup_namespace *ns, int ret)
+{
+	__u8 via;
+
+	if (ret)
+		return ret;
+	/* A clone3 child is still TASK_NEW here; a task found by pid never is. */
+	if (BPF_CORE_READ(task, __state) & TASK_NEW)
+		via = CGW_VIA_CLONE;
+	else
+		via = threadgroup ? CGW_VIA_PROCS : CGW_VIA_THREADS;
+	if (cgw_decide(task, src, dst, via, threadgroup, CGW_MECH_NATIVE) == CGW_VERDICT_DENY)
+		return -EPERM;
+	return 0;
+}
+
+/* ---- mainline mechanism ----------------------------------------------- */
+
+static __always_inline int begin(struct task_struct *task, __u64 dst, __u8 stage, __u8 via,
+				 __u8 threadgroup)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct migration *m;
+
+	m = bpf_task_storage_get(&migrations, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!m)
+		return 0;
+	m->task = (__u64)task;
+	m->dst = dst;
+	m->stage = stage;
+	m->via = via;
+	m->threadgroup = threadgroup;
+	__sync_fetch_and_add(&inflight, 1);
+	return 0;
+}
+
+static __always_inline int end(void)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+
+	if (bpf_task_storage_delete(&migrations, current) == 0)
+		__sync_fetch_and_add(&inflight, -1);
+	return 0;
+}
+
+static __always_inline int begin_write(struct kernfs_open_file *of, __u8 via)
+{
+	struct kernfs_node *dir = kernfs_parent(BPF_CORE_READ(of, kn));
+	struct cgroup *dst = BPF_CORE_READ(dir, priv);
+
+	return begin(0, (__u64)dst, STAGE_WRITE_BEGUN, via, 0);
+}
+
+SEC("fentry/cgroup_procs_write")
+int BPF_PROG(cgwarden_procs_write, struct kernfs_open_file *of)
+{
+	return begin_write(of, CGW_VIA_PROCS);
+}
+
+SEC("fentry/cgroup_threads_write")
+int BPF_PROG(cgwarden_threads_write, struct kernfs_open_file *of)
+{
+	return begin_write(of, CGW_VIA_THREADS);
+}
+
+/* The third argument changed type in 6.18; only its position matters here. */
+SEC("fexit/cgroup_procs_write_start")
+int BPF_PROG(cgwarden_procs_write_start, char *buf, bool threadgroup, void *lock_mode,
+	     struct task_struct *task)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct migration *m = bpf_task_storage_get(&migrations, current, 0, 0);
+
+	/* cgroup v1 writes also get here, but never began a migration of ours. */
+	if (!m || m->stage != STAGE_WRITE_BEGUN)
+		return 0;
+	if (!task || (unsigned long)task >= (unsigned long)-MAX_ERRNO)
+		return 0;
+	m->task = (__u64)task;
+	m->threadgroup = threadgroup;
+	m->stage = STAGE_ARMED;
+	return 0;
+}
+
+SEC("fexit/cgroup_procs_write")
+int BPF_PROG(cgwarden_procs_write_exit)
+{
+	return end();
+}
+
+SEC("fexit/cgroup_threads_write")
+int BPF_PROG(cgwarden_threads_write_exit)
+{
+	return end();
+}
+
+SEC("fentry/cgroup_can_fork")
+int BPF_PROG(cgwarden_can_fork, struct task_struct *child, struct kernel_clone_args *kargs)
+{
+	__u64 flags = BPF_CORE_READ(kargs, flags);
+
+	if (!(flags & CLONE_INTO_CGROUP))
+		return 0;
+	return begin(child, 0, STAGE_ARMED, CGW_VIA_CLONE, !(flags & CLONE_THREAD));
+}
+
+SEC("fexit/cgroup_can_fork")
+int BPF_PROG(cgwarden_can_fork_exit)
+{
+	return end();
+}
+
+/*
+ * Runs on every permission check of every path lookup: everything before
+ * the task-storage lookup is a register test or one load.
+ */
+SEC("lsm/inode_permission")
+int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
+{
+	struct task_struct *current;
+	struct migration *m;
+	struct kernfs_node *kn, *dir;
+	struct cgroup *checked, *src, *dst;
+	struct task_struct *task;
+	int level;
+
+	if (ret || !(mask & MAY_WRITE) || !inflight)
+		return ret;
+
+	current = (struct task_struct *)bpf_get_current_task_btf();
+	m = bpf_task_storage_get(&migrations, current, 0, 0);
+	if (!m || m->stage != STAGE_ARMED)
+		return 0;
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != CGROUP2_SUPER_MAGIC)
+		return 0;
+	kn = BPF_CORE_READ(inode, i_private);
+	dir = kernfs_parent(kn);
+	checked = BPF_CORE_READ(dir, priv);
+	if (!checked || BPF_CORE_READ(checked, procs_file.kn) != kn)
+		return 0;
+
+	if (m->via == CGW_VIA_CLONE) {
+		/* The kernel checks the destination's cgroup.procs first. */
+		dst = checked;
+	} else {
+		/* The write path checks the common ancestor: anything else is not ours. */
+		dst = (struct cgroup *)m->dst;
+		level = BPF_CORE_READ(checked, level);
+		if (!dst || level < 0 || level > BPF_CORE_READ(dst, level) ||
+		    ancestor_at(dst, level) != checked)
+			return 0;
+	}
+	m->stage = STAGE_DECIDED;
+
+	task = (struct task_struct *)m->task;
+	/* A clone3 child still points at init_css_set; it leaves its parent's cgroup. */
+	src = BPF_CORE_READ(m->via == CGW_VIA_CLONE ? current : task, cgroups, dfl_cgrp);
+	if (cgw_decide(task, src, dst, m->via, m->threadgroup, CGW_MECH_MAINLINE) ==
+	    CGW_VERDICT_DENY)
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * Load-only probes for `cgwarden check`: they prove that this kernel loads
+ * LSM and trampoline programs at all. Never attached.
+ */
+SEC("lsm/inode_permission")
+int BPF_PROG(cgwarden_probe_lsm, struct inode *inode, int mask, int ret)
+{
+	return ret;
+}
+
+SEC("fentry/cgroup_can_fork")
+int BPF_PROG(cgwarden_probe_trampoline)
+{
+	return 0;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The map contract between the BPF object and userspace.
+ *
+ * Included by cgwarden.bpf.c and by the host layout test (compiled with the
+ * system C compiler); cli/policy/layout.ts mirrors every struct here, and
+ * test/unit/layout.test.ts holds the two to the same offsets and sizes.
+ * Any change here is an ABI change: bump CGW_ABI_VERSION.
+ */
+#ifndef CGWARDEN_H
+#define CGWARDEN_H
+
+#include <linux/types.h>
+
+#define CGW_ABI_VERSION 1
+
+/*
+ * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
+ * ever consult ancestors at levels <= CGW_MAX_LEVEL, so tasks in deeper
+ * cgroups are still judged exactly; userspace refuses deeper anchors.
+ */
+#define CGW_MAX_LEVEL 32
+#define CGW_LEVELS (CGW_MAX_LEVEL + 1)
+
+/* Rules per gate (the allow list of one lock, or the delegations of one cgroup). */
+#define CGW_GATE_SLOTS 64
+
+#define CGW_COMM_LEN 16
+#define CGW_PATH_LEN 256
+
+enum cgw_via {
+	CGW_VIA_PROCS = 1,
+	CGW_VIA_THREADS = 2,
+	CGW_VIA_CLONE = 3,
+};
+
+enum cgw_direction {
+	CGW_DIR_IN = 1,
+	CGW_DIR_OUT = 2,
+	CGW_DIR_WITHIN = 4,
+};
+
+enum cgw_mode {
+	CGW_MODE_ENFORCE = 0,
+	CGW_MODE_AUDIT = 1,
+};
+
+enum cgw_rule_kind {
+	CGW_RULE_LOCK = 1,
+	CGW_RULE_ALLOW = 2,
+	CGW_RULE_DELEGATE = 3,
+};
+
+/* Selector kinds; also bit positions in cgw_rule.selectors. */
+enum cgw_selector {
+	CGW_SEL_PID = 0,
+	CGW_SEL_EXE = 1,
+	CGW_SEL_UID = 2,
+	CGW_SEL_CGROUP = 3,
+	CGW_SEL_KINDS = 4,
+};
+
+enum cgw_verdict {
+	CGW_VERDICT_ALLOW = 0,
+	CGW_VERDICT_DENY = 1,
+	CGW_VERDICT_AUDIT = 2,
+};
+
+enum cgw_mechanism {
+	CGW_MECH_NONE = 0,
+	CGW_MECH_NATIVE = 1,   /* lsm/cgroup_attach from the proposed kernel patch */
+	CGW_MECH_MAINLINE = 2, /* fentry/fexit state + lsm/inode_permission */
+};
+
+/* locks: cgroup id -> lock. One lock per cgroup. */
+struct cgw_lock {
+	__u32 rule_id;
+	__u8 directions; /* CGW_DIR_* bits */
+	__u8 mode;       /* CGW_MODE_* of this lock alone */
+	__u16 pad;
+};
+
+/* gates: (anchor cgroup id, CGW_RULE_ALLOW or CGW_RULE_DELEGATE) -> gate. */
+struct cgw_gate_key {
+	__u64 anchor;
+	__u32 kind;
+	__u32 pad;
+};
+
+/*
+ * A gate is a disjunction of up to CGW_GATE_SLOTS rules, each a conjunction of
+ * selectors. Slot i matches when every selector kind k with bit i set in
+ * need[k] has bit i set in the bitmap found under that kind's selector key.
+ * Writers publish a slot by setting it in `live` last and retract it by
+ * clearing it first, so a half-written rule is never in force.
+ */
+struct cgw_gate {
+	__u64 live;
+	__u64 need[CGW_SEL_KINDS];
+	__u32 rule_id[CGW_GATE_SLOTS];
+};
+
+/*
+ * selectors: (anchor, gate kind, selector kind, value) -> bitmap of slots.
+ *   PID:    value = tgid, value2 = start time in clock ticks (/proc/PID/stat #22)
+ *   EXE:    value = st_dev (userspace encoding), value2 = st_ino
+ *   UID:    value = effective uid
+ *   CGROUP: value = cgroup id
+ */
+struct cgw_selector_key {
+	__u64 anchor;
+	__u64 value;
+	__u64 value2;
+	__u32 kind;
+	__u32 selector;
+};
+
+/* rules: rule id -> rule. Userspace's record of what it asked for. */
+struct cgw_rule {
+	__u32 id;
+	__u8 kind;       /* CGW_RULE_* */
+	__u8 directions; /* locks */
+	__u8 mode;       /* locks */
+	__u8 slot;       /* allow and delegate: slot in the gate */
+	__u64 cgroup_id; /* anchor */
+	__u32 selectors; /* bit per CGW_SEL_* present */
+	__u32 uid;
+	__u32 pid;
+	__u32 pad;
+	__u64 pid_start;
+	__u64 exe_dev;
+	__u64 exe_ino;
+	__u64 sel_cgroup_id;
+	__u64 created_ns; /* CLOCK_REALTIME */
+	char cgroup_path[CGW_PATH_LEN]; /* anchor path when the rule was made */
+	char exe_path[CGW_PATH_LEN];
+	char sel_cgroup_path[CGW_PATH_LEN];
+};
+
+/* settings: single element, key 0. */
+struct cgw_settings {
+	__u32 abi;
+	__u32 mechanism;   /* CGW_MECH_* in use, written at load */
+	__u32 global_mode; /* CGW_MODE_AUDIT overrides every lock's own mode */
+	__u32 verbose;     /* record allowed decisions too */
+	__u32 next_rule_id;
+	__u32 pad;
+	__u64 generation;  /* bumped by every policy change */
+	char version[32];  /* cgwarden version that loaded the object */
+	char object_sha256[72];
+};
+
+/* stats: per-CPU counters, indexed by enum cgw_stat. */
+enum cgw_stat {
+	CGW_STAT_DECISIONS = 0,
+	CGW_STAT_ALLOWED = 1,
+	CGW_STAT_DENIED = 2,
+	CGW_STAT_AUDITED = 3,
+	CGW_STAT_DROPPED = 4,
+	CGW_STAT_RECORDED = 5,
+	CGW_STAT_COUNT = 6,
+};
+
+/* One decision, as recorded for `cgwarden audit`. */
+struct cgw_record {
+	__u64 seq;
+	__u64 time_ns; /* CLOCK_BOOTTIME */
+	__u64 src_cgroup;
+	__u64 dst_cgroup;
+	__u64 rule_cgroup;
+	__u64 actor_exe_dev;
+	__u64 actor_exe_ino;
+	__u32 rule_id;
+	__u8 verdict;     /* CGW_VERDICT_* */
+	__u8 via;         /* CGW_VIA_* */
+	__u8 mechanism;   /* CGW_MECH_* */
+	__u8 threadgroup;
+	__u32 actor_pid;
+	__u32 actor_tgid;
+	__u32 actor_euid;
+	__u32 task_pid;
+	__u32 task_tgid;
+	__u32 pad;
+	char actor_comm[CGW_COMM_LEN];
+	char task_comm[CGW_COMM_LEN];
+};
+
+#endif /* CGWARDEN_H */

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The few kernel structs cgwarden reads, with only the fields it reads.
+ *
+ * preserve_access_index makes every access a CO-RE relocation that libbpf
+ * resolves against the running kernel's BTF at load, so field order and
+ * padding here do not matter. A generated vmlinux.h would work too, but it
+ * pins a 2.8 MB header to one kernel build and hides which fields the
+ * programs depend on; this list is the complete dependency surface.
+ */
+#ifndef CGWARDEN_KERNEL_TYPES_H
+#define CGWARDEN_KERNEL_TYPES_H
+
+#include <linux/types.h>
+#include <linux/bpf.h> /* UAPI: map types, flags, helper enums */
+
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s64 s64;
+typedef __u32 dev_t;
+typedef int pid_t;
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#define MAY_WRITE 0x00000002
+#define CLONE_THREAD 0x00010000
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#define TASK_NEW 0x00000800
+#define EPERM 1
+#define MAX_ERRNO 4095
+
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+struct kernfs_node {
+	u64 id;
+	void *priv;
+} __attribute__((preserve_access_index));
+
+struct cgroup_subsys_state {
+	struct cgroup_subsys_state *parent;
+} __attribute__((preserve_access_index));
+
+struct cgroup_file {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct cgroup_subsys_state self;
+	int level;
+	struct kernfs_node *kn;
+	struct cgroup_file procs_file;
+	struct cgroup *ancestors[];
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+
+struct cred {
+	kuid_t euid;
+} __attribute__((preserve_access_index));
+
+struct super_block {
+	dev_t s_dev;
+	unsigned long s_magic;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	struct super_block *i_sb;
+	unsigned long i_ino;
+	void *i_private;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
+struct mm_struct {
+	struct file *exe_file;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	unsigned int __state;
+	pid_t pid;
+	pid_t tgid;
+	char comm[16];
+	struct mm_struct *mm;
+	struct task_struct *group_leader;
+	u64 start_boottime;
+	const struct cred *real_cred;
+	struct css_set *cgroups;
+} __attribute__((preserve_access_index));
+
+struct kernfs_open_file {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct kernel_clone_args {
+	u64 flags;
+} __attribute__((preserve_access_index));
+
+struct cgroup_namespace;
+
+#endif

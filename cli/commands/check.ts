@@ -1,0 +1,38 @@
+import { defineCommand } from "citty";
+import { assessKernel, type CheckItem } from "../kernel/readiness.ts";
+import { print, printJson } from "../output.ts";
+import { EXIT_OK, EXIT_RUNTIME } from "../errors.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+
+const MARK: Record<CheckItem["state"], string> = { ok: "ok  ", fail: "FAIL", warn: "warn", info: "info" };
+
+export default defineCommand({
+  meta: { name: "check", description: "Report whether this kernel can enforce, and by which mechanism" },
+  args: { ...jsonArg, verbose: pinArgs.verbose },
+  plugins: [strictArgs],
+  async run({ args }) {
+    pinContext(args);
+    const r = await assessKernel();
+    const exitCode = r.mechanism ? EXIT_OK : EXIT_RUNTIME;
+    if (args.json) {
+      printJson({
+        canEnforce: !!r.mechanism,
+        mechanism: r.mechanism?.name ?? null,
+        reason: r.reason ?? null,
+        fix: r.fix ?? null,
+        items: r.items,
+      });
+      return { exitCode };
+    }
+    for (const item of r.items) {
+      print(`${MARK[item.state]}  ${item.id.padEnd(15)} ${item.summary}`);
+      if (item.fix && item.state !== "ok") print(`      ${"".padEnd(15)} fix: ${item.fix}`);
+    }
+    print(
+      r.mechanism
+        ? `verdict: can enforce, using the ${r.mechanism.name} mechanism: ${r.mechanism.describe}`
+        : `verdict: cannot enforce on this kernel: ${r.reason}${r.fix ? `; fix: ${r.fix}` : ""}`,
+    );
+    return { exitCode };
+  },
+});

@@ -1,0 +1,34 @@
+import { defineCommand } from "citty";
+import { UsageError } from "../errors.ts";
+import { print, printJson } from "../output.ts";
+import { DEFAULT_CAPACITIES, loadWarden } from "../pins/load.ts";
+import { withWriterLock } from "../pins/serialize.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "load", description: "Load and attach cgwarden's programs and pin them (a no-op when loaded)" },
+  args: {
+    ...jsonArg,
+    ...pinArgs,
+    "max-locks": { type: "string", description: `Capacity for locks (default ${DEFAULT_CAPACITIES.locks})` },
+    "max-rules": { type: "string", description: `Capacity for allow and delegate rules (default ${DEFAULT_CAPACITIES.gateRules})` },
+  },
+  plugins: [strictArgs],
+  async run({ args }) {
+    const { pinDir } = pinContext(args);
+    const caps = {
+      locks: count(args["max-locks"], "--max-locks") ?? DEFAULT_CAPACITIES.locks,
+      gateRules: count(args["max-rules"], "--max-rules") ?? DEFAULT_CAPACITIES.gateRules,
+    };
+    const r = await withWriterLock(pinDir, () => loadWarden(pinDir, caps));
+    if (args.json) printJson({ loaded: true, changed: !r.alreadyLoaded, mechanism: r.mechanism.name, pinDir });
+    else if (r.alreadyLoaded) print(`cgwarden is already loaded (${r.mechanism.name} mechanism) at ${pinDir}; nothing to do`);
+    else print(`loaded cgwarden (${r.mechanism.name} mechanism: ${r.mechanism.describe}); pinned at ${pinDir}`);
+  },
+});
+
+function count(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(value)) throw new UsageError(`${flag} takes a positive whole number, not '${value}'`);
+  return Number(value);
+}

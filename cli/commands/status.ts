@@ -1,0 +1,25 @@
+import { defineCommand } from "citty";
+import { print, printJson } from "../output.ts";
+import { readStatus } from "../pins/status.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show whether cgwarden is loaded, how, and its counters" },
+  args: { ...jsonArg, ...pinArgs },
+  plugins: [strictArgs],
+  run({ args }) {
+    const { pinDir } = pinContext(args);
+    const s = readStatus(pinDir);
+    if (args.json) return printJson(s);
+    if (!s.loaded) return print(`cgwarden is not loaded (pin directory ${pinDir}); run 'cgwarden load'`);
+    print(`loaded:     yes (pin directory ${s.pinDir})`);
+    print(`mechanism:  ${s.mechanism}`);
+    print(`version:    ${s.version} (object sha256 ${s.objectSha256?.slice(0, 16)})`);
+    print(`mode:       ${s.globalMode}${s.globalMode === "audit" ? " (every lock audits; its own mode is kept)" : " (each lock in its own mode)"}`);
+    print(`rules:      ${s.rules}`);
+    const c = s.counters!;
+    print(`decisions:  ${c.decisions} (allowed ${c.allowed}, denied ${c.denied}, audit-denied ${c.audited}, recorded ${c.recorded}, dropped ${c.dropped})`);
+    print("programs:");
+    for (const p of s.programs ?? []) print(`  ${p.program.padEnd(28)} prog ${String(p.progId).padEnd(6)} link ${String(p.linkId).padEnd(6)} ${p.attachedTo}`);
+  },
+});

@@ -1,0 +1,14 @@
+// The BPF object built from bpf/ and embedded in the executable by `bun build --compile`.
+import { createHash } from "node:crypto";
+import objectPath from "../embedded/cgwarden.bpf.o" with { type: "file" };
+
+let cached: Uint8Array | undefined;
+
+export async function objectBytes(): Promise<Uint8Array> {
+  cached ??= new Uint8Array(await Bun.file(objectPath).arrayBuffer());
+  return cached;
+}
+
+export async function objectSha256(): Promise<string> {
+  return createHash("sha256").update(await objectBytes()).digest("hex");
+}

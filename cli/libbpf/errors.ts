@@ -1,0 +1,38 @@
+import { libbpf } from "./ffi.ts";
+import { logMark, logSince } from "./log.ts";
+
+/** A failed libbpf or bpf(2) call, with errno and what libbpf said about it. */
+export class BpfError extends Error {
+  constructor(
+    readonly op: string,
+    readonly errno: number,
+    readonly libbpfLog: string[] = [],
+  ) {
+    super(`${op}: ${describeErrno(errno)}${summarise(libbpfLog)}`);
+    this.name = "BpfError";
+  }
+}
+
+export function describeErrno(errno: number): string {
+  const buf = Buffer.alloc(256);
+  libbpf().libbpf_strerror(errno, buf, buf.length);
+  const text = buf.toString("utf8", 0, buf.indexOf(0));
+  return `${text || "error"} (errno ${errno})`;
+}
+
+// libbpf's ulimit -l hint is wrong on every kernel with memcg accounting, which is all we support.
+const NOISE = /RLIMIT_MEMLOCK|ulimit -l|-- BEGIN PROG LOAD LOG --|-- END PROG LOAD LOG --/;
+
+function summarise(lines: string[]): string {
+  const telling = lines.filter((l) => !NOISE.test(l)).map((l) => l.replace(/^libbpf: /, ""));
+  const last = telling.at(-1);
+  return last ? `; libbpf: ${last}` : "";
+}
+
+/** Runs a libbpf call returning a negative errno on failure. */
+export function check(op: string, call: () => number): number {
+  const mark = logMark();
+  const rc = call();
+  if (rc < 0) throw new BpfError(op, -rc, logSince(mark));
+  return rc;
+}

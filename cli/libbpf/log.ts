@@ -1,0 +1,46 @@
+// libbpf reports through a printf-style callback. bun:ffi has no varargs, but on
+// x86-64 the va_list pointer can go straight to libc's vsnprintf.
+import { JSCallback, FFIType, ptr, type Pointer } from "bun:ffi";
+import { libbpf, libc } from "./ffi.ts";
+
+const LEVEL_NAMES = ["warn", "info", "debug"] as const;
+const KEEP = 200;
+
+let verbose = false;
+let installed: JSCallback | undefined;
+const recent: string[] = [];
+const formatBuf = Buffer.alloc(8192);
+
+/** Send libbpf's own log, verifier output included, to stderr (`--verbose`). */
+export function setLibbpfVerbose(on: boolean): void {
+  verbose = on;
+}
+
+export function installLibbpfLog(): void {
+  if (installed) return;
+  installed = new JSCallback(
+    (level: number, fmt: Pointer, args: Pointer) => {
+      const n = libc().vsnprintf(ptr(formatBuf), formatBuf.length, fmt, args);
+      const text = formatBuf.toString("utf8", 0, Math.max(0, Math.min(n, formatBuf.length - 1)));
+      for (const line of text.split("\n")) {
+        if (!line.trim()) continue;
+        recent.push(line);
+        if (recent.length > KEEP) recent.shift();
+        if (verbose) process.stderr.write(`libbpf ${LEVEL_NAMES[level] ?? level}: ${line}\n`);
+      }
+      return 0;
+    },
+    { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  );
+  libbpf().libbpf_set_print(installed.ptr);
+}
+
+/** Marks where an operation starts, so its error can quote only its own log lines. */
+export function logMark(): number {
+  return recent.length;
+}
+
+/** libbpf's most telling line since `mark`: its last warning that is not a hint about ulimit. */
+export function logSince(mark: number): string[] {
+  return recent.slice(Math.min(mark, recent.length));
+}

@@ -1,0 +1,100 @@
+// A map by file descriptor: pinned maps are used this way long after the
+// object that created them is gone.
+import { cstr, libbpf, libc } from "./ffi.ts";
+import { check } from "./errors.ts";
+import { objectInfo, openPinned } from "./info.ts";
+
+export const BPF_ANY = 0n;
+export const BPF_NOEXIST = 1n;
+export const BPF_EXIST = 2n;
+
+const ENOENT = 2;
+
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+}
+
+export class MapFd {
+  constructor(
+    readonly fd: number,
+    readonly label: string,
+    private readonly owned = true,
+  ) {}
+
+  /** Opens a pinned map; ENOENT becomes null so callers can tell "not loaded" from failure. */
+  static openPinned(path: string): MapFd | null {
+    const fd = openPinned(path);
+    return fd === null ? null : new MapFd(fd, path);
+  }
+
+  /** Borrows the fd of a map that an open object owns. */
+  static borrow(fd: number, label: string): MapFd {
+    return new MapFd(fd, label, false);
+  }
+
+  info(): MapInfo {
+    const b = objectInfo(this.fd, 88, `map ${this.label}`);
+    return {
+      type: b.readUInt32LE(0),
+      id: b.readUInt32LE(4),
+      keySize: b.readUInt32LE(8),
+      valueSize: b.readUInt32LE(12),
+      maxEntries: b.readUInt32LE(16),
+      flags: b.readUInt32LE(20),
+      name: b.toString("utf8", 24, 40).replace(/\0.*$/s, ""),
+    };
+  }
+
+  lookup(key: Uint8Array, valueSize: number): Buffer | null {
+    const value = Buffer.alloc(valueSize);
+    const rc = libbpf().bpf_map_lookup_elem(this.fd, key, value);
+    if (rc === -ENOENT) return null;
+    check(`reading map ${this.label}`, () => rc);
+    return value;
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
+    check(`writing map ${this.label}`, () => libbpf().bpf_map_update_elem(this.fd, key, value, flags));
+  }
+
+  /** Returns false when the key was not there. */
+  delete(key: Uint8Array): boolean {
+    const rc = libbpf().bpf_map_delete_elem(this.fd, key);
+    if (rc === -ENOENT) return false;
+    check(`deleting from map ${this.label}`, () => rc);
+    return true;
+  }
+
+  *keys(keySize: number): Generator<Buffer> {
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(keySize);
+      const rc = libbpf().bpf_map_get_next_key(this.fd, prev, next);
+      if (rc === -ENOENT) return;
+      check(`listing map ${this.label}`, () => rc);
+      yield next;
+      prev = next;
+    }
+  }
+
+  *entries(keySize: number, valueSize: number): Generator<[Buffer, Buffer]> {
+    for (const key of [...this.keys(keySize)]) {
+      const value = this.lookup(key, valueSize);
+      if (value) yield [key, value];
+    }
+  }
+
+  pin(path: string): void {
+    check(`pinning map at ${path}`, () => libbpf().bpf_obj_pin(this.fd, cstr(path)));
+  }
+
+  close(): void {
+    if (this.owned) libc().close(this.fd);
+  }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bun
+// Entry point: lazy subcommands, exact exit codes, one-line errors.
+import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+import { CliError, EXIT_USAGE, exitCodeOf, formatError } from "./errors.ts";
+import { VERSION } from "./version.ts";
+
+export const commands = {
+  check: () => import("./commands/check.ts").then((m) => m.default),
+  load: () => import("./commands/load.ts").then((m) => m.default),
+  status: () => import("./commands/status.ts").then((m) => m.default),
+  unload: () => import("./commands/unload.ts").then((m) => m.default),
+} as const;
+
+export const main = defineCommand({
+  meta: { name: "cgwarden", version: VERSION, description: "Decide who may move processes between cgroup v2 cgroups" },
+  subCommands: commands,
+});
+
+/** Runs the CLI with `argv` and returns the exit code; never calls process.exit. */
+export async function runCli(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    console.log(VERSION);
+    return 0;
+  }
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
+    await showUsage(main);
+    return argv.length === 0 ? EXIT_USAGE : 0;
+  }
+  const name = argv[0]!;
+  const load = commands[name as keyof typeof commands];
+  if (!load) {
+    console.error(formatError(new CliError(`unknown command '${name}'; commands: ${Object.keys(commands).join(", ")}`)));
+    return EXIT_USAGE;
+  }
+  const cmd = (await load()) as CommandDef;
+  const rest = argv.slice(1);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    await showUsage(cmd, main);
+    return 0;
+  }
+  try {
+    const { result } = await runCommand(cmd, { rawArgs: rest });
+    return (result as { exitCode?: number } | undefined)?.exitCode ?? 0;
+  } catch (err) {
+    console.error(formatError(err));
+    return citty(err) ? EXIT_USAGE : exitCodeOf(err);
+  }
+}
+
+// citty's own argument errors (missing required arguments, bad enum values) are usage errors.
+function citty(err: unknown): boolean {
+  return err instanceof Error && err.name === "CLIError";
+}
+
+if (import.meta.main) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

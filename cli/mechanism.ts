@@ -1,0 +1,58 @@
+// The two ways cgwarden reaches the one decision function in bpf/cgwarden.bpf.c.
+
+export type MechanismName = "native" | "mainline";
+
+export interface Mechanism {
+  name: MechanismName;
+  /** Value of enum cgw_mechanism in bpf/cgwarden.h. */
+  code: number;
+  describe: string;
+  /** Kernel functions that must exist in BTF, with why. */
+  requires: string[];
+  /**
+   * Programs in attach order. Exit programs go before entry programs and the
+   * deciding program last, so per-task state never begins without its end
+   * being attached; detach runs in reverse.
+   */
+  programs: string[];
+}
+
+export const NATIVE: Mechanism = {
+  name: "native",
+  code: 1,
+  describe: "lsm/cgroup_attach (proposed kernel hook)",
+  requires: ["bpf_lsm_cgroup_attach"],
+  programs: ["cgwarden_cgroup_attach"],
+};
+
+export const MAINLINE: Mechanism = {
+  name: "mainline",
+  code: 2,
+  describe: "fentry/fexit on cgroup write and fork paths + lsm/inode_permission",
+  requires: [
+    "cgroup_procs_write",
+    "cgroup_threads_write",
+    "cgroup_procs_write_start",
+    "cgroup_can_fork",
+    "bpf_lsm_inode_permission",
+  ],
+  programs: [
+    "cgwarden_procs_write_exit",
+    "cgwarden_threads_write_exit",
+    "cgwarden_can_fork_exit",
+    "cgwarden_procs_write_start",
+    "cgwarden_procs_write",
+    "cgwarden_threads_write",
+    "cgwarden_can_fork",
+    "cgwarden_inode_permission",
+  ],
+};
+
+export const MECHANISMS = [NATIVE, MAINLINE] as const;
+
+export function mechanismByCode(code: number): Mechanism | undefined {
+  return MECHANISMS.find((m) => m.code === code);
+}
+
+/** Programs that only `check` loads, to learn whether the kernel loads such programs at all. */
+export const PROBES = { lsm: "cgwarden_probe_lsm", trampoline: "cgwarden_probe_trampoline" } as const;

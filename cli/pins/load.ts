@@ -1,0 +1,103 @@
+// Load the embedded object, attach one mechanism's programs and pin it all,
+// all or nothing.
+import { mkdirSync, rmSync, existsSync } from "node:fs";
+import { BpfObject, MapFd, type Link } from "../libbpf/index.ts";
+import { CliError } from "../errors.ts";
+import { objectBytes, objectSha256 } from "../embedded.ts";
+import type { Mechanism } from "../mechanism.ts";
+import { ABI_VERSION, SettingsLayout } from "../policy/abi.ts";
+import { VERSION } from "../version.ts";
+import { assessKernel } from "../kernel/readiness.ts";
+import { PINNED_MAPS, pinPaths } from "./paths.ts";
+import { openState } from "./state.ts";
+
+export interface Capacities {
+  /** Locks, one per cgroup. */
+  locks: number;
+  /** Allow and delegate rules together. */
+  gateRules: number;
+}
+
+export const DEFAULT_CAPACITIES: Capacities = { locks: 4096, gateRules: 16384 };
+
+export interface LoadResult {
+  alreadyLoaded: boolean;
+  mechanism: Mechanism;
+  pinDir: string;
+}
+
+/** Caller holds the writer lock. */
+export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPACITIES): Promise<LoadResult> {
+  const existing = openState(pinDir);
+  if (existing) {
+    existing.close();
+    return { alreadyLoaded: true, mechanism: existing.mechanism, pinDir };
+  }
+
+  const readiness = await assessKernel();
+  const mechanism = readiness.mechanism;
+  if (!mechanism) {
+    throw new CliError(`cannot enforce on this kernel: ${readiness.reason}${readiness.fix ? `; ${readiness.fix}` : ""} (see 'cgwarden check')`);
+  }
+  validateCapacities(caps);
+
+  const obj = BpfObject.openMem(await objectBytes(), "cgwarden");
+  const links: Link[] = [];
+  const paths = pinPaths(pinDir);
+  const createdDir = !existsSync(pinDir);
+  try {
+    for (const p of obj.programs()) p.setAutoload(mechanism.programs.includes(p.name));
+    obj.map("locks").setMaxEntries(caps.locks);
+    obj.map("gates").setMaxEntries(caps.gateRules);
+    obj.map("selectors").setMaxEntries(caps.gateRules * 4);
+    obj.map("rules").setMaxEntries(caps.locks + caps.gateRules);
+    obj.load();
+
+    const settings = MapFd.borrow(obj.map("settings").fd, "settings");
+    settings.update(
+      Buffer.alloc(4),
+      SettingsLayout.encode({
+        abi: ABI_VERSION,
+        mechanism: mechanism.code,
+        global_mode: 0,
+        verbose: 0,
+        next_rule_id: 1,
+        generation: 0n,
+        version: VERSION,
+        object_sha256: await objectSha256(),
+      }),
+    );
+
+    for (const name of mechanism.programs) {
+      const prog = obj.program(name);
+      try {
+        links.push(prog.attach());
+      } catch (e) {
+        throw new CliError(`cannot attach ${name} to ${prog.section}: ${(e as Error).message}; nothing was left attached`);
+      }
+    }
+
+    mkdirSync(paths.mapsDir, { recursive: true });
+    mkdirSync(paths.linksDir, { recursive: true });
+    for (const name of PINNED_MAPS) MapFd.borrow(obj.map(name).fd, name).pin(paths.map(name));
+    mechanism.programs.forEach((name, i) => links[i]!.pin(paths.link(name)));
+    return { alreadyLoaded: false, mechanism, pinDir };
+  } catch (e) {
+    // Unpinning first means destroying our link handles below really detaches.
+    if (existsSync(paths.mapsDir)) rmSync(paths.mapsDir, { recursive: true, force: true });
+    if (existsSync(paths.linksDir)) rmSync(paths.linksDir, { recursive: true, force: true });
+    if (createdDir && existsSync(pinDir)) rmSync(pinDir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    links.forEach((l) => l.destroy());
+    obj.close();
+  }
+}
+
+function validateCapacities(caps: Capacities): void {
+  for (const [name, n] of Object.entries(caps)) {
+    if (!Number.isInteger(n) || n < 1 || n > 1 << 20)
+      throw new CliError(`capacity ${name}=${n} is out of range; use a whole number from 1 to ${1 << 20}`, 2);
+  }
+}
+

@@ -1,0 +1,36 @@
+// Writers of the pinned state take an exclusive flock, so concurrent
+// invocations apply one after the other and never interleave half-changes.
+import { dirname } from "node:path";
+import { existsSync } from "node:fs";
+import { cstr, lastErrno, libc } from "../libbpf/ffi.ts";
+import { describeErrno } from "../libbpf/errors.ts";
+import { CliError } from "../errors.ts";
+
+const O_RDONLY = 0;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+const LOCK_EX = 2;
+const EINTR = 4;
+
+/** Runs `fn` holding an exclusive lock on the pin directory's parent (the bpffs mount). */
+export async function withWriterLock<T>(pinDir: string, fn: () => Promise<T> | T): Promise<T> {
+  const lockDir = existsSync(pinDir) ? dirname(pinDir) : nearestExisting(pinDir);
+  const fd = libc().open(cstr(lockDir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) throw new CliError(`cannot open ${lockDir} to serialise writers: ${describeErrno(lastErrno())}`);
+  try {
+    for (;;) {
+      if (libc().flock(fd, LOCK_EX) === 0) break;
+      const errno = lastErrno();
+      if (errno !== EINTR) throw new CliError(`cannot lock ${lockDir}: ${describeErrno(errno)}`);
+    }
+    return await fn();
+  } finally {
+    libc().close(fd);
+  }
+}
+
+function nearestExisting(path: string): string {
+  let p = dirname(path);
+  while (!existsSync(p) && p !== "/") p = dirname(p);
+  return p;
+}

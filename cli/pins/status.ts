@@ -1,0 +1,98 @@
+// What is loaded, read back from the kernel rather than remembered.
+import { readFileSync } from "node:fs";
+import { KernelBtf, closeFd, linkInfo, openPinned } from "../libbpf/index.ts";
+import { Mode, STAT_COUNT, Stat, type ModeName } from "../policy/abi.ts";
+import { pinPaths } from "./paths.ts";
+import { openState, type PinnedState } from "./state.ts";
+
+export interface ProgramStatus {
+  program: string;
+  progId: number;
+  linkId: number;
+  /** Kernel function or LSM hook the link is attached to, as the kernel reports it. */
+  attachedTo: string;
+}
+
+export interface WardenStatus {
+  loaded: boolean;
+  pinDir: string;
+  mechanism?: string;
+  version?: string;
+  objectSha256?: string;
+  globalMode?: ModeName;
+  programs?: ProgramStatus[];
+  counters?: Record<keyof typeof Stat, number>;
+  rules?: number;
+}
+
+export function readStatus(pinDir: string): WardenStatus {
+  const state = openState(pinDir);
+  if (!state) return { loaded: false, pinDir };
+  try {
+    const s = state.settings();
+    return {
+      loaded: true,
+      pinDir,
+      mechanism: state.mechanism.name,
+      version: s.version,
+      objectSha256: s.object_sha256,
+      globalMode: s.global_mode === Mode.audit ? "audit" : "enforce",
+      programs: programStatus(state),
+      counters: readCounters(state),
+      rules: [...state.maps.rules.keys(4)].length,
+    };
+  } finally {
+    state.close();
+  }
+}
+
+function programStatus(state: PinnedState): ProgramStatus[] {
+  const p = pinPaths(state.pinDir);
+  const btf = KernelBtf.load();
+  try {
+    return state.mechanism.programs.map((program) => {
+      const fd = openPinned(p.link(program));
+      if (fd === null) return { program, progId: 0, linkId: 0, attachedTo: "(not attached)" };
+      try {
+        const info = linkInfo(fd);
+        return { program, progId: info.progId, linkId: info.linkId, attachedTo: hookName(btf.nameOf(info.targetBtfId)) };
+      } finally {
+        closeFd(fd);
+      }
+    });
+  } finally {
+    btf.free();
+  }
+}
+
+// LSM programs attach to the bpf_lsm_<hook> stub; admins know the hook's name.
+function hookName(fn: string | null): string {
+  if (!fn) return "(unknown)";
+  return fn.startsWith("bpf_lsm_") ? `LSM hook ${fn.slice("bpf_lsm_".length)}` : fn;
+}
+
+export function readCounters(state: PinnedState): Record<keyof typeof Stat, number> {
+  const ncpu = possibleCpus();
+  const out = {} as Record<keyof typeof Stat, number>;
+  for (const [name, index] of Object.entries(Stat) as [keyof typeof Stat, number][]) {
+    if (index >= STAT_COUNT) continue;
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(index);
+    const v = state.maps.stats.lookup(key, 8 * ncpu);
+    let sum = 0n;
+    for (let cpu = 0; v && cpu < ncpu; cpu++) sum += v.readBigUInt64LE(cpu * 8);
+    out[name] = Number(sum);
+  }
+  return out;
+}
+
+// Per-CPU map values have one slot per possible CPU, not per online CPU.
+function possibleCpus(): number {
+  const text = readFileSync("/sys/devices/system/cpu/possible", "utf8").trim();
+  let n = 0;
+  for (const part of text.split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    n += b === undefined ? 1 : b - (a ?? 0) + 1;
+  }
+  return n;
+}

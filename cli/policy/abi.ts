@@ -1,0 +1,184 @@
+// TypeScript mirror of bpf/cgwarden.h. test/unit/layout.test.ts compiles the
+// header and checks every offset and size below against the C compiler's.
+import { defineStruct } from "./struct.ts";
+
+export const ABI_VERSION = 1;
+export const MAX_LEVEL = 32;
+export const GATE_SLOTS = 64;
+export const PATH_LEN = 256;
+export const COMM_LEN = 16;
+
+export const Via = { procs: 1, threads: 2, clone: 3 } as const;
+export type ViaName = keyof typeof Via;
+
+export const Direction = { in: 1, out: 2, within: 4 } as const;
+export type DirectionName = keyof typeof Direction;
+export const ALL_DIRECTIONS = Direction.in | Direction.out | Direction.within;
+
+export const Mode = { enforce: 0, audit: 1 } as const;
+export type ModeName = keyof typeof Mode;
+
+export const RuleKind = { lock: 1, allow: 2, delegate: 3 } as const;
+export type RuleKindName = keyof typeof RuleKind;
+
+export const Selector = { pid: 0, exe: 1, uid: 2, cgroup: 3 } as const;
+export type SelectorName = keyof typeof Selector;
+export const SELECTOR_KINDS = 4;
+
+export const Verdict = { allow: 0, deny: 1, audit: 2 } as const;
+export type VerdictName = keyof typeof Verdict;
+
+export const Stat = { decisions: 0, allowed: 1, denied: 2, audited: 3, dropped: 4, recorded: 5 } as const;
+export const STAT_COUNT = 6;
+
+export interface LockValue extends Record<string, number> {
+  rule_id: number;
+  directions: number;
+  mode: number;
+}
+export const LockLayout = defineStruct<LockValue>("cgw_lock", 8, [
+  { name: "rule_id", type: "u32", offset: 0 },
+  { name: "directions", type: "u8", offset: 4 },
+  { name: "mode", type: "u8", offset: 5 },
+]);
+
+export interface GateKey extends Record<string, bigint | number> {
+  anchor: bigint;
+  kind: number;
+}
+export const GateKeyLayout = defineStruct<GateKey>("cgw_gate_key", 16, [
+  { name: "anchor", type: "u64", offset: 0 },
+  { name: "kind", type: "u32", offset: 8 },
+]);
+
+export interface GateValue extends Record<string, bigint | bigint[] | number[]> {
+  live: bigint;
+  need: bigint[];
+  rule_id: number[];
+}
+export const GateLayout = defineStruct<GateValue>("cgw_gate", 296, [
+  { name: "live", type: "u64", offset: 0 },
+  { name: "need", type: "u64[]", offset: 8, count: SELECTOR_KINDS },
+  { name: "rule_id", type: "u32[]", offset: 40, count: GATE_SLOTS },
+]);
+
+export interface SelectorKey extends Record<string, bigint | number> {
+  anchor: bigint;
+  value: bigint;
+  value2: bigint;
+  kind: number;
+  selector: number;
+}
+export const SelectorKeyLayout = defineStruct<SelectorKey>("cgw_selector_key", 32, [
+  { name: "anchor", type: "u64", offset: 0 },
+  { name: "value", type: "u64", offset: 8 },
+  { name: "value2", type: "u64", offset: 16 },
+  { name: "kind", type: "u32", offset: 24 },
+  { name: "selector", type: "u32", offset: 28 },
+]);
+
+export interface RuleValue extends Record<string, number | bigint | string> {
+  id: number;
+  kind: number;
+  directions: number;
+  mode: number;
+  slot: number;
+  cgroup_id: bigint;
+  selectors: number;
+  uid: number;
+  pid: number;
+  pid_start: bigint;
+  exe_dev: bigint;
+  exe_ino: bigint;
+  sel_cgroup_id: bigint;
+  created_ns: bigint;
+  cgroup_path: string;
+  exe_path: string;
+  sel_cgroup_path: string;
+}
+export const RuleLayout = defineStruct<RuleValue>("cgw_rule", 840, [
+  { name: "id", type: "u32", offset: 0 },
+  { name: "kind", type: "u8", offset: 4 },
+  { name: "directions", type: "u8", offset: 5 },
+  { name: "mode", type: "u8", offset: 6 },
+  { name: "slot", type: "u8", offset: 7 },
+  { name: "cgroup_id", type: "u64", offset: 8 },
+  { name: "selectors", type: "u32", offset: 16 },
+  { name: "uid", type: "u32", offset: 20 },
+  { name: "pid", type: "u32", offset: 24 },
+  { name: "pid_start", type: "u64", offset: 32 },
+  { name: "exe_dev", type: "u64", offset: 40 },
+  { name: "exe_ino", type: "u64", offset: 48 },
+  { name: "sel_cgroup_id", type: "u64", offset: 56 },
+  { name: "created_ns", type: "u64", offset: 64 },
+  { name: "cgroup_path", type: "char", offset: 72, count: PATH_LEN },
+  { name: "exe_path", type: "char", offset: 328, count: PATH_LEN },
+  { name: "sel_cgroup_path", type: "char", offset: 584, count: PATH_LEN },
+]);
+
+export interface SettingsValue extends Record<string, number | bigint | string> {
+  abi: number;
+  mechanism: number;
+  global_mode: number;
+  verbose: number;
+  next_rule_id: number;
+  generation: bigint;
+  version: string;
+  object_sha256: string;
+}
+export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 136, [
+  { name: "abi", type: "u32", offset: 0 },
+  { name: "mechanism", type: "u32", offset: 4 },
+  { name: "global_mode", type: "u32", offset: 8 },
+  { name: "verbose", type: "u32", offset: 12 },
+  { name: "next_rule_id", type: "u32", offset: 16 },
+  { name: "generation", type: "u64", offset: 24 },
+  { name: "version", type: "char", offset: 32, count: 32 },
+  { name: "object_sha256", type: "char", offset: 64, count: 72 },
+]);
+
+export interface RecordValue extends Record<string, number | bigint | string> {
+  seq: bigint;
+  time_ns: bigint;
+  src_cgroup: bigint;
+  dst_cgroup: bigint;
+  rule_cgroup: bigint;
+  actor_exe_dev: bigint;
+  actor_exe_ino: bigint;
+  rule_id: number;
+  verdict: number;
+  via: number;
+  mechanism: number;
+  threadgroup: number;
+  actor_pid: number;
+  actor_tgid: number;
+  actor_euid: number;
+  task_pid: number;
+  task_tgid: number;
+  actor_comm: string;
+  task_comm: string;
+}
+export const RecordLayout = defineStruct<RecordValue>("cgw_record", 120, [
+  { name: "seq", type: "u64", offset: 0 },
+  { name: "time_ns", type: "u64", offset: 8 },
+  { name: "src_cgroup", type: "u64", offset: 16 },
+  { name: "dst_cgroup", type: "u64", offset: 24 },
+  { name: "rule_cgroup", type: "u64", offset: 32 },
+  { name: "actor_exe_dev", type: "u64", offset: 40 },
+  { name: "actor_exe_ino", type: "u64", offset: 48 },
+  { name: "rule_id", type: "u32", offset: 56 },
+  { name: "verdict", type: "u8", offset: 60 },
+  { name: "via", type: "u8", offset: 61 },
+  { name: "mechanism", type: "u8", offset: 62 },
+  { name: "threadgroup", type: "u8", offset: 63 },
+  { name: "actor_pid", type: "u32", offset: 64 },
+  { name: "actor_tgid", type: "u32", offset: 68 },
+  { name: "actor_euid", type: "u32", offset: 72 },
+  { name: "task_pid", type: "u32", offset: 76 },
+  { name: "task_tgid", type: "u32", offset: 80 },
+  { name: "actor_comm", type: "char", offset: 88, count: COMM_LEN },
+  { name: "task_comm", type: "char", offset: 104, count: COMM_LEN },
+]);
+
+export const ALL_LAYOUTS = [LockLayout, GateKeyLayout, GateLayout, SelectorKeyLayout, RuleLayout, SettingsLayout, RecordLayout];
+

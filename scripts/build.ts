@@ -1,0 +1,124 @@
+#!/usr/bin/env bun
+// Builds embedded/cgwarden.bpf.o from bpf/ and dist/cgwarden from cli/.
+//
+//   bun scripts/build.ts             object (if sources changed) + executable
+//   bun scripts/build.ts --bpf-only  object only
+//   bun scripts/build.ts --verify    fail if embedded/ does not match bpf/
+//
+// The object is committed so that building the CLI needs no clang; the stamp
+// beside it records what it was built from, and --verify rebuilds and
+// compares byte for byte, so a stale object cannot go unnoticed.
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BPF_DIR = join(ROOT, "bpf");
+const OBJECT = join(ROOT, "embedded", "cgwarden.bpf.o");
+const STAMP = join(ROOT, "embedded", "cgwarden.bpf.stamp.json");
+const CLANG = process.env.CLANG ?? "clang-16";
+const STRIP = process.env.LLVM_STRIP ?? "llvm-strip-16";
+
+interface Stamp {
+  sources: string;
+  compiler: string;
+  object: string;
+}
+
+const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
+
+function sourcesDigest(): string {
+  const h = createHash("sha256");
+  for (const f of readdirSync(BPF_DIR).filter((n) => /\.(c|h)$/.test(n)).sort()) {
+    h.update(`${f}\0`).update(readFileSync(join(BPF_DIR, f))).update("\0");
+  }
+  return h.digest("hex");
+}
+
+function run(argv: string[], cwd = ROOT): string {
+  const p = Bun.spawnSync(argv, { cwd, stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0) {
+    process.stderr.write(p.stderr.toString());
+    throw new Error(`${argv[0]} failed with exit code ${p.exitCode}`);
+  }
+  return p.stdout.toString();
+}
+
+function compilerVersion(): string {
+  return run([CLANG, "--version"]).split("\n")[0]!.trim();
+}
+
+/** Compiles into `out`. Paths are relative and prefix-mapped so any checkout gives the same bytes. */
+function compileObject(out: string): void {
+  run([
+    CLANG,
+    "-target", "bpf",
+    "-g", "-O2",
+    "-D__TARGET_ARCH_x86",
+    "-I/usr/include/x86_64-linux-gnu",
+    "-Ibpf",
+    "-Wall", "-Werror",
+    `-fdebug-prefix-map=${ROOT}=.`,
+    "-c", "bpf/cgwarden.bpf.c",
+    "-o", out,
+  ]);
+  // DWARF is not needed at run time; BTF and CO-RE relocations stay.
+  run([STRIP, "-g", out]);
+}
+
+function readStamp(): Stamp | null {
+  return existsSync(STAMP) ? (JSON.parse(readFileSync(STAMP, "utf8")) as Stamp) : null;
+}
+
+function buildObject(): void {
+  const stamp = readStamp();
+  const digest = sourcesDigest();
+  if (stamp && stamp.sources === digest && existsSync(OBJECT) && sha256(readFileSync(OBJECT)) === stamp.object) {
+    console.log("embedded/cgwarden.bpf.o is up to date");
+    return;
+  }
+  mkdirSync(join(ROOT, "embedded"), { recursive: true });
+  compileObject(OBJECT);
+  const next: Stamp = { sources: digest, compiler: compilerVersion(), object: sha256(readFileSync(OBJECT)) };
+  writeFileSync(STAMP, `${JSON.stringify(next, null, 2)}\n`);
+  console.log(`built embedded/cgwarden.bpf.o (${readFileSync(OBJECT).length} bytes)`);
+}
+
+function verify(): number {
+  const stamp = readStamp();
+  if (!stamp || !existsSync(OBJECT)) {
+    console.error("embedded/ has no object or stamp: run 'bun run build:bpf' and commit embedded/");
+    return 1;
+  }
+  const problems: string[] = [];
+  if (stamp.sources !== sourcesDigest()) problems.push("bpf/ sources changed since embedded/cgwarden.bpf.o was built");
+  if (sha256(readFileSync(OBJECT)) !== stamp.object) problems.push("embedded/cgwarden.bpf.o is not the object its stamp records");
+  const dir = mkdtempSync(join(tmpdir(), "cgwarden-verify-"));
+  try {
+    const fresh = join(dir, "cgwarden.bpf.o");
+    compileObject(fresh);
+    if (sha256(readFileSync(fresh)) !== sha256(readFileSync(OBJECT)))
+      problems.push(`rebuilding bpf/ with ${compilerVersion()} gives a different object than embedded/ holds`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (problems.length) {
+    for (const p of problems) console.error(`stale embedded object: ${p}`);
+    console.error("fix: run 'bun run build:bpf' and commit embedded/");
+    return 1;
+  }
+  console.log("embedded/cgwarden.bpf.o matches bpf/ sources");
+  return 0;
+}
+
+function buildExecutable(): void {
+  mkdirSync(join(ROOT, "dist"), { recursive: true });
+  run([process.execPath, "build", "--compile", "--minify-whitespace", "cli/main.ts", "--outfile", "dist/cgwarden"]);
+  console.log("built dist/cgwarden");
+}
+
+const args = new Set(process.argv.slice(2));
+if (args.has("--verify")) process.exit(verify());
+buildObject();
+if (!args.has("--bpf-only")) buildExecutable();
