@@ -9,6 +9,12 @@ export const commands = {
   load: () => import("./commands/load.ts").then((m) => m.default),
   status: () => import("./commands/status.ts").then((m) => m.default),
   unload: () => import("./commands/unload.ts").then((m) => m.default),
+  lock: () => import("./commands/lock.ts").then((m) => m.default),
+  unlock: () => import("./commands/unlock.ts").then((m) => m.default),
+  allow: () => import("./commands/allow.ts").then((m) => m.default),
+  delegate: () => import("./commands/delegate.ts").then((m) => m.default),
+  rules: () => import("./commands/rules.ts").then((m) => m.default),
+  remove: () => import("./commands/remove.ts").then((m) => m.default),
 } as const;
 
 export const main = defineCommand({

@@ -1,0 +1,169 @@
+// The policy model: the same decision cgw_decide() takes in bpf/cgwarden.bpf.c,
+// written once in TypeScript. `explain` uses it over the live policy and the
+// differential tests hold the kernel to it migration by migration, so any
+// change to the decision must land in both places at once.
+import { Direction, MAX_LEVEL, Mode, type DirectionName, type ModeName, type RuleKindName, type SelectorName, type VerdictName } from "./abi.ts";
+
+export interface PidKey {
+  tgid: number;
+  startTicks: bigint;
+}
+
+export interface ExeKey {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** A conjunction: every selector present must match. */
+export interface Selectors {
+  pid?: PidKey;
+  exe?: ExeKey;
+  uid?: number;
+  cgroup?: bigint;
+}
+
+export interface LockRule {
+  id: number;
+  cgroup: bigint;
+  directions: number;
+  mode: ModeName;
+}
+
+export interface GateRule {
+  id: number;
+  kind: Exclude<RuleKindName, "lock">;
+  anchor: bigint;
+  /** Position in the gate; the kernel reports the lowest matching slot. */
+  slot: number;
+  selectors: Selectors;
+}
+
+export interface Policy {
+  globalMode: ModeName;
+  locks: Map<bigint, LockRule>;
+  gates: GateRule[];
+}
+
+export interface Actor {
+  tgid: number;
+  startTicks: bigint;
+  euid: number;
+  exe: ExeKey;
+  /** Cgroup ids from the root (level 0) down to the actor's own cgroup. */
+  cgroupChain: bigint[];
+}
+
+export interface Migration {
+  actor: Actor;
+  /** Ancestor chains, root first, ending with the cgroup itself. */
+  src: bigint[];
+  dst: bigint[];
+}
+
+export interface LockFinding {
+  rule: LockRule;
+  level: number;
+  direction: DirectionName;
+  /** The allow or delegate rule that exempts the actor, if any. */
+  exemptBy?: GateRule;
+  /** The mode the lock was judged in (global audit overrides the lock's own). */
+  effectiveMode: ModeName;
+}
+
+export interface Decision {
+  verdict: VerdictName;
+  /** Deciding lock for deny and audit; the first exemption used for allow; 0 when no lock applied. */
+  ruleId: number;
+  ruleCgroup: bigint;
+  /** Every lock that applied, in the order the kernel judges them. */
+  findings: LockFinding[];
+  /** Whether the walk ended early at an enforcing deny, as the kernel's does. */
+  migration: boolean;
+}
+
+export const emptyPolicy = (): Policy => ({ globalMode: "enforce", locks: new Map(), gates: [] });
+
+/** Chains are only consulted down to MAX_LEVEL, exactly as in BPF. */
+function capped(chain: bigint[]): bigint[] {
+  return chain.slice(0, MAX_LEVEL + 1);
+}
+
+function selectorsMatch(s: Selectors, a: Actor): boolean {
+  if (s.pid && (s.pid.tgid !== a.tgid || s.pid.startTicks !== a.startTicks)) return false;
+  if (s.exe && (s.exe.dev !== a.exe.dev || s.exe.ino !== a.exe.ino)) return false;
+  if (s.uid !== undefined && s.uid !== a.euid) return false;
+  if (s.cgroup !== undefined && !capped(a.cgroupChain).includes(s.cgroup)) return false;
+  return true;
+}
+
+export function gateMatch(policy: Policy, anchor: bigint, kind: GateRule["kind"], actor: Actor): GateRule | undefined {
+  return policy.gates
+    .filter((g) => g.anchor === anchor && g.kind === kind && selectorsMatch(g.selectors, actor))
+    .sort((x, y) => x.slot - y.slot)[0];
+}
+
+export function decide(policy: Policy, m: Migration): Decision {
+  const srcFull = m.src;
+  const dstFull = m.dst;
+  const result: Decision = { verdict: "allow", ruleId: 0, ruleCgroup: 0n, findings: [], migration: true };
+  if (srcFull.at(-1) === dstFull.at(-1)) return { ...result, migration: false };
+
+  const src = capped(srcFull);
+  const dst = capped(dstFull);
+  let lca = 0;
+  for (let i = 1; i < src.length && i < dst.length && src[i] === dst[i]; i++) lca = i;
+
+  let delegatedLevel = -1;
+  let delegatedBy: GateRule | undefined;
+  for (let level = lca; level >= 0; level--) {
+    const g = gateMatch(policy, src[level]!, "delegate", m.actor);
+    if (g) {
+      delegatedLevel = level;
+      delegatedBy = g;
+      break;
+    }
+  }
+
+  // Returns true once an enforcing lock denies: the kernel stops there too.
+  const judge = (cgroup: bigint, level: number, direction: DirectionName): boolean => {
+    const lock = policy.locks.get(cgroup);
+    if (!lock || !(lock.directions & Direction[direction])) return false;
+    const exemptBy = level <= delegatedLevel ? delegatedBy : gateMatch(policy, cgroup, "allow", m.actor);
+    const effectiveMode: ModeName = policy.globalMode === "audit" || lock.mode === "audit" ? "audit" : "enforce";
+    result.findings.push({ rule: lock, level, direction, exemptBy, effectiveMode });
+    if (exemptBy) {
+      if (result.verdict === "allow" && result.ruleId === 0) {
+        result.ruleId = exemptBy.id;
+        result.ruleCgroup = cgroup;
+      }
+      return false;
+    }
+    if (effectiveMode === "audit") {
+      if (result.verdict !== "audit") {
+        result.verdict = "audit";
+        result.ruleId = lock.id;
+        result.ruleCgroup = cgroup;
+      }
+      return false;
+    }
+    result.verdict = "deny";
+    result.ruleId = lock.id;
+    result.ruleCgroup = cgroup;
+    return true;
+  };
+
+  const top = Math.max(src.length, dst.length) - 1;
+  for (let level = 0; level <= top; level++) {
+    if (level < src.length && judge(src[level]!, level, level <= lca ? "within" : "out")) break;
+    if (level > lca && level < dst.length && judge(dst[level]!, level, "in")) break;
+  }
+  return result;
+}
+
+export const modeName = (code: number): ModeName => (code === Mode.audit ? "audit" : "enforce");
+
+export function directionNames(bits: number): DirectionName[] {
+  return (Object.keys(Direction) as DirectionName[]).filter((d) => bits & Direction[d]);
+}
+
+export type { SelectorName };

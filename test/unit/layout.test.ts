@@ -1,0 +1,73 @@
+// The TypeScript mirrors of bpf/cgwarden.h must agree with the C compiler
+// on every offset and size, or the kernel and the CLI read different things.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { ALL_LAYOUTS, ABI_VERSION, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/policy/abi.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+function compileAndRun(source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "cgw-layout-"));
+  try {
+    writeFileSync(join(dir, "t.c"), source);
+    const cc = Bun.spawnSync(["cc", "-I", join(ROOT, "bpf"), "-o", join(dir, "t"), join(dir, "t.c")], { stderr: "pipe" });
+    if (cc.exitCode !== 0) throw new Error(cc.stderr.toString());
+    return Bun.spawnSync([join(dir, "t")]).stdout.toString();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const lines = [
+  "#include <stdio.h>",
+  "#include <stddef.h>",
+  '#include "cgwarden.h"',
+  "int main(void) {",
+  ...ALL_LAYOUTS.flatMap((l) => [
+    `printf("${l.cName} size %zu\\n", sizeof(struct ${l.cName}));`,
+    ...l.fields.map((f) => `printf("${l.cName}.${f.name} %zu %zu\\n", offsetof(struct ${l.cName}, ${f.name}), sizeof(((struct ${l.cName} *)0)->${f.name}));`),
+  ]),
+  'printf("const ABI %d MAX_LEVEL %d SLOTS %d STATS %d\\n", CGW_ABI_VERSION, CGW_MAX_LEVEL, CGW_GATE_SLOTS, CGW_STAT_COUNT);',
+  'printf("enum %d %d %d %d %d %d %d %d %d %d %d %d %d %d\\n", CGW_DIR_IN, CGW_DIR_OUT, CGW_DIR_WITHIN, CGW_VIA_PROCS, CGW_VIA_THREADS, CGW_VIA_CLONE, CGW_VERDICT_DENY, CGW_VERDICT_AUDIT, CGW_SEL_PID, CGW_SEL_EXE, CGW_SEL_UID, CGW_SEL_CGROUP, CGW_RULE_ALLOW, CGW_RULE_DELEGATE);',
+  'printf("stat %d %d %d %d %d %d\\n", CGW_STAT_DECISIONS, CGW_STAT_ALLOWED, CGW_STAT_DENIED, CGW_STAT_AUDITED, CGW_STAT_DROPPED, CGW_STAT_RECORDED);',
+  "return 0; }",
+];
+const report = compileAndRun(lines.join("\n"));
+const facts = new Map(report.trim().split("\n").map((l) => [l.split(" ")[0]!, l.split(" ").slice(1)]));
+
+const widths = { u8: 1, u16: 2, u32: 4, u64: 8, char: 1, "u64[]": 8, "u32[]": 4 } as const;
+
+describe("struct layouts shared with bpf/cgwarden.h", () => {
+  for (const layout of ALL_LAYOUTS) {
+    test(`struct ${layout.cName}`, () => {
+      expect(Number(facts.get(layout.cName)?.[1])).toBe(layout.size);
+      for (const f of layout.fields) {
+        const [offset, size] = facts.get(`${layout.cName}.${f.name}`) ?? [];
+        expect({ field: f.name, offset: Number(offset), size: Number(size) }).toEqual({
+          field: f.name,
+          offset: f.offset,
+          size: widths[f.type] * (f.count ?? 1),
+        });
+      }
+    });
+
+    test(`struct ${layout.cName} round-trips through encode/decode`, () => {
+      const raw = Buffer.alloc(layout.size, 0x11);
+      // C strings: keep room for the terminating NUL.
+      for (const f of layout.fields) if (f.type === "char") raw[f.offset + (f.count ?? 1) - 1] = 0;
+      const sample = layout.decode(raw);
+      expect(layout.decode(layout.encode(sample as never))).toEqual(sample);
+    });
+  }
+
+  test("constants and enums", () => {
+    expect(facts.get("const")).toEqual(["ABI", String(ABI_VERSION), "MAX_LEVEL", String(MAX_LEVEL), "SLOTS", String(GATE_SLOTS), "STATS", String(STAT_COUNT)]);
+    expect(facts.get("enum")?.map(Number)).toEqual([
+      Direction.in, Direction.out, Direction.within, Via.procs, Via.threads, Via.clone, Verdict.deny, Verdict.audit,
+      Selector.pid, Selector.exe, Selector.uid, Selector.cgroup, RuleKind.allow, RuleKind.delegate,
+    ]);
+    expect(facts.get("stat")?.map(Number)).toEqual([Stat.decisions, Stat.allowed, Stat.denied, Stat.audited, Stat.dropped, Stat.recorded]);
+  });
+});
