@@ -84,11 +84,13 @@ struct cgw_actor {
 	__u32 pad;
 };
 
+#define ID_SLOTS 64 /* >= CGW_LEVELS, a power of two: see id_at() */
+
 /* Everything one decision needs; too big for the 512-byte stack. */
 struct cgw_decision {
-	__u64 src_ids[CGW_LEVELS];
-	__u64 dst_ids[CGW_LEVELS];
-	__u64 actor_ids[CGW_LEVELS];
+	__u64 src_ids[ID_SLOTS];
+	__u64 dst_ids[ID_SLOTS];
+	__u64 actor_ids[ID_SLOTS];
 	struct cgw_actor actor;
 	__s32 src_level; /* capped at CGW_MAX_LEVEL */
 	__s32 dst_level;
@@ -164,12 +166,33 @@ static __always_inline struct cgroup *ancestor_at(struct cgroup *cgrp, int level
 	return anc;
 }
 
+/*
+ * Indexes an ancestor array. Callers keep levels in range already, so clang
+ * would drop a plain bounds check and index through an unchecked copy; after
+ * barrier_var() it knows nothing of `i` and must mask the very register used
+ * for the access, which the verifier can follow. The arrays are ID_SLOTS
+ * long, so the masked index is in bounds.
+ */
+static __always_inline __u64 id_at(__u64 *ids, int level)
+{
+	__u32 i;
+
+	if (level < 0 || level > CGW_MAX_LEVEL)
+		return 0;
+	i = level;
+	barrier_var(i);
+	return ids[i & (ID_SLOTS - 1)];
+}
+
 static __noinline int fill_ancestors(struct cgroup *cgrp, __u64 *ids, int level)
 {
 	for (int i = 0; i < CGW_LEVELS; i++) {
 		if (i > level)
 			break;
-		ids[i] = cgroup_id(ancestor_at(cgrp, i));
+		__u32 slot = i;
+
+		barrier_var(slot);
+		ids[slot & (ID_SLOTS - 1)] = cgroup_id(ancestor_at(cgrp, i));
 	}
 	return 0;
 }
@@ -238,7 +261,7 @@ static __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 k
 		for (int i = 0; i < CGW_LEVELS; i++) {
 			if (i > d->actor_level)
 				break;
-			sat |= selector_bits(&sk, CGW_SEL_CGROUP, d->actor_ids[i], 0);
+			sat |= selector_bits(&sk, CGW_SEL_CGROUP, id_at(d->actor_ids, i), 0);
 		}
 		fail |= need & ~sat;
 	}
@@ -249,15 +272,21 @@ static __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 k
 	return g->rule_id[lowest_bit(live) & (CGW_GATE_SLOTS - 1)];
 }
 
+/* bpf_loop hands callbacks a pointer into the caller's stack, never a map value. */
+struct loop_ctx {
+	struct cgw_decision *d;
+};
+
 /* bpf_loop callback: delegations at common ancestors, deepest first. */
-static long find_delegation(__u32 i, struct cgw_decision *d)
+static long find_delegation(__u32 i, struct loop_ctx *ctx)
 {
+	struct cgw_decision *d = ctx->d;
 	int level = d->lca - (int)i;
 	__u32 rule;
 
 	if (level < 0 || level >= CGW_LEVELS)
 		return 1;
-	rule = gate_match(d, d->src_ids[level], CGW_RULE_DELEGATE);
+	rule = gate_match(d, id_at(d->src_ids, level), CGW_RULE_DELEGATE);
 	if (!rule)
 		return 0;
 	d->delegated_level = level;
@@ -303,16 +332,18 @@ static __always_inline int judge_lock(struct cgw_decision *d, __u64 cgid, int le
  * src's chain is judged before the one on dst's chain; the TypeScript model
  * walks in the same order so both name the same deciding rule.
  */
-static long judge_level(__u32 level, struct cgw_decision *d)
+static long judge_level(__u32 level, struct loop_ctx *ctx)
 {
+	struct cgw_decision *d = ctx->d;
+
 	if (level >= CGW_LEVELS)
 		return 1;
 	if ((int)level <= d->src_level &&
-	    judge_lock(d, d->src_ids[level], level,
+	    judge_lock(d, id_at(d->src_ids, level), level,
 		       (int)level <= d->lca ? CGW_DIR_WITHIN : CGW_DIR_OUT))
 		return 1;
 	if ((int)level > d->lca && (int)level <= d->dst_level &&
-	    judge_lock(d, d->dst_ids[level], level, CGW_DIR_IN))
+	    judge_lock(d, id_at(d->dst_ids, level), level, CGW_DIR_IN))
 		return 1;
 	return 0;
 }
@@ -340,6 +371,7 @@ static __noinline int cgw_decide(struct task_struct *task, struct cgroup *src,
 	__u32 zero = 0;
 	struct cgw_decision *d = bpf_map_lookup_elem(&scratch, &zero);
 	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
+	struct loop_ctx lctx;
 	int top;
 
 	if (!d || !src || !dst || src == dst)
@@ -358,15 +390,16 @@ static __noinline int cgw_decide(struct task_struct *task, struct cgroup *src,
 
 	d->lca = 0;
 	for (int i = 1; i < CGW_LEVELS; i++) {
-		if (i > d->src_level || i > d->dst_level || d->src_ids[i] != d->dst_ids[i])
+		if (i > d->src_level || i > d->dst_level || id_at(d->src_ids, i) != id_at(d->dst_ids, i))
 			break;
 		d->lca = i;
 	}
 
 	observe_actor(d);
-	bpf_loop(d->lca + 1, find_delegation, d, 0);
+	lctx.d = d;
+	bpf_loop(d->lca + 1, find_delegation, &lctx, 0);
 	top = d->src_level > d->dst_level ? d->src_level : d->dst_level;
-	bpf_loop(top + 1, judge_level, d, 0);
+	bpf_loop(top + 1, judge_level, &lctx, 0);
 
 	count(CGW_STAT_DECISIONS);
 	if (d->verdict == CGW_VERDICT_DENY)
@@ -506,7 +539,7 @@ int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 	struct migration *m;
 	struct kernfs_node *kn, *dir;
 	struct cgroup *checked, *src, *dst;
-	struct task_struct *task;
+	struct task_struct *task, *owner;
 	int level;
 
 	if (ret || !(mask & MAY_WRITE) || !inflight)
@@ -539,7 +572,8 @@ int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 
 	task = (struct task_struct *)m->task;
 	/* A clone3 child still points at init_css_set; it leaves its parent's cgroup. */
-	src = BPF_CORE_READ(m->via == CGW_VIA_CLONE ? current : task, cgroups, dfl_cgrp);
+	owner = m->via == CGW_VIA_CLONE ? current : task;
+	src = BPF_CORE_READ(owner, cgroups, dfl_cgrp);
 	if (cgw_decide(task, src, dst, m->via, m->threadgroup, CGW_MECH_MAINLINE) ==
 	    CGW_VERDICT_DENY)
 		return -EPERM;

@@ -25,6 +25,12 @@ const NOISE = /RLIMIT_MEMLOCK|ulimit -l|-- BEGIN PROG LOAD LOG --|-- END PROG LO
 
 function summarise(lines: string[]): string {
   const telling = lines.filter((l) => !NOISE.test(l)).map((l) => l.replace(/^libbpf: /, ""));
+  // In a verifier log, the reason is the last line before "processed N insns" that is not an instruction.
+  const processed = telling.findLastIndex((l) => /^processed \d+ insns/.test(l));
+  if (processed > 0) {
+    const reason = telling.slice(0, processed).findLast((l) => !/^\d+: /.test(l) && !l.startsWith(";"));
+    if (reason) return `; verifier: ${reason} (run with --verbose for the whole log)`;
+  }
   const last = telling.at(-1);
   return last ? `; libbpf: ${last}` : "";
 }

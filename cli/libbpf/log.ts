@@ -9,7 +9,9 @@ const KEEP = 200;
 let verbose = false;
 let installed: JSCallback | undefined;
 const recent: string[] = [];
-const formatBuf = Buffer.alloc(8192);
+let total = 0; // lines ever seen; marks count these, since `recent` drops old lines
+// One message can be a whole verifier log.
+const formatBuf = Buffer.alloc(4 << 20);
 
 /** Send libbpf's own log, verifier output included, to stderr (`--verbose`). */
 export function setLibbpfVerbose(on: boolean): void {
@@ -25,6 +27,7 @@ export function installLibbpfLog(): void {
       for (const line of text.split("\n")) {
         if (!line.trim()) continue;
         recent.push(line);
+        total++;
         if (recent.length > KEEP) recent.shift();
         if (verbose) process.stderr.write(`libbpf ${LEVEL_NAMES[level] ?? level}: ${line}\n`);
       }
@@ -37,10 +40,11 @@ export function installLibbpfLog(): void {
 
 /** Marks where an operation starts, so its error can quote only its own log lines. */
 export function logMark(): number {
-  return recent.length;
+  return total;
 }
 
-/** libbpf's most telling line since `mark`: its last warning that is not a hint about ulimit. */
+/** The lines libbpf printed since `mark` (at most the last KEEP of them). */
 export function logSince(mark: number): string[] {
-  return recent.slice(Math.min(mark, recent.length));
+  const n = Math.min(total - mark, recent.length);
+  return n > 0 ? recent.slice(recent.length - n) : [];
 }

@@ -55,7 +55,7 @@ function programStatus(state: PinnedState): ProgramStatus[] {
       if (fd === null) return { program, progId: 0, linkId: 0, attachedTo: "(not attached)" };
       try {
         const info = linkInfo(fd);
-        return { program, progId: info.progId, linkId: info.linkId, attachedTo: hookName(btf.nameOf(info.targetBtfId)) };
+        return { program, progId: info.progId, linkId: info.linkId, attachedTo: hookName(info.attachType, btf.nameOf(info.targetBtfId)) };
       } finally {
         closeFd(fd);
       }
@@ -65,10 +65,13 @@ function programStatus(state: PinnedState): ProgramStatus[] {
   }
 }
 
+const ATTACH_TYPES: Record<number, string> = { 24: "fentry", 25: "fexit", 27: "lsm" };
+
 // LSM programs attach to the bpf_lsm_<hook> stub; admins know the hook's name.
-function hookName(fn: string | null): string {
-  if (!fn) return "(unknown)";
-  return fn.startsWith("bpf_lsm_") ? `LSM hook ${fn.slice("bpf_lsm_".length)}` : fn;
+function hookName(attachType: number, fn: string | null): string {
+  const kind = ATTACH_TYPES[attachType] ?? `attach type ${attachType}`;
+  if (!fn) return `${kind} (unknown target)`;
+  return fn.startsWith("bpf_lsm_") ? `lsm/${fn.slice("bpf_lsm_".length)}` : `${kind}/${fn}`;
 }
 
 export function readCounters(state: PinnedState): Record<keyof typeof Stat, number> {
