@@ -3,6 +3,7 @@
 import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
 import { CliError, EXIT_USAGE, exitCodeOf, formatError } from "./errors.ts";
 import { VERSION } from "./version.ts";
+import { note, print } from "./output.ts";
 
 export const commands = {
   check: () => import("./commands/check.ts").then((m) => m.default),
@@ -25,7 +26,7 @@ export const main = defineCommand({
 /** Runs the CLI with `argv` and returns the exit code; never calls process.exit. */
 export async function runCli(argv: string[]): Promise<number> {
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-    console.log(VERSION);
+    print(VERSION);
     return 0;
   }
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
@@ -35,7 +36,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const name = argv[0]!;
   const load = commands[name as keyof typeof commands];
   if (!load) {
-    console.error(formatError(new CliError(`unknown command '${name}'; commands: ${Object.keys(commands).join(", ")}`)));
+    note(formatError(new CliError(`unknown command '${name}'; commands: ${Object.keys(commands).join(", ")}`)));
     return EXIT_USAGE;
   }
   const cmd = (await load()) as CommandDef;
@@ -48,7 +49,7 @@ export async function runCli(argv: string[]): Promise<number> {
     const { result } = await runCommand(cmd, { rawArgs: rest });
     return (result as { exitCode?: number } | undefined)?.exitCode ?? 0;
   } catch (err) {
-    console.error(formatError(err));
+    note(formatError(err));
     return citty(err) ? EXIT_USAGE : exitCodeOf(err);
   }
 }

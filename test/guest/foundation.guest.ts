@@ -1,0 +1,100 @@
+// Issue "Foundation": check, load, status, unload against the real kernel.
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { EXPECTED_MECHANISM, KERNEL, PIN_DIR, binary, cgw, cleanup, json, ok } from "./harness.ts";
+
+afterAll(cleanup);
+
+const bpftoolLinks = (): string => Bun.spawnSync(["bpftool", "link", "show"]).stdout.toString();
+
+describe(`foundation on ${KERNEL}`, () => {
+  test("check names the mechanism this kernel supports and exits 0", async () => {
+    const r = await cgw("check", "--json");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.canEnforce).toBe(true);
+    expect(report.mechanism).toBe(EXPECTED_MECHANISM);
+    const item = (id: string) => report.items.find((i: { id: string }) => i.id === id);
+    expect(item("native-hook").state).toBe(EXPECTED_MECHANISM === "native" ? "ok" : "info");
+    expect(item("load").state).toBe("ok");
+    expect(item("bpf-lsm").state).toBe("ok");
+    expect(existsSync("/sys/kernel/security/lsm")).toBe(true); // check mounted securityfs
+  });
+
+  test("load pins maps and links; status reads them back from the kernel", async () => {
+    const r = await json("load");
+    expect(r).toMatchObject({ loaded: true, changed: true, mechanism: EXPECTED_MECHANISM });
+    expect(readdirSync(`${PIN_DIR}/maps`).sort()).toEqual(["gates", "locks", "rules", "selectors", "settings", "stats"]);
+    const s = await json("status");
+    expect(s.loaded).toBe(true);
+    expect(s.mechanism).toBe(EXPECTED_MECHANISM);
+    const targets = s.programs.map((p: { attachedTo: string }) => p.attachedTo);
+    if (EXPECTED_MECHANISM === "native") {
+      expect(targets).toEqual(["lsm/cgroup_attach"]);
+    } else {
+      expect(targets).toContain("lsm/inode_permission");
+      expect(targets).toContain("fentry/cgroup_procs_write");
+      expect(targets).toContain("fexit/cgroup_procs_write_start");
+      expect(targets).toContain("fentry/cgroup_can_fork");
+    }
+    for (const p of s.programs) {
+      expect(p.progId).toBeGreaterThan(0);
+      expect(readdirSync(`${PIN_DIR}/links`)).toContain(p.program);
+    }
+  });
+
+  test("a second load is a no-op", async () => {
+    const before = await json("status");
+    const r = await json("load");
+    expect(r.changed).toBe(false);
+    const after = await json("status");
+    expect(after.programs).toEqual(before.programs);
+  });
+
+  test("unload detaches and removes every pin; a second unload is a no-op", async () => {
+    expect((await json("unload")).changed).toBe(true);
+    expect(existsSync(PIN_DIR)).toBe(false);
+    expect(bpftoolLinks()).not.toContain("cgwarden");
+    expect((await json("unload")).changed).toBe(false);
+    expect((await json("status")).loaded).toBe(false);
+  });
+
+  test("the compiled binary loads, and its programs stay attached after it exits", async () => {
+    const r = binary("load");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`${EXPECTED_MECHANISM} mechanism`);
+    const links = bpftoolLinks();
+    expect(links).toContain("cgwarden_");
+    const s = await json("status");
+    expect(s.loaded).toBe(true);
+    expect(binary("--version").out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(binary("unload").code).toBe(0);
+    expect(bpftoolLinks()).not.toContain("cgwarden_");
+  });
+
+  test("load that cannot pin (pin dir off bpffs) fails cleanly and leaves nothing attached", async () => {
+    const r = await cgw("load", "--pin-dir", "/tmp/not-bpffs/cgwarden");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("pinning");
+    expect(bpftoolLinks()).not.toContain("cgwarden_");
+    expect(existsSync("/tmp/not-bpffs/cgwarden/links")).toBe(false);
+  });
+
+  test("bad input: unknown flags and commands are usage errors", async () => {
+    expect((await cgw("load", "--bogus")).code).toBe(2);
+    expect((await cgw("frobnicate")).code).toBe(2);
+    expect((await cgw("load", "--max-locks", "lots")).code).toBe(2);
+  });
+
+  test("damaged pinned state is reported with the fix, and nothing is changed", async () => {
+    await ok("load");
+    Bun.spawnSync(["rm", `${PIN_DIR}/links/${readdirSync(`${PIN_DIR}/links`)[0]}`]);
+    const r = await cgw("status");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("damaged");
+    expect(r.err).toContain("cgwarden unload");
+    expect(readdirSync(`${PIN_DIR}/maps`).length).toBe(6);
+    expect((await cgw("unload")).code).toBe(0);
+    expect(existsSync(PIN_DIR)).toBe(false);
+  });
+});

@@ -1,0 +1,192 @@
+// Helpers for the suites that run inside a guest kernel (see test/run.ts).
+// Commands run in-process through runCli, as admins' scripts would run the
+// binary; the binary itself is spawned only where a separate process matters.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { runCli } from "../../cli/main.ts";
+import { setSink } from "../../cli/output.ts";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BINARY = join(ROOT, "dist/cgwarden");
+export const MOVER = join(ROOT, "dist/test/mover");
+export const KERNEL = process.env.CGWARDEN_TEST_KERNEL ?? "unknown";
+export const EXPECTED_MECHANISM = KERNEL === "hook-6.12" ? "native" : "mainline";
+export const CGROOT = "/sys/fs/cgroup";
+export const PIN_DIR = "/sys/fs/bpf/cgwarden";
+
+if (!existsSync("/sys/fs/cgroup/cgroup.procs") || process.getuid?.() !== 0 || !process.env.CGWARDEN_TEST_KERNEL)
+  throw new Error("guest suites run as root inside a test guest: use 'bun test/run.ts'");
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs `cgwarden ARGS...` in this process. */
+export async function cgw(...args: string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  setSink({ out: (l) => out.push(l), err: (l) => err.push(l) });
+  try {
+    const code = await runCli(args);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    setSink(null);
+  }
+}
+
+/** Runs a command and insists it succeeds; returns its stdout. */
+export async function ok(...args: string[]): Promise<string> {
+  const r = await cgw(...args);
+  if (r.code !== 0) throw new Error(`cgwarden ${args.join(" ")} exited ${r.code}: ${r.err || r.out}`);
+  return r.out;
+}
+
+export async function json<T = any>(...args: string[]): Promise<T> {
+  return JSON.parse(await ok(...args, "--json")) as T;
+}
+
+/** Runs the compiled binary as a separate process. */
+export function binary(...args: string[]): CliResult {
+  const p = Bun.spawnSync([BINARY, ...args], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+  return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
+}
+
+// ---- cgroups -------------------------------------------------------------
+
+const created: string[] = [];
+
+/** Creates cgroups (paths relative to the cgroup2 root); removed after the file's tests. */
+export function mkcg(...paths: string[]): void {
+  for (const p of paths) {
+    const full = join(CGROOT, p);
+    if (!existsSync(full)) {
+      mkdirSync(full, { recursive: true });
+      created.push(full);
+    }
+  }
+}
+
+export function cgroupOf(pid: number): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::"));
+  return line?.slice(3) ?? "?";
+}
+
+export function cgroupId(path: string): bigint {
+  return statSync(join(CGROOT, path), { bigint: true }).ino;
+}
+
+/** Moves a process as the test runner (root, not exempt by anything but its own identity). */
+export function place(pid: number, path: string): void {
+  writeFileSync(join(CGROOT, path, "cgroup.procs"), String(pid));
+}
+
+export function removeCgroupTree(full: string): void {
+  if (!existsSync(full)) return;
+  for (const e of readdirSync(full, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(full, e.name));
+  try {
+    rmdirSync(full);
+  } catch {
+    // still populated: the processes in it are killed in afterAll first
+  }
+}
+
+// ---- processes -----------------------------------------------------------
+
+export interface MoverOptions {
+  uid?: number;
+  cgroup?: string;
+  openFirst?: string;
+  /** Run a copy of the mover at this path, so its executable has another inode. */
+  exe?: string;
+}
+
+/** A long-lived actor process answering migration requests (test/fixtures/mover.c). */
+export class Mover {
+  readonly pid: number;
+  private buffer = "";
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private constructor(private readonly proc: ReturnType<typeof Bun.spawn>, pid: number, reader: ReadableStreamDefaultReader<Uint8Array>) {
+    this.pid = pid;
+    this.reader = reader;
+  }
+
+  static async start(opts: MoverOptions = {}): Promise<Mover> {
+    const argv = [opts.exe ?? MOVER];
+    if (opts.uid !== undefined) argv.push("--uid", String(opts.uid));
+    if (opts.cgroup) argv.push("--cgroup", join(CGROOT, opts.cgroup));
+    if (opts.openFirst) argv.push("--open-first", opts.openFirst);
+    const proc = Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    const m = new Mover(proc, proc.pid, reader);
+    const ready = await m.readLine();
+    if (!ready.startsWith("ready ")) throw new Error(`mover did not start: ${ready}`);
+    movers.push(m);
+    return m;
+  }
+
+  private async readLine(): Promise<string> {
+    for (;;) {
+      const nl = this.buffer.indexOf("\n");
+      if (nl >= 0) {
+        const line = this.buffer.slice(0, nl);
+        this.buffer = this.buffer.slice(nl + 1);
+        return line;
+      }
+      const { value, done } = await this.reader.read();
+      if (done) throw new Error(`mover ${this.pid} exited`);
+      this.buffer += new TextDecoder().decode(value);
+    }
+  }
+
+  async request(line: string): Promise<string> {
+    const stdin = this.proc.stdin as import("bun").FileSink;
+    stdin.write(`${line}\n`);
+    await stdin.flush();
+    return this.readLine();
+  }
+
+  /** Returns 0 on success or the errno of the failed write/clone. */
+  async errno(line: string): Promise<number> {
+    const r = await this.request(line);
+    if (r === "ok") return 0;
+    const m = /^err (\d+)$/.exec(r);
+    if (!m) throw new Error(`unexpected mover reply '${r}' to '${line}'`);
+    return Number(m[1]);
+  }
+
+  moveProcs(pid: number, dst: string): Promise<number> {
+    return this.errno(`procs ${pid} ${join(CGROOT, dst)}`);
+  }
+
+  moveThread(tid: number, dst: string): Promise<number> {
+    return this.errno(`threads ${tid} ${join(CGROOT, dst)}`);
+  }
+
+  cloneInto(dst: string): Promise<number> {
+    return this.errno(`clone ${join(CGROOT, dst)}`);
+  }
+
+  async spawnThreads(n: number): Promise<number[]> {
+    const r = await this.request(`threads-spawn ${n}`);
+    return r.split(" ").slice(1).map(Number);
+  }
+
+  kill(): void {
+    this.proc.kill(9);
+  }
+}
+
+const movers: Mover[] = [];
+
+export const EPERM = 1;
+export const EACCES = 13;
+
+/** Each suite calls this from its own afterAll: actors killed, cgwarden unloaded, cgroups removed. */
+export async function cleanup(): Promise<void> {
+  for (const m of movers.splice(0)) m.kill();
+  await Bun.sleep(50);
+  await cgw("unload");
+  for (const full of created.splice(0).reverse()) removeCgroupTree(full);
+}
