@@ -35,7 +35,12 @@ export function resolveCgroup(input: string, what = "cgroup"): CgroupRef {
   else if (input === mount || input.startsWith(`${mount}/`)) fsPath = input;
   else fsPath = join(mount, input);
 
-  if (!existsSync(fsPath)) throw new CliError(`${what} ${input} does not exist (looked for ${fsPath}); create it or check the path`);
+  if (!existsSync(fsPath)) {
+    // "/tmp" is read as the cgroup /tmp; if it names something elsewhere, say what it is.
+    if (isAbsolute(input) && fsPath !== input && existsSync(input))
+      throw new CliError(`${what} ${input} is not on cgroup2: it is outside the cgroup2 mount ${mount}; give a cgroup path or a path under ${mount}`);
+    throw new CliError(`${what} ${input} does not exist (looked for ${fsPath}); create it or check the path`);
+  }
   const real = realpathSync(fsPath);
   const st = statSync(real, { bigint: true });
   if (!st.isDirectory()) throw new CliError(`${what} ${input} is not a directory (${real}); give a cgroup directory`);

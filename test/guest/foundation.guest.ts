@@ -5,7 +5,9 @@ import { EXPECTED_MECHANISM, KERNEL, PIN_DIR, binary, cgw, cleanup, json, ok } f
 
 afterAll(cleanup);
 
-const bpftoolLinks = (): string => Bun.spawnSync(["bpftool", "link", "show"]).stdout.toString();
+// Nothing else in a test guest uses BPF links, so any link listed is ours.
+const attachedLinks = (): number =>
+  Bun.spawnSync(["bpftool", "link", "show"]).stdout.toString().split("\n").filter((l) => /^\d+: /.test(l)).length;
 
 describe(`foundation on ${KERNEL}`, () => {
   test("check names the mechanism this kernel supports and exits 0", async () => {
@@ -54,7 +56,7 @@ describe(`foundation on ${KERNEL}`, () => {
   test("unload detaches and removes every pin; a second unload is a no-op", async () => {
     expect((await json("unload")).changed).toBe(true);
     expect(existsSync(PIN_DIR)).toBe(false);
-    expect(bpftoolLinks()).not.toContain("cgwarden");
+    expect(attachedLinks()).toBe(0);
     expect((await json("unload")).changed).toBe(false);
     expect((await json("status")).loaded).toBe(false);
   });
@@ -63,20 +65,19 @@ describe(`foundation on ${KERNEL}`, () => {
     const r = binary("load");
     expect(r.code).toBe(0);
     expect(r.out).toContain(`${EXPECTED_MECHANISM} mechanism`);
-    const links = bpftoolLinks();
-    expect(links).toContain("cgwarden_");
     const s = await json("status");
     expect(s.loaded).toBe(true);
+    expect(attachedLinks()).toBe(s.programs.length);
     expect(binary("--version").out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     expect(binary("unload").code).toBe(0);
-    expect(bpftoolLinks()).not.toContain("cgwarden_");
+    expect(attachedLinks()).toBe(0);
   });
 
   test("load that cannot pin (pin dir off bpffs) fails cleanly and leaves nothing attached", async () => {
     const r = await cgw("load", "--pin-dir", "/tmp/not-bpffs/cgwarden");
     expect(r.code).toBe(1);
     expect(r.err).toContain("pinning");
-    expect(bpftoolLinks()).not.toContain("cgwarden_");
+    expect(attachedLinks()).toBe(0);
     expect(existsSync("/tmp/not-bpffs/cgwarden/links")).toBe(false);
   });
 

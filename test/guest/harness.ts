@@ -118,7 +118,7 @@ export class Mover {
     if (opts.cgroup) argv.push("--cgroup", join(CGROOT, opts.cgroup));
     if (opts.openFirst) argv.push("--open-first", opts.openFirst);
     const proc = Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader() as ReadableStreamDefaultReader<Uint8Array>;
     const m = new Mover(proc, proc.pid, reader);
     const ready = await m.readLine();
     if (!ready.startsWith("ready ")) throw new Error(`mover did not start: ${ready}`);
