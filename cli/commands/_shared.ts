@@ -32,13 +32,16 @@ export const strictArgs: CittyPlugin = {
   name: "strict-args",
   setup(ctx: CommandContext<ArgsDef>) {
     const def = (ctx.cmd.args ?? {}) as ArgsDef;
-    const known = new Map<string, string>();
+    // flag or alias -> [canonical name, type]
+    const known = new Map<string, [string, string]>();
     for (const [name, d] of Object.entries(def)) {
       if (d.type === "positional") continue;
-      known.set(name, d.type ?? "string");
-      for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.set(a, d.type ?? "string");
-      if (d.type === "boolean") known.set(`no-${name}`, "boolean");
+      known.set(name, [name, d.type ?? "string"]);
+      for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.set(a, [name, d.type ?? "string"]);
+      if (d.type === "boolean") known.set(`no-${name}`, [name, "boolean"]);
     }
+    // citty keeps the last of repeated values; a repeated selector is a mistake to report, not to drop.
+    const seen = new Map<string, number>();
     const positionals = Object.values(def).filter((d) => d.type === "positional").length;
     let seenPositionals = 0;
     const raw = ctx.rawArgs;
@@ -50,8 +53,13 @@ export const strictArgs: CittyPlugin = {
       }
       if (tok.startsWith("-") && tok !== "-") {
         const name = tok.replace(/^--?/, "").split("=")[0]!;
-        const type = known.get(name) ?? known.get(camelToKebab(name));
-        if (!type) throw new UsageError(`unknown option ${tok.split("=")[0]}; see '--help'`);
+        const entry = known.get(name) ?? known.get(camelToKebab(name));
+        if (!entry) throw new UsageError(`unknown option ${tok.split("=")[0]}; see '--help'`);
+        const [canonical, type] = entry;
+        const times = (seen.get(canonical) ?? 0) + 1;
+        seen.set(canonical, times);
+        if (type !== "boolean" && times > 1)
+          throw new UsageError(`--${canonical} given ${times} times; selectors in one rule must all match, so give separate rules for alternatives`);
         if (type !== "boolean" && !tok.includes("=")) {
           const value = raw[i + 1];
           if (value === undefined || (value.startsWith("-") && value !== "-"))
