@@ -74,10 +74,33 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* The flight recorder: the newest records, read by `cgwarden audit` at any later time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct cgw_record);
+} recorder SEC(".maps");
+
+/* recorder_head[0]: the seq of the newest record written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} recorder_head SEC(".maps");
+
+/* The same records, live, for `cgwarden audit --follow`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
 struct cgw_actor {
 	__u64 start_ticks;
 	__u64 exe_dev;
 	__u64 exe_ino;
+	__u64 cgroup;
 	__u32 pid;
 	__u32 tgid;
 	__u32 euid;
@@ -102,6 +125,7 @@ struct cgw_decision {
 	__u32 verdict;
 	__u32 rule_id;   /* deciding lock; for an allow, the first exemption used */
 	__u64 rule_cgroup;
+	struct cgw_record record;
 };
 
 struct {
@@ -117,7 +141,7 @@ enum migration_stage {
 	STAGE_DECIDED = 3,
 };
 
-struct migration {
+struct pending_migration {
 	__u64 task;     /* struct task_struct *, held by the kernel for the call */
 	__u64 dst;      /* struct cgroup *; for clone3 taken from the first check */
 	__u8 stage;
@@ -130,7 +154,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct migration);
+	__type(value, struct pending_migration);
 } migrations SEC(".maps");
 
 /* Writes and clones in flight; zero lets inode_permission return at once. */
@@ -361,19 +385,88 @@ static __always_inline void observe_actor(struct cgw_decision *d)
 	d->actor.start_ticks = BPF_CORE_READ(current, group_leader, start_boottime) / 10000000ULL;
 	d->actor.exe_dev = exe ? encode_dev(BPF_CORE_READ(exe, i_sb, s_dev)) : 0;
 	d->actor.exe_ino = exe ? BPF_CORE_READ(exe, i_ino) : 0;
+	d->actor.cgroup = cgroup_id(cgrp);
 	d->actor_level = capped_level(cgrp);
 	fill_ancestors(cgrp, d->actor_ids, d->actor_level);
 }
 
-static __noinline int cgw_decide(struct task_struct *task, struct cgroup *src,
-				 struct cgroup *dst, __u8 via, __u8 threadgroup, __u8 mechanism)
+/* One migration as a mechanism saw it; BPF functions take at most five arguments. */
+struct cgw_migration {
+	struct task_struct *task;
+	struct cgroup *src;
+	struct cgroup *dst;
+	__u8 via;
+	__u8 threadgroup;
+	__u8 mechanism;
+};
+
+/* Writes the decision to the flight recorder and the events ring buffer. */
+static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __u32 slots)
 {
+	struct task_struct *task;
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct cgw_record *r, *slot;
+	__u32 zero = 0, index;
+	__u64 *head, seq;
+
+	if (!d || !m || !slots)
+		return 0;
+	task = m->task;
+	head = bpf_map_lookup_elem(&recorder_head, &zero);
+	if (!head)
+		return 0;
+	seq = __sync_fetch_and_add(head, 1) + 1;
+	r = &d->record;
+	r->seq = seq;
+	r->time_ns = bpf_ktime_get_boot_ns();
+	r->src_cgroup = cgroup_id(m->src);
+	r->dst_cgroup = cgroup_id(m->dst);
+	r->rule_cgroup = d->rule_cgroup;
+	r->rule_id = d->rule_id;
+	r->verdict = d->verdict;
+	r->via = m->via;
+	r->mechanism = m->mechanism;
+	r->threadgroup = m->threadgroup;
+	r->actor_exe_dev = d->actor.exe_dev;
+	r->actor_exe_ino = d->actor.exe_ino;
+	r->actor_cgroup = d->actor.cgroup;
+	r->actor_start_ticks = d->actor.start_ticks;
+	r->actor_pid = d->actor.pid;
+	r->actor_tgid = d->actor.tgid;
+	r->actor_euid = d->actor.euid;
+	r->task_pid = BPF_CORE_READ(task, pid);
+	r->task_tgid = BPF_CORE_READ(task, tgid);
+	bpf_probe_read_kernel_str(r->actor_comm, sizeof(r->actor_comm), current->comm);
+	bpf_probe_read_kernel_str(r->task_comm, sizeof(r->task_comm), task->comm);
+
+	index = seq % slots;
+	slot = bpf_map_lookup_elem(&recorder, &index);
+	if (slot) {
+		if (seq > slots)
+			count(CGW_STAT_DROPPED); /* the oldest record falls out */
+		/* Readers skip a slot whose seq is not the one they expect: mark it in flux first. */
+		slot->seq = 0;
+		__builtin_memcpy(slot, r, sizeof(*r));
+	}
+	count(CGW_STAT_RECORDED);
+	/* Nobody may be following; a full ring buffer is not a lost record, the recorder has it. */
+	bpf_ringbuf_output(&events, r, sizeof(*r), 0);
+	return 0;
+}
+
+static __noinline int cgw_decide(struct cgw_migration *m)
+{
+	struct cgroup *src, *dst;
 	__u32 zero = 0;
 	struct cgw_decision *d = bpf_map_lookup_elem(&scratch, &zero);
 	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
 	struct loop_ctx lctx;
 	int top;
 
+	if (!m)
+		return CGW_VERDICT_ALLOW;
+	src = m->src;
+	dst = m->dst;
 	if (!d || !src || !dst || src == dst)
 		return CGW_VERDICT_ALLOW;
 
@@ -408,6 +501,8 @@ static __noinline int cgw_decide(struct task_struct *task, struct cgroup *src,
 		count(CGW_STAT_AUDITED);
 	else
 		count(CGW_STAT_ALLOWED);
+	if (d->verdict != CGW_VERDICT_ALLOW || (s && s->verbose))
+		record(d, m, s ? s->recorder_slots : 0);
 	return d->verdict;
 }
 
@@ -418,16 +513,19 @@ int BPF_PROG(cgwarden_cgroup_attach, struct task_struct *task, struct cgroup *sr
 	     struct cgroup *dst, struct super_block *sb, bool threadgroup,
 	     struct cgroup_namespace *ns, int ret)
 {
-	__u8 via;
+	struct cgw_migration m = {
+		.task = task, .src = src, .dst = dst,
+		.threadgroup = threadgroup, .mechanism = CGW_MECH_NATIVE,
+	};
 
 	if (ret)
 		return ret;
 	/* A clone3 child is still TASK_NEW here; a task found by pid never is. */
 	if (BPF_CORE_READ(task, __state) & TASK_NEW)
-		via = CGW_VIA_CLONE;
+		m.via = CGW_VIA_CLONE;
 	else
-		via = threadgroup ? CGW_VIA_PROCS : CGW_VIA_THREADS;
-	if (cgw_decide(task, src, dst, via, threadgroup, CGW_MECH_NATIVE) == CGW_VERDICT_DENY)
+		m.via = threadgroup ? CGW_VIA_PROCS : CGW_VIA_THREADS;
+	if (cgw_decide(&m) == CGW_VERDICT_DENY)
 		return -EPERM;
 	return 0;
 }
@@ -438,7 +536,7 @@ static __always_inline int begin(struct task_struct *task, __u64 dst, __u8 stage
 				 __u8 threadgroup)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct migration *m;
+	struct pending_migration *m;
 
 	m = bpf_task_storage_get(&migrations, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!m)
@@ -487,7 +585,7 @@ int BPF_PROG(cgwarden_procs_write_start, char *buf, bool threadgroup, void *lock
 	     struct task_struct *task)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct migration *m = bpf_task_storage_get(&migrations, current, 0, 0);
+	struct pending_migration *m = bpf_task_storage_get(&migrations, current, 0, 0);
 
 	/* cgroup v1 writes also get here, but never began a migration of ours. */
 	if (!m || m->stage != STAGE_WRITE_BEGUN)
@@ -536,10 +634,11 @@ SEC("lsm/inode_permission")
 int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 {
 	struct task_struct *current;
-	struct migration *m;
+	struct pending_migration *m;
 	struct kernfs_node *kn, *dir;
-	struct cgroup *checked, *src, *dst;
+	struct cgroup *checked, *dst;
 	struct task_struct *task, *owner;
+	struct cgw_migration mig = {};
 	int level;
 
 	if (ret || !(mask & MAY_WRITE) || !inflight)
@@ -573,9 +672,13 @@ int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 	task = (struct task_struct *)m->task;
 	/* A clone3 child still points at init_css_set; it leaves its parent's cgroup. */
 	owner = m->via == CGW_VIA_CLONE ? current : task;
-	src = BPF_CORE_READ(owner, cgroups, dfl_cgrp);
-	if (cgw_decide(task, src, dst, m->via, m->threadgroup, CGW_MECH_MAINLINE) ==
-	    CGW_VERDICT_DENY)
+	mig.task = task;
+	mig.src = BPF_CORE_READ(owner, cgroups, dfl_cgrp);
+	mig.dst = dst;
+	mig.via = m->via;
+	mig.threadgroup = m->threadgroup;
+	mig.mechanism = CGW_MECH_MAINLINE;
+	if (cgw_decide(&mig) == CGW_VERDICT_DENY)
 		return -EPERM;
 	return 0;
 }

@@ -144,7 +144,7 @@ struct cgw_settings {
 	__u32 global_mode; /* CGW_MODE_AUDIT overrides every lock's own mode */
 	__u32 verbose;     /* record allowed decisions too */
 	__u32 next_rule_id;
-	__u32 pad;
+	__u32 recorder_slots; /* entries of the recorder map, set at load */
 	__u64 generation;  /* bumped by every policy change */
 	char version[32];  /* cgwarden version that loaded the object */
 	char object_sha256[72];
@@ -161,7 +161,13 @@ enum cgw_stat {
 	CGW_STAT_COUNT = 6,
 };
 
-/* One decision, as recorded for `cgwarden audit`. */
+/*
+ * One decision, as recorded for `cgwarden audit`: every deny and audit-deny,
+ * and with settings.verbose every allow too. Written to the recorder map (the
+ * newest recorder_slots of them, slot = seq % recorder_slots) and to the
+ * events ring buffer for followers. seq starts at 1; a slot whose seq is not
+ * the one expected is being rewritten.
+ */
 struct cgw_record {
 	__u64 seq;
 	__u64 time_ns; /* CLOCK_BOOTTIME */
@@ -170,6 +176,8 @@ struct cgw_record {
 	__u64 rule_cgroup;
 	__u64 actor_exe_dev;
 	__u64 actor_exe_ino;
+	__u64 actor_cgroup;
+	__u64 actor_start_ticks;
 	__u32 rule_id;
 	__u8 verdict;     /* CGW_VERDICT_* */
 	__u8 via;         /* CGW_VIA_* */

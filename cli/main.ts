@@ -16,6 +16,10 @@ export const commands = {
   delegate: () => import("./commands/delegate.ts").then((m) => m.default),
   rules: () => import("./commands/rules.ts").then((m) => m.default),
   remove: () => import("./commands/remove.ts").then((m) => m.default),
+  mode: () => import("./commands/mode.ts").then((m) => m.default),
+  audit: () => import("./commands/audit.ts").then((m) => m.default),
+  explain: () => import("./commands/explain.ts").then((m) => m.default),
+  recording: () => import("./commands/recording.ts").then((m) => m.default),
 } as const;
 
 export const main = defineCommand({

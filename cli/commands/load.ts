@@ -12,6 +12,7 @@ export default defineCommand({
     ...pinArgs,
     "max-locks": { type: "string", description: `Capacity for locks (default ${DEFAULT_CAPACITIES.locks})` },
     "max-rules": { type: "string", description: `Capacity for allow and delegate rules (default ${DEFAULT_CAPACITIES.gateRules})` },
+    records: { type: "string", description: `Decision records the flight recorder keeps (default ${DEFAULT_CAPACITIES.records})` },
   },
   plugins: [strictArgs],
   async run({ args }) {
@@ -19,6 +20,7 @@ export default defineCommand({
     const caps = {
       locks: count(args["max-locks"], "--max-locks") ?? DEFAULT_CAPACITIES.locks,
       gateRules: count(args["max-rules"], "--max-rules") ?? DEFAULT_CAPACITIES.gateRules,
+      records: count(args.records, "--records") ?? DEFAULT_CAPACITIES.records,
     };
     const r = await withWriterLock(pinDir, () => loadWarden(pinDir, caps));
     if (args.json) printJson({ loaded: true, changed: !r.alreadyLoaded, mechanism: r.mechanism.name, pinDir });

@@ -5,4 +5,5 @@ export { KernelBtf } from "./btf.ts";
 export { BpfError, describeErrno } from "./errors.ts";
 export { linkInfo, openPinned, closeFd, type LinkInfo } from "./info.ts";
 export { setLibbpfVerbose } from "./log.ts";
+export { RingBuffer } from "./ringbuf.ts";
 export { libbpf, LIBBPF_SONAME } from "./ffi.ts";

@@ -16,9 +16,11 @@ export interface Capacities {
   locks: number;
   /** Allow and delegate rules together. */
   gateRules: number;
+  /** Decision records the flight recorder keeps. */
+  records: number;
 }
 
-export const DEFAULT_CAPACITIES: Capacities = { locks: 4096, gateRules: 16384 };
+export const DEFAULT_CAPACITIES: Capacities = { locks: 4096, gateRules: 16384, records: 4096 };
 
 export interface LoadResult {
   alreadyLoaded: boolean;
@@ -51,6 +53,7 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
     obj.map("gates").setMaxEntries(caps.gateRules);
     obj.map("selectors").setMaxEntries(caps.gateRules * 4);
     obj.map("rules").setMaxEntries(caps.locks + caps.gateRules);
+    obj.map("recorder").setMaxEntries(caps.records);
     obj.load();
 
     const settings = MapFd.borrow(obj.map("settings").fd, "settings");
@@ -62,6 +65,7 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
         global_mode: 0,
         verbose: 0,
         next_rule_id: 1,
+        recorder_slots: caps.records,
         generation: 0n,
         version: VERSION,
         object_sha256: await objectSha256(),

@@ -8,6 +8,7 @@ import {
   GateKeyLayout,
   GateLayout,
   LockLayout,
+  RecordLayout,
   RuleLayout,
   SelectorKeyLayout,
   SettingsLayout,
@@ -18,6 +19,7 @@ import { PINNED_MAPS, pinPaths, type PinnedMapName } from "./paths.ts";
 const HASH = 1;
 const ARRAY = 2;
 const PERCPU_ARRAY = 6;
+const RINGBUF = 27;
 
 /** The shape each pinned map must have; anything else is not ours or is from another ABI. */
 export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; valueSize: number }> = {
@@ -27,6 +29,9 @@ export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; 
   selectors: { type: HASH, keySize: SelectorKeyLayout.size, valueSize: 8 },
   rules: { type: HASH, keySize: 4, valueSize: RuleLayout.size },
   stats: { type: PERCPU_ARRAY, keySize: 4, valueSize: 8 },
+  recorder: { type: ARRAY, keySize: 4, valueSize: RecordLayout.size },
+  recorder_head: { type: ARRAY, keySize: 4, valueSize: 8 },
+  events: { type: RINGBUF, keySize: 0, valueSize: 0 },
 };
 
 export interface PinnedState {

@@ -122,6 +122,7 @@ export interface SettingsValue extends Record<string, number | bigint | string> 
   global_mode: number;
   verbose: number;
   next_rule_id: number;
+  recorder_slots: number;
   generation: bigint;
   version: string;
   object_sha256: string;
@@ -132,6 +133,7 @@ export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 136, [
   { name: "global_mode", type: "u32", offset: 8 },
   { name: "verbose", type: "u32", offset: 12 },
   { name: "next_rule_id", type: "u32", offset: 16 },
+  { name: "recorder_slots", type: "u32", offset: 20 },
   { name: "generation", type: "u64", offset: 24 },
   { name: "version", type: "char", offset: 32, count: 32 },
   { name: "object_sha256", type: "char", offset: 64, count: 72 },
@@ -145,6 +147,8 @@ export interface RecordValue extends Record<string, number | bigint | string> {
   rule_cgroup: bigint;
   actor_exe_dev: bigint;
   actor_exe_ino: bigint;
+  actor_cgroup: bigint;
+  actor_start_ticks: bigint;
   rule_id: number;
   verdict: number;
   via: number;
@@ -158,7 +162,7 @@ export interface RecordValue extends Record<string, number | bigint | string> {
   actor_comm: string;
   task_comm: string;
 }
-export const RecordLayout = defineStruct<RecordValue>("cgw_record", 120, [
+export const RecordLayout = defineStruct<RecordValue>("cgw_record", 136, [
   { name: "seq", type: "u64", offset: 0 },
   { name: "time_ns", type: "u64", offset: 8 },
   { name: "src_cgroup", type: "u64", offset: 16 },
@@ -166,18 +170,20 @@ export const RecordLayout = defineStruct<RecordValue>("cgw_record", 120, [
   { name: "rule_cgroup", type: "u64", offset: 32 },
   { name: "actor_exe_dev", type: "u64", offset: 40 },
   { name: "actor_exe_ino", type: "u64", offset: 48 },
-  { name: "rule_id", type: "u32", offset: 56 },
-  { name: "verdict", type: "u8", offset: 60 },
-  { name: "via", type: "u8", offset: 61 },
-  { name: "mechanism", type: "u8", offset: 62 },
-  { name: "threadgroup", type: "u8", offset: 63 },
-  { name: "actor_pid", type: "u32", offset: 64 },
-  { name: "actor_tgid", type: "u32", offset: 68 },
-  { name: "actor_euid", type: "u32", offset: 72 },
-  { name: "task_pid", type: "u32", offset: 76 },
-  { name: "task_tgid", type: "u32", offset: 80 },
-  { name: "actor_comm", type: "char", offset: 88, count: COMM_LEN },
-  { name: "task_comm", type: "char", offset: 104, count: COMM_LEN },
+  { name: "actor_cgroup", type: "u64", offset: 56 },
+  { name: "actor_start_ticks", type: "u64", offset: 64 },
+  { name: "rule_id", type: "u32", offset: 72 },
+  { name: "verdict", type: "u8", offset: 76 },
+  { name: "via", type: "u8", offset: 77 },
+  { name: "mechanism", type: "u8", offset: 78 },
+  { name: "threadgroup", type: "u8", offset: 79 },
+  { name: "actor_pid", type: "u32", offset: 80 },
+  { name: "actor_tgid", type: "u32", offset: 84 },
+  { name: "actor_euid", type: "u32", offset: 88 },
+  { name: "task_pid", type: "u32", offset: 92 },
+  { name: "task_tgid", type: "u32", offset: 96 },
+  { name: "actor_comm", type: "char", offset: 104, count: COMM_LEN },
+  { name: "task_comm", type: "char", offset: 120, count: COMM_LEN },
 ]);
 
 export const ALL_LAYOUTS = [LockLayout, GateKeyLayout, GateLayout, SelectorKeyLayout, RuleLayout, SettingsLayout, RecordLayout];

@@ -26,7 +26,7 @@ describe(`foundation on ${KERNEL}`, () => {
   test("load pins maps and links; status reads them back from the kernel", async () => {
     const r = await json("load");
     expect(r).toMatchObject({ loaded: true, changed: true, mechanism: EXPECTED_MECHANISM });
-    expect(readdirSync(`${PIN_DIR}/maps`).sort()).toEqual(["gates", "locks", "rules", "selectors", "settings", "stats"]);
+    expect(readdirSync(`${PIN_DIR}/maps`).sort()).toEqual(["events", "gates", "locks", "recorder", "recorder_head", "rules", "selectors", "settings", "stats"]);
     const s = await json("status");
     expect(s.loaded).toBe(true);
     expect(s.mechanism).toBe(EXPECTED_MECHANISM);
@@ -94,7 +94,7 @@ describe(`foundation on ${KERNEL}`, () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain("damaged");
     expect(r.err).toContain("cgwarden unload");
-    expect(readdirSync(`${PIN_DIR}/maps`).length).toBe(6);
+    expect(readdirSync(`${PIN_DIR}/maps`).length).toBe(9);
     expect((await cgw("unload")).code).toBe(0);
     expect(existsSync(PIN_DIR)).toBe(false);
   });

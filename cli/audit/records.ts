@@ -1,0 +1,124 @@
+// Decision records from the pinned flight recorder, and how admins read them.
+import { readFileSync, readlinkSync, statSync } from "node:fs";
+import type { PinnedState } from "../pins/state.ts";
+import { RecordLayout, Verdict, Via, type RecordValue } from "../policy/abi.ts";
+import type { CgroupNames } from "../kernel/cgroupfs.ts";
+import { mechanismByCode } from "../mechanism.ts";
+import { UsageError } from "../errors.ts";
+
+const key = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+
+/** Every record the recorder still holds, oldest first. */
+export function readRecords(state: PinnedState): RecordValue[] {
+  const head = headSeq(state);
+  const slots = state.settings().recorder_slots;
+  if (!slots || head === 0n) return [];
+  const first = head > BigInt(slots) ? head - BigInt(slots) + 1n : 1n;
+  const out: RecordValue[] = [];
+  for (let seq = first; seq <= head; seq++) {
+    const raw = state.maps.recorder.lookup(key(Number(seq % BigInt(slots))), RecordLayout.size);
+    if (!raw) continue;
+    const r = RecordLayout.decode(raw);
+    if (r.seq === seq) out.push(r); // otherwise being rewritten right now
+  }
+  return out;
+}
+
+export function headSeq(state: PinnedState): bigint {
+  return state.maps.recorder_head.lookup(key(0), 8)?.readBigUInt64LE(0) ?? 0n;
+}
+
+export type VerdictFilter = "denied" | "audit" | "all";
+
+export interface RecordFilter {
+  sinceMs?: number;
+  verdict: VerdictFilter;
+  ruleId?: number;
+}
+
+export function matches(r: RecordValue, f: RecordFilter, nowBootMs: number): boolean {
+  if (f.verdict === "denied" && r.verdict !== Verdict.deny) return false;
+  if (f.verdict === "audit" && r.verdict !== Verdict.audit) return false;
+  if (f.ruleId !== undefined && r.rule_id !== f.ruleId) return false;
+  if (f.sinceMs !== undefined && Number(r.time_ns / 1_000_000n) < nowBootMs - f.sinceMs) return false;
+  return true;
+}
+
+/** CLOCK_BOOTTIME now, in ms: /proc/uptime counts from boot, suspend included, as the records do. */
+export function bootNowMs(): number {
+  return Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]) * 1000;
+}
+
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--since takes a duration like 30s, 10m, 2h or 1d, not '${text}'`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
+  return Number(m[1]) * unit;
+}
+
+const VERDICT_WORDS = { [Verdict.allow]: "allowed", [Verdict.deny]: "denied", [Verdict.audit]: "audit" } as const;
+const VIA_WORDS = { [Via.procs]: "procs", [Via.threads]: "threads", [Via.clone]: "clone3" } as const;
+
+export interface RecordView {
+  seq: number;
+  time: string;
+  verdict: "allowed" | "denied" | "audit";
+  via: string;
+  mechanism: string;
+  rule: { id: number; cgroupId: bigint; cgroup: string | null };
+  src: { id: bigint; path: string | null };
+  dst: { id: bigint; path: string | null };
+  actor: { pid: number; tgid: number; euid: number; comm: string; startTicks: bigint; cgroupId: bigint; cgroup: string | null; exe: { dev: bigint; ino: bigint; path: string | null } };
+  task: { pid: number; tgid: number; comm: string };
+  threadgroup: boolean;
+}
+
+export function viewRecord(r: RecordValue, names: CgroupNames, nowBootMs: number): RecordView {
+  const wall = Date.now() - (nowBootMs - Number(r.time_ns / 1_000_000n));
+  return {
+    seq: Number(r.seq),
+    time: new Date(wall).toISOString(),
+    verdict: VERDICT_WORDS[r.verdict as 0 | 1 | 2] ?? "denied",
+    via: VIA_WORDS[r.via as 1 | 2 | 3] ?? `via ${r.via}`,
+    mechanism: mechanismByCode(r.mechanism)?.name ?? `mechanism ${r.mechanism}`,
+    rule: { id: r.rule_id, cgroupId: r.rule_cgroup, cgroup: r.rule_id ? names.pathOf(r.rule_cgroup) : null },
+    src: { id: r.src_cgroup, path: names.pathOf(r.src_cgroup) },
+    dst: { id: r.dst_cgroup, path: names.pathOf(r.dst_cgroup) },
+    actor: {
+      pid: r.actor_pid,
+      tgid: r.actor_tgid,
+      euid: r.actor_euid,
+      comm: r.actor_comm,
+      startTicks: r.actor_start_ticks,
+      cgroupId: r.actor_cgroup,
+      cgroup: names.pathOf(r.actor_cgroup),
+      exe: { dev: r.actor_exe_dev, ino: r.actor_exe_ino, path: exePath(r.actor_tgid, r.actor_exe_dev, r.actor_exe_ino) },
+    },
+    task: { pid: r.task_pid, tgid: r.task_tgid, comm: r.task_comm },
+    threadgroup: r.threadgroup !== 0,
+  };
+}
+
+// The executable is known by device and inode; while the actor lives, /proc names the path.
+function exePath(tgid: number, dev: bigint, ino: bigint): string | null {
+  try {
+    const st = statSync(`/proc/${tgid}/exe`, { bigint: true });
+    if (st.dev === dev && st.ino === ino) return readlinkSync(`/proc/${tgid}/exe`);
+  } catch {
+    // exited
+  }
+  return null;
+}
+
+const showPath = (p: string | null, id: bigint) => p ?? `(deleted, id ${id})`;
+
+export function formatRecord(v: RecordView): string {
+  const time = v.time.replace("T", " ").replace(/\.\d+Z$/, "");
+  const exe = v.actor.exe.path ?? `dev ${v.actor.exe.dev} ino ${v.actor.exe.ino}`;
+  const rule = v.rule.id ? `rule ${v.rule.id} on ${showPath(v.rule.cgroup, v.rule.cgroupId)}` : "no rule";
+  return `#${v.seq} ${time} ${v.verdict.padEnd(7)} ${v.via.padEnd(7)} ${v.actor.comm}[${v.actor.tgid}] uid ${v.actor.euid} (${exe})  moving ${v.task.comm}[${v.task.pid}]  ${showPath(v.src.path, v.src.id)} → ${showPath(v.dst.path, v.dst.id)}  ${rule}`;
+}

@@ -1,0 +1,83 @@
+import { defineCommand } from "citty";
+import { UsageError } from "../errors.ts";
+import { print, printJson, note } from "../output.ts";
+import { CgroupNames } from "../kernel/cgroupfs.ts";
+import { RingBuffer } from "../libbpf/index.ts";
+import { RecordLayout } from "../policy/abi.ts";
+import { openState } from "../pins/state.ts";
+import { bootNowMs, formatRecord, headSeq, matches, parseDuration, readRecords, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "audit", description: "Show recorded decisions: denials, audit-mode denials, and with verbose recording every decision" },
+  args: {
+    follow: { type: "boolean", alias: "f", description: "Stream new records as they happen, until interrupted" },
+    since: { type: "string", description: "Only records newer than this (30s, 10m, 2h, 1d)", valueHint: "DURATION" },
+    verdict: { type: "string", description: "denied, audit or all (default all)", valueHint: "denied|audit|all" },
+    rule: { type: "string", description: "Only records decided by this rule", valueHint: "RULE_ID" },
+    limit: { type: "string", description: "With --follow: stop after this many records", valueHint: "N" },
+    ...jsonArg,
+    ...pinArgs,
+  },
+  plugins: [strictArgs],
+  async run({ args }) {
+    const { pinDir } = pinContext(args);
+    const verdict = (args.verdict ?? "all") as VerdictFilter;
+    if (!["denied", "audit", "all"].includes(verdict)) throw new UsageError(`--verdict takes denied, audit or all, not '${args.verdict}'`);
+    if (args.rule !== undefined && !/^[1-9]\d*$/.test(args.rule)) throw new UsageError(`--rule takes a rule id, not '${args.rule}'`);
+    if (args.limit !== undefined && (!args.follow || !/^[1-9]\d*$/.test(args.limit))) throw new UsageError("--limit takes a positive number, with --follow");
+    const filter: RecordFilter = {
+      verdict,
+      ruleId: args.rule === undefined ? undefined : Number(args.rule),
+      sinceMs: args.since === undefined ? undefined : parseDuration(args.since),
+    };
+    const state = openState(pinDir);
+    if (!state) {
+      if (args.json) return;
+      return print(`cgwarden is not loaded (pin directory ${pinDir}); no records`);
+    }
+    const names = new CgroupNames();
+    const emit = (r: ReturnType<typeof viewRecord>) => (args.json ? printJson(r) : print(formatRecord(r)));
+    try {
+      if (!args.follow) {
+        const now = bootNowMs();
+        const shown = readRecords(state).filter((r) => matches(r, filter, now));
+        for (const r of shown) emit(viewRecord(r, names, now));
+        if (!shown.length && !args.json) print("no records match (denials and audit-mode denials are recorded; 'cgwarden mode' and rules change what happens)");
+        return;
+      }
+      await follow(state.maps.events.fd, headSeq(state), filter, args.limit === undefined ? Infinity : Number(args.limit), (r) => emit(viewRecord(r, names, bootNowMs())));
+    } finally {
+      state.close();
+    }
+  },
+});
+
+/** Streams records newer than `after` until interrupted or `limit` have been shown. */
+async function follow(fd: number, after: bigint, filter: RecordFilter, limit: number, show: (r: ReturnType<typeof RecordLayout.decode>) => void): Promise<void> {
+  let shown = 0;
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const ring = new RingBuffer(fd, (data) => {
+    const r = RecordLayout.decode(data);
+    // Records from before we started may still sit in the buffer when nobody was following.
+    if (r.seq <= after || shown >= limit || !matches(r, filter, bootNowMs())) return;
+    show(r);
+    shown++;
+  });
+  note("following decisions; interrupt to stop");
+  try {
+    while (!stop && shown < limit) {
+      ring.poll(100);
+      await Bun.sleep(0); // let signals and output through
+    }
+  } finally {
+    ring.close();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

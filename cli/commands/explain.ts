@@ -1,0 +1,61 @@
+import { defineCommand } from "citty";
+import { CliError, EXIT_DENIED, UsageError } from "../errors.ts";
+import { print, printJson } from "../output.ts";
+import { CgroupNames, ancestorChain, cgroupOfPid, resolveCgroup } from "../kernel/cgroupfs.ts";
+import { bootNowMs, readRecords, viewRecord } from "../audit/records.ts";
+import { PolicyStore } from "../policy/store.ts";
+import { actorFromPid, explain, formatExplanation, inputFromRecord, type ExplainInput } from "../policy/explain.ts";
+import { withPolicyReader } from "../pins/session.ts";
+import type { ViaName } from "../policy/abi.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+
+const pid = (v: string, flag: string) => {
+  if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`${flag} takes a process id, not '${v}'`);
+  return Number(v);
+};
+
+export default defineCommand({
+  meta: { name: "explain", description: "Explain the verdict the live policy gives a migration (exit 0 allow, 3 deny)" },
+  args: {
+    task: { type: "string", description: "Process (or thread, with --via threads) to move", valueHint: "PID" },
+    to: { type: "string", description: "Destination cgroup", valueHint: "PATH" },
+    actor: { type: "string", description: "Process that would do the move (default: the caller's parent, e.g. your shell)", valueHint: "PID" },
+    via: { type: "string", description: "procs (default), threads or clone", valueHint: "procs|threads|clone" },
+    record: { type: "string", description: "Explain a record from 'cgwarden audit' instead", valueHint: "SEQ" },
+    ...jsonArg,
+    ...pinArgs,
+  },
+  plugins: [strictArgs],
+  run({ args }) {
+    const { pinDir } = pinContext(args);
+    const via = (args.via ?? "procs") as ViaName;
+    if (!["procs", "threads", "clone"].includes(via)) throw new UsageError(`--via takes procs, threads or clone, not '${args.via}'`);
+    if (args.record !== undefined && (args.task !== undefined || args.to !== undefined || args.actor !== undefined))
+      throw new UsageError("--record explains a recorded migration; it does not combine with --task, --to or --actor");
+    if (args.record === undefined && (args.to === undefined || (via !== "clone" && args.task === undefined)))
+      throw new UsageError("give --task PID and --to PATH (or --via clone --to PATH), or --record SEQ");
+
+    const names = new CgroupNames();
+    const result = withPolicyReader(pinDir, (state) => {
+      let input: ExplainInput;
+      if (args.record !== undefined) {
+        const seq = pid(args.record, "--record");
+        const rec = readRecords(state).find((r) => Number(r.seq) === seq);
+        if (!rec) throw new CliError(`no record #${seq} in the flight recorder (see 'cgwarden audit'; old records are overwritten)`);
+        const view = viewRecord(rec, names, bootNowMs());
+        input = inputFromRecord(rec, names, view.actor.exe.path);
+      } else {
+        const actorPid = args.actor === undefined ? process.ppid : pid(args.actor, "--actor");
+        const a = actorFromPid(actorPid);
+        const dstRef = resolveCgroup(args.to!, "--to");
+        const src = via === "clone" ? a.actor.cgroupChain : ancestorChain(cgroupOfPid(pid(args.task!, "--task")));
+        input = { actor: a.actor, actorLabel: a.label, exePath: a.exePath, src, dst: ancestorChain(dstRef), via };
+      }
+      return explain(new PolicyStore(state).livePolicy(), input, names);
+    });
+    if (!result) throw new CliError(`cgwarden is not loaded (pin directory ${pinDir}); every migration is allowed by cgwarden`);
+    if (args.json) printJson(result);
+    else for (const line of formatExplanation(result)) print(line);
+    return { exitCode: result.verdict === "deny" ? EXIT_DENIED : 0 };
+  },
+});

@@ -1,0 +1,100 @@
+// Why the live policy would decide a migration the way it does, in words.
+import { ancestorChain, cgroupOfPid, resolveCgroup, type CgroupNames } from "../kernel/cgroupfs.ts";
+import { processFacts } from "../kernel/procfs.ts";
+import { CliError } from "../errors.ts";
+import { decide, type Actor, type Decision, type GateRule, type Policy } from "./model.ts";
+import type { RecordValue, ViaName } from "./abi.ts";
+
+export interface ExplainInput {
+  actor: Actor;
+  actorLabel: string;
+  exePath: string | null;
+  src: bigint[];
+  dst: bigint[];
+  via: ViaName;
+}
+
+export interface Explanation {
+  verdict: Decision["verdict"];
+  migration: boolean;
+  ruleId: number;
+  src: string;
+  dst: string;
+  via: ViaName;
+  actor: string;
+  locks: Array<{ ruleId: number; cgroup: string; direction: string; mode: string; exemptBy: { ruleId: number; kind: string; cgroup: string } | null }>;
+  /** A command that would allow the migration, when it is denied or audited. */
+  suggestion: string | null;
+}
+
+export function actorFromPid(pid: number): { actor: Actor; label: string; exePath: string | null } {
+  const f = processFacts(pid);
+  const cg = cgroupOfPid(pid);
+  return {
+    actor: { tgid: f.tgid, startTicks: f.startTicks, euid: f.euid, exe: { dev: f.exe?.dev ?? 0n, ino: f.exe?.ino ?? 0n }, cgroupChain: ancestorChain(cg) },
+    label: `${f.comm}[${f.tgid}] uid ${f.euid}`,
+    exePath: f.exe?.path ?? null,
+  };
+}
+
+/** Re-evaluates a recorded decision's migration against the live policy. */
+export function inputFromRecord(r: RecordValue, names: CgroupNames, exePath: string | null): ExplainInput {
+  const chain = (id: bigint, what: string) => {
+    const path = names.pathOf(id);
+    if (path === null) throw new CliError(`the record's ${what} cgroup (id ${id}) no longer exists; its migration cannot be re-evaluated`);
+    return ancestorChain(resolveCgroup(path));
+  };
+  const via = (["", "procs", "threads", "clone"] as const)[r.via] || "procs";
+  return {
+    actor: { tgid: r.actor_tgid, startTicks: r.actor_start_ticks, euid: r.actor_euid, exe: { dev: r.actor_exe_dev, ino: r.actor_exe_ino }, cgroupChain: chain(r.actor_cgroup, "actor's") },
+    actorLabel: `${r.actor_comm}[${r.actor_tgid}] uid ${r.actor_euid}`,
+    exePath,
+    src: chain(r.src_cgroup, "source"),
+    dst: chain(r.dst_cgroup, "destination"),
+    via,
+  };
+}
+
+export function explain(policy: Policy, input: ExplainInput, names: CgroupNames): Explanation {
+  const d = decide(policy, { actor: input.actor, src: input.src, dst: input.dst });
+  const path = (id: bigint) => names.pathOf(id) ?? `(deleted, id ${id})`;
+  const gateLabel = (g: GateRule) => ({ ruleId: g.id, kind: g.kind, cgroup: path(g.anchor) });
+  const blocking = d.findings.find((f) => !f.exemptBy && f.rule.id === d.ruleId);
+  return {
+    verdict: d.verdict,
+    migration: d.migration,
+    ruleId: d.ruleId,
+    src: path(input.src.at(-1)!),
+    dst: path(input.dst.at(-1)!),
+    via: input.via,
+    actor: input.actorLabel,
+    locks: d.findings.map((f) => ({
+      ruleId: f.rule.id,
+      cgroup: path(f.rule.cgroup),
+      direction: f.direction,
+      mode: f.effectiveMode,
+      exemptBy: f.exemptBy ? gateLabel(f.exemptBy) : null,
+    })),
+    suggestion: blocking ? suggest(path(blocking.rule.cgroup), input) : null,
+  };
+}
+
+function suggest(lockPath: string, input: ExplainInput): string {
+  const who = input.exePath ? `--exe ${input.exePath}` : `--pid ${input.actor.tgid}`;
+  return `cgwarden allow ${lockPath} ${who} --uid ${input.actor.euid}`;
+}
+
+export function formatExplanation(e: Explanation): string[] {
+  const lines = [`migration: ${e.via} ${e.src} → ${e.dst} by ${e.actor}`];
+  if (!e.migration) return [...lines, "verdict: allow (the task is already there: not a migration)"];
+  if (!e.locks.length) lines.push("no lock applies to this migration");
+  for (const l of e.locks) {
+    const exempt = l.exemptBy ? `exempt by ${l.exemptBy.kind} rule ${l.exemptBy.ruleId} on ${l.exemptBy.cgroup}` : "no allow or delegation exempts this actor";
+    lines.push(`lock rule ${l.ruleId} on ${l.cgroup} applies (direction ${l.direction}, ${l.mode}): ${exempt}`);
+  }
+  const word = { allow: "allow", deny: `deny (EPERM), by rule ${e.ruleId}`, audit: `allow, recorded as audit by rule ${e.ruleId} (enforce mode would deny)` }[e.verdict];
+  lines.push(`verdict: ${word}`);
+  if (e.suggestion) lines.push(`to allow it: ${e.suggestion}`);
+  return lines;
+}
+
