@@ -11,7 +11,12 @@ import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./vm/
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
-const GUEST_SUITES = ["test/guest/foundation.guest.ts", "test/guest/policy.guest.ts", "test/guest/differential.guest.ts"];
+const GUEST_SUITES = [
+  "test/guest/foundation.guest.ts",
+  "test/guest/policy.guest.ts",
+  "test/guest/audit.guest.ts",
+  "test/guest/differential.guest.ts",
+];
 /** A boot without the BPF LSM: cgwarden must refuse cleanly. */
 const UNSUPPORTED_SUITE = "test/guest/unsupported.guest.ts";
 const GUEST_TIMEOUT_MS = 20 * 60_000;

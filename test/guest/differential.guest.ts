@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { decide, type Actor, type GateRule, type Policy, type Selectors } from "../../cli/policy/model.ts";
 import { processFacts } from "../../cli/kernel/procfs.ts";
 import { Direction } from "../../cli/policy/abi.ts";
-import { CGROOT, EPERM, KERNEL, MOVER, Mover, cgroupOf, cleanup, json, mkcg, ok, place } from "./harness.ts";
+import { CGROOT, EPERM, KERNEL, MOVER, Mover, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
 
 afterAll(cleanup);
 
@@ -122,7 +122,9 @@ function randomSelectors(): { args: string[]; selectors: Selectors } {
 
 async function randomPolicy(): Promise<Policy> {
   for (const rule of (await json("rules")).rules) await ok("remove", String(rule.id));
-  const policy: Policy = { globalMode: "enforce", locks: new Map(), gates: [] };
+  const globalMode = r.chance(0.15) ? "audit" : "enforce";
+  await ok("mode", globalMode);
+  const policy: Policy = { globalMode, locks: new Map(), gates: [] };
   const nLocks = 1 + r.int(4);
   for (let i = 0; i < nLocks; i++) {
     const at = r.pick(tree);
@@ -150,6 +152,7 @@ async function randomPolicy(): Promise<Policy> {
 describe(`differential: kernel vs model on ${KERNEL}`, () => {
   test(`${ROUNDS * MOVES_PER_ROUND} random migrations agree`, async () => {
     const mismatches: string[] = [];
+    const explainMismatches: string[] = [];
     let compared = 0;
     const where = new Map<number, string>();
     for (let round = 0; round < ROUNDS; round++) {
@@ -167,18 +170,25 @@ describe(`differential: kernel vs model on ${KERNEL}`, () => {
         const task = r.pick(tasks);
         const src = clone ? actor.cgroup : where.get(task.pid)!;
         const expected = decide(policy, { actor: actor.identity, src: chainOf(src), dst: chainOf(dst) });
+        // explain reads the live policy from the pinned maps, not the test's copy of it.
+        const explained = clone
+          ? await cgw("explain", "--via", "clone", "--to", `/${dst}`, "--actor", String(actor.identity.tgid))
+          : await cgw("explain", "--task", String(task.pid), "--to", `/${dst}`, "--actor", String(actor.identity.tgid));
         const errno = clone ? await actor.mover.cloneInto(dst) : await actor.mover.moveProcs(task.pid, dst);
         const kernel = errno === 0 ? "allow" : errno === EPERM ? "deny" : `errno ${errno}`;
         const model = expected.verdict === "deny" ? "deny" : "allow";
         compared++;
+        const byExplain = explained.code === 3 ? "deny" : explained.code === 0 ? "allow" : `exit ${explained.code}: ${explained.err}`;
+        if (byExplain !== kernel) explainMismatches.push(`round ${round}: /${src} -> /${dst}: kernel ${kernel}, explain ${byExplain}`);
         if (kernel !== model)
           mismatches.push(`round ${round}: ${clone ? "clone" : "procs"} /${src} -> /${dst} by pid ${actor.identity.tgid} uid ${actor.identity.euid}: kernel ${kernel}, model ${model} (rule ${expected.ruleId})`);
         if (!clone && errno === 0) where.set(task.pid, dst);
         if (!clone) expect(cgroupOf(task.pid)).toBe(`/${where.get(task.pid)}`);
       }
     }
-    console.log(`differential on ${KERNEL}: compared ${compared} migrations (seed ${SEED}), ${mismatches.length} mismatches`);
+    console.log(`differential on ${KERNEL}: compared ${compared} migrations (seed ${SEED}), ${mismatches.length} model mismatches, ${explainMismatches.length} explain mismatches`);
     expect(mismatches).toEqual([]);
+    expect(explainMismatches).toEqual([]);
     expect(compared).toBe(ROUNDS * MOVES_PER_ROUND);
   });
 });
