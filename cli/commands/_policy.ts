@@ -1,9 +1,12 @@
 // Shared by the commands that change policy: the cgroup argument and reporting a change.
-import type { ArgsDef } from "citty";
+import { defineCommand, type ArgsDef } from "citty";
 import { requireRuleDepth, resolveCgroup, CgroupNames } from "../kernel/cgroupfs.ts";
 import { print, printJson } from "../output.ts";
 import { viewRule, formatRuleLine } from "../policy/describe.ts";
-import type { ChangeResult, PolicyStore, Anchor } from "../policy/store.ts";
+import { PolicyStore, type Anchor, type ChangeResult } from "../policy/store.ts";
+import { parseSelectors, selectorArgs } from "../policy/selectors.ts";
+import { withPolicyWriter } from "../pins/session.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export const cgroupArg = {
   path: {
@@ -25,4 +28,22 @@ export function reportChange(r: ChangeResult, store: PolicyStore, json: boolean 
   if (json) return printJson({ changed: r.changed, action: r.action, rule: view });
   const what = r.action === "unchanged" ? `${verb}: already in place, nothing changed` : `${verb}: ${r.action}`;
   print(`${what}\n${formatRuleLine(view)}`);
+}
+
+/** allow and delegate differ only in the gate they add a rule to. */
+export function gateRuleCommand(kind: "allow" | "delegate", description: string) {
+  return defineCommand({
+    meta: { name: kind, description },
+    args: { ...cgroupArg, ...selectorArgs, ...jsonArg, ...pinArgs },
+    plugins: [strictArgs],
+    async run({ args }) {
+      const { pinDir } = pinContext(args);
+      const anchor = anchorOf(args.path);
+      const { selectors, labels } = parseSelectors(args);
+      await withPolicyWriter(pinDir, (state) => {
+        const store = new PolicyStore(state);
+        reportChange(store.addGateRule(kind, anchor, selectors, labels), store, args.json, `${kind} ${anchor.path}`);
+      });
+    },
+  });
 }

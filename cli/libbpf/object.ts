@@ -30,13 +30,7 @@ export class BpfObject {
   }
 
   programs(): BpfProgram[] {
-    const out: BpfProgram[] = [];
-    let p = libbpf().bpf_object__next_program(this.handle, null);
-    while (p) {
-      out.push(new BpfProgram(p as Pointer));
-      p = libbpf().bpf_object__next_program(this.handle, p);
-    }
-    return out;
+    return walk((prev) => libbpf().bpf_object__next_program(this.handle, prev)).map((p) => new BpfProgram(p));
   }
 
   program(name: string): BpfProgram {
@@ -46,13 +40,7 @@ export class BpfObject {
   }
 
   maps(): BpfMapDef[] {
-    const out: BpfMapDef[] = [];
-    let m = libbpf().bpf_object__next_map(this.handle, null);
-    while (m) {
-      out.push(new BpfMapDef(m as Pointer));
-      m = libbpf().bpf_object__next_map(this.handle, m);
-    }
-    return out;
+    return walk((prev) => libbpf().bpf_object__next_map(this.handle, prev)).map((m) => new BpfMapDef(m));
   }
 
   map(name: string): BpfMapDef {
@@ -72,6 +60,13 @@ export class BpfObject {
     this.closed = true;
     libbpf().bpf_object__close(this.handle);
   }
+}
+
+/** libbpf's bpf_object__next_* iteration: start from NULL, stop at NULL. */
+function walk(next: (prev: Pointer | null) => Pointer | bigint | null): Pointer[] {
+  const out: Pointer[] = [];
+  for (let p = next(null); p; p = next(p as Pointer)) out.push(p as Pointer);
+  return out;
 }
 
 export class BpfProgram {
