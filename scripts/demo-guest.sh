@@ -26,6 +26,13 @@ if run bash -c "echo $svc > /sys/fs/cgroup/scratch/cgroup.procs"; then
 fi
 echo "the task stays in $(grep 0:: /proc/$svc/cgroup | cut -d: -f3)"
 
+say "The kernel kept a record of the denial"
+run cgwarden audit --verdict denied
+seq=$(cgwarden audit --verdict denied --json | tail -n 1 | sed -n 's/^{"seq":\([0-9]*\).*/\1/p')
+
+say "Why it was denied, and what would allow it"
+run cgwarden explain --record "$seq"
+
 say "Allow one actor, the service manager's executable, past that lock"
 cp /bin/dash /tmp/svc-manager
 run cgwarden allow /demo.slice/web.service --exe /tmp/svc-manager

@@ -42,3 +42,11 @@ describe.skipIf(hostEnforces || process.getuid?.() !== 0)("on this host", () => 
     expect(existsSync(pinDir)).toBe(false);
   });
 });
+
+describe("without libbpf", () => {
+  test("one line names the package to install", () => {
+    const p = Bun.spawnSync(argv(["check"]), { env: { ...process.env, NO_COLOR: "1", CGWARDEN_LIBBPF: "/nonexistent/libbpf.so.1" }, stdout: "pipe", stderr: "pipe" });
+    expect(p.exitCode).toBe(1);
+    expect(p.stderr.toString().trim()).toMatch(/^cgwarden: cannot load libbpf\.so\.1 \(.*\); install it with: apt-get install libbpf1$/);
+  });
+});
