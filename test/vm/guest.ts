@@ -214,6 +214,8 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
   mkdirSync(join(dir, "out"));
   mkdirSync(join(dir, "share"));
   writeFileSync(join(dir, "out", "run.sh"), commandScript(opts, cwd));
+  // Paths the guest must see even if they sit under its fresh /tmp or /run (see initramfs.ts).
+  writeFileSync(join(dir, "out", "keep"), `${[...new Set([realpathSync(PROJECT_ROOT), realpathSync(cwd)])].join("\n")}\n`);
   const extraMounts = [...new Set([...mountChain(PROJECT_ROOT), ...mountChain(cwd)])].sort((a, b) => a.length - b.length);
 
   let vfsd: Subprocess | undefined;

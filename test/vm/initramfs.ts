@@ -52,8 +52,21 @@ mount -t devtmpfs devtmpfs "$R/dev" || die "chroot /dev"
 mkdir -p "$R/dev/pts" "$R/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts" || die "chroot /dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm" || die "chroot /dev/shm"
+# The project (and the command's cwd) may live under /tmp or /run, which get
+# fresh tmpfs mounts below: hold them aside and put them back on top.
+i=0
+for p in $(cat "$O/keep"); do
+	mkdir -p "/keep/$i" && mount -o bind "$R$p" "/keep/$i" || die "holding $p"
+	i=$((i + 1))
+done
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp" || die "chroot /tmp"
 mount -t tmpfs -o mode=0755 tmpfs "$R/run" || die "chroot /run"
+i=0
+for p in $(cat "$O/keep"); do
+	mkdir -p "$R$p" 2>/dev/null
+	mount -o bind "/keep/$i" "$R$p" || die "restoring $p"
+	i=$((i + 1))
+done
 
 say "running (guest uptime $(cut -d' ' -f1 /proc/uptime) s)"
 env -i chroot "$R" /bin/sh -c "$(cat "$O/run.sh")" </dev/null >"$O/output" 2>&1
