@@ -77,7 +77,7 @@ export interface Decision {
   ruleCgroup: bigint;
   /** Every lock that applied, in the order the kernel judges them. */
   findings: LockFinding[];
-  /** Whether the walk ended early at an enforcing deny, as the kernel's does. */
+  /** False when the task is already in dst: then nothing is judged. */
   migration: boolean;
 }
 

@@ -22,7 +22,6 @@ import {
   type GateValue,
   type ModeName,
   type RuleValue,
-  type SettingsValue,
 } from "./abi.ts";
 import { modeName, type GateRule, type LockRule, type Policy, type Selectors } from "./model.ts";
 import type { SelectorLabels } from "./selectors.ts";
@@ -190,7 +189,6 @@ export class PolicyStore {
         this.retract(rule.kind === RuleKind.delegate ? "delegate" : "allow", rule);
       }
       this.state.maps.rules.delete(u32Key(rule.id));
-      this.bumpGeneration();
       return { changed: true, rule, action: "removed" };
     });
   }
@@ -229,7 +227,7 @@ export class PolicyStore {
     const settings = this.state.settings();
     const id = settings.next_rule_id || 1;
     // The id is spent before it is used, so a crash can never hand it out twice.
-    this.writeSettings({ ...settings, next_rule_id: id + 1 });
+    this.state.writeSettings({ ...settings, next_rule_id: id + 1 });
     const s = extra.selectors ?? {};
     return {
       id,
@@ -273,12 +271,6 @@ export class PolicyStore {
     this.undo.push(() => (previous ? map.update(key, previous) : map.delete(key)));
   }
 
-  private writeSettings(s: SettingsValue): void {
-    const before = this.state.settings();
-    this.state.writeSettings(s);
-    this.undo.push(() => this.state.writeSettings({ ...this.state.settings(), generation: before.generation }));
-  }
-
   private bumpGeneration(): void {
     const s = this.state.settings();
     this.state.writeSettings({ ...s, generation: s.generation + 1n });
@@ -289,7 +281,7 @@ export class PolicyStore {
     this.undo = [];
     try {
       const r = fn();
-      if (r.changed && r.action !== "removed") this.bumpGeneration();
+      if (r.changed) this.bumpGeneration();
       return r;
     } catch (e) {
       for (const step of this.undo.reverse()) {
