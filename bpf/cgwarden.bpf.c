@@ -136,6 +136,7 @@ struct {
 } scratch SEC(".maps");
 
 enum migration_stage {
+	STAGE_IDLE = 0,        /* between writes and clones */
 	STAGE_WRITE_BEGUN = 1, /* inside cgroup_{procs,threads}_write, task not known yet */
 	STAGE_ARMED = 2,       /* task known; the next cgroup.procs check decides */
 	STAGE_DECIDED = 3,
@@ -156,6 +157,31 @@ struct {
 	__type(key, int);
 	__type(value, struct pending_migration);
 } migrations SEC(".maps");
+
+/*
+ * What each process really executed, on its thread-group leader: written at
+ * exec, or from mm->exe_file just before the first PR_SET_MM can change it.
+ * mm->exe_file alone is no identity: prctl(PR_SET_MM_EXE_FILE) as root, or
+ * PR_SET_MM_MAP inside any user namespace, points it at another file.
+ */
+struct exe_identity {
+	__u64 dev;
+	__u64 ino;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct exe_identity);
+} executed SEC(".maps");
+
+/*
+ * Set to 0 by the loader and never changed: the verifier prunes what it
+ * guards, yet the map it names stays among the program's map ids, which is
+ * how userspace proves the pinned `rules` map belongs to the attached object.
+ */
+const volatile __u32 cgw_never = 0;
 
 /* Writes and clones in flight; zero lets inode_permission return at once. */
 __s64 inflight = 0;
@@ -372,19 +398,37 @@ static long judge_level(__u32 level, struct loop_ctx *ctx)
 	return 0;
 }
 
+static __always_inline void file_identity(struct file *file, __u64 *dev, __u64 *ino)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+
+	*dev = inode ? encode_dev(BPF_CORE_READ(inode, i_sb, s_dev)) : 0;
+	*ino = inode ? BPF_CORE_READ(inode, i_ino) : 0;
+}
+
+static __always_inline void exe_of(struct task_struct *task, __u64 *dev, __u64 *ino)
+{
+	file_identity(BPF_CORE_READ(task, mm, exe_file), dev, ino);
+}
+
 static __always_inline void observe_actor(struct cgw_decision *d)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct cgroup *cgrp = BPF_CORE_READ(current, cgroups, dfl_cgrp);
-	struct inode *exe = BPF_CORE_READ(current, mm, exe_file, f_inode);
+	struct exe_identity *id = bpf_task_storage_get(&executed, current->group_leader, 0, 0);
 
+	if (id) {
+		d->actor.exe_dev = id->dev;
+		d->actor.exe_ino = id->ino;
+	} else {
+		/* Started before cgwarden loaded and never touched PR_SET_MM since. */
+		exe_of(current, &d->actor.exe_dev, &d->actor.exe_ino);
+	}
 	d->actor.pid = BPF_CORE_READ(current, pid);
 	d->actor.tgid = BPF_CORE_READ(current, tgid);
 	d->actor.euid = BPF_CORE_READ(current, real_cred, euid.val);
 	/* /proc/PID/stat's starttime: boot-time ticks of USER_HZ (100). */
 	d->actor.start_ticks = BPF_CORE_READ(current, group_leader, start_boottime) / 10000000ULL;
-	d->actor.exe_dev = exe ? encode_dev(BPF_CORE_READ(exe, i_sb, s_dev)) : 0;
-	d->actor.exe_ino = exe ? BPF_CORE_READ(exe, i_ino) : 0;
 	d->actor.cgroup = cgroup_id(cgrp);
 	d->actor_level = capped_level(cgrp);
 	fill_ancestors(cgrp, d->actor_ids, d->actor_level);
@@ -503,7 +547,84 @@ static __noinline int cgw_decide(struct cgw_migration *m)
 		count(CGW_STAT_ALLOWED);
 	if (d->verdict != CGW_VERDICT_ALLOW || (s && s->verbose))
 		record(d, m, s ? s->recorder_slots : 0);
+	if (cgw_never)
+		bpf_map_lookup_elem(&rules, &zero);
 	return d->verdict;
+}
+
+/* bpf_loop state for judging the other threads of a moving thread group. */
+struct thread_walk {
+	struct list_head *head;
+	struct list_head *node;
+	struct cgroup *leader_src;
+	struct cgroup *last_src;
+	struct cgroup *dst;
+	__u8 via;
+	__u8 mechanism;
+	__u8 denied;
+};
+
+/*
+ * A thread group moves whole, yet its threads may sit in different cgroups
+ * of a threaded subtree; the kernel (and the proposed hook) hand us only the
+ * leader's. Every thread whose cgroup differs from the leader's is judged as
+ * a migration of its own, so a lock --out on a threaded cgroup holds too.
+ * Runs under cgroup_threadgroup_rwsem held for writing: the list is stable.
+ */
+static long judge_thread(__u32 i, struct thread_walk *w)
+{
+	struct list_head *node = w->node;
+	struct task_struct *t;
+	struct cgroup *src;
+	struct cgw_migration tm = {};
+
+	if (!node || node == w->head)
+		return 1;
+	w->node = BPF_CORE_READ(node, next);
+	t = (struct task_struct *)((void *)node - bpf_core_field_offset(struct task_struct, thread_node));
+	src = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	if (!src || src == w->leader_src || src == w->last_src)
+		return 0;
+	w->last_src = src;
+	tm.task = t;
+	tm.src = src;
+	tm.dst = w->dst;
+	tm.via = w->via;
+	tm.threadgroup = 1;
+	tm.mechanism = w->mechanism;
+	if (cgw_decide(&tm) != CGW_VERDICT_DENY)
+		return 0;
+	w->denied = 1;
+	return 1;
+}
+
+/* The verdict for one migration as a mechanism saw it, whole thread groups included. */
+static __always_inline int decide_migration(struct cgw_migration *m)
+{
+	struct task_struct *task;
+	struct signal_struct *signal;
+	struct thread_walk w = {};
+	int verdict = cgw_decide(m);
+	int threads;
+
+	if (verdict == CGW_VERDICT_DENY || !m->threadgroup || m->via == CGW_VIA_CLONE)
+		return verdict;
+	task = m->task;
+	signal = BPF_CORE_READ(task, signal);
+	if (!signal)
+		return verdict;
+	threads = BPF_CORE_READ(signal, nr_threads);
+	if (threads <= 1)
+		return verdict;
+	w.head = __builtin_preserve_access_index(&signal->thread_head);
+	w.node = BPF_CORE_READ(signal, thread_head.next);
+	w.leader_src = m->src;
+	w.dst = m->dst;
+	w.via = m->via;
+	w.mechanism = m->mechanism;
+	/* nr_threads bounds the walk; the list head ends it. PID_MAX_LIMIT is 1 << 22. */
+	bpf_loop((threads & ((1 << 22) - 1)) + 1, judge_thread, &w, 0);
+	return w.denied ? CGW_VERDICT_DENY : verdict;
 }
 
 /* ---- native mechanism ------------------------------------------------- */
@@ -525,7 +646,7 @@ int BPF_PROG(cgwarden_cgroup_attach, struct task_struct *task, struct cgroup *sr
 		m.via = CGW_VIA_CLONE;
 	else
 		m.via = threadgroup ? CGW_VIA_PROCS : CGW_VIA_THREADS;
-	if (cgw_decide(&m) == CGW_VERDICT_DENY)
+	if (decide_migration(&m) == CGW_VERDICT_DENY)
 		return -EPERM;
 	return 0;
 }
@@ -538,24 +659,31 @@ static __always_inline int begin(struct task_struct *task, __u64 dst, __u8 stage
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct pending_migration *m;
 
+	/* Created once per task and kept until it exits: no allocation per write. */
 	m = bpf_task_storage_get(&migrations, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!m)
 		return 0;
+	if (m->stage == STAGE_IDLE)
+		__sync_fetch_and_add(&inflight, 1);
 	m->task = (__u64)task;
 	m->dst = dst;
 	m->stage = stage;
 	m->via = via;
 	m->threadgroup = threadgroup;
-	__sync_fetch_and_add(&inflight, 1);
 	return 0;
 }
 
 static __always_inline int end(void)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct pending_migration *m = bpf_task_storage_get(&migrations, current, 0, 0);
 
-	if (bpf_task_storage_delete(&migrations, current) == 0)
-		__sync_fetch_and_add(&inflight, -1);
+	if (!m || m->stage == STAGE_IDLE)
+		return 0;
+	m->stage = STAGE_IDLE;
+	m->task = 0;
+	m->dst = 0;
+	__sync_fetch_and_add(&inflight, -1);
 	return 0;
 }
 
@@ -627,11 +755,13 @@ int BPF_PROG(cgwarden_can_fork_exit)
 }
 
 /*
- * Runs on every permission check of every path lookup: everything before
- * the task-storage lookup is a register test or one load.
+ * Runs on every permission check of every path lookup. The program itself is
+ * three tests and one load; everything else sits in a subprogram, so that
+ * its stack frame, register spills and zeroed structs are paid only while a
+ * write or clone is in flight.
  */
-SEC("lsm/inode_permission")
-int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
+/* The part of inode_permission that runs only while a write or clone is in flight. */
+static __noinline int judge_permission(struct inode *inode)
 {
 	struct task_struct *current;
 	struct pending_migration *m;
@@ -641,9 +771,8 @@ int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 	struct cgw_migration mig = {};
 	int level;
 
-	if (ret || !(mask & MAY_WRITE) || !inflight)
-		return ret;
-
+	if (!inode)
+		return 0;
 	current = (struct task_struct *)bpf_get_current_task_btf();
 	m = bpf_task_storage_get(&migrations, current, 0, 0);
 	if (!m || m->stage != STAGE_ARMED)
@@ -678,9 +807,58 @@ int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 	mig.via = m->via;
 	mig.threadgroup = m->threadgroup;
 	mig.mechanism = CGW_MECH_MAINLINE;
-	if (cgw_decide(&mig) == CGW_VERDICT_DENY)
+	if (decide_migration(&mig) == CGW_VERDICT_DENY)
 		return -EPERM;
 	return 0;
+}
+
+/* ---- executable identity (both mechanisms) ----------------------------- */
+
+/* After de_thread() the exec'ing task is its group's leader: current is where it belongs. */
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct exe_identity *id;
+
+	id = bpf_task_storage_get(&executed, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (id)
+		file_identity(BPF_CORE_READ(bprm, file), &id->dev, &id->ino);
+	return 0;
+}
+
+/*
+ * A process that predates cgwarden has no identity yet: take it from
+ * mm->exe_file before its first PR_SET_MM, which is the only way to change
+ * that file short of exec. The first thread to get here claims the slot, so
+ * a sibling that already swapped the file cannot write the forged one.
+ * Returns ret untouched: this hook never decides a prctl.
+ */
+SEC("lsm/task_prctl")
+int BPF_PROG(cgwarden_prctl, int option, unsigned long arg2, unsigned long arg3,
+	     unsigned long arg4, unsigned long arg5, int ret)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct exe_identity *id;
+	__u64 dev, ino;
+
+	if (option != PR_SET_MM)
+		return ret;
+	id = bpf_task_storage_get(&executed, current->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!id || id->ino)
+		return ret;
+	exe_of(current, &dev, &ino);
+	if (__sync_val_compare_and_swap(&id->ino, 0, ino) == 0)
+		id->dev = dev;
+	return ret;
+}
+
+SEC("lsm/inode_permission")
+int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
+{
+	if (ret || !(mask & MAY_WRITE) || !inflight)
+		return ret;
+	return judge_permission(inode);
 }
 
 /*

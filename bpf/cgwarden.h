@@ -3,7 +3,7 @@
  * The map contract between the BPF object and userspace.
  *
  * Included by cgwarden.bpf.c and by the host layout test (compiled with the
- * system C compiler); cli/policy/layout.ts mirrors every struct here, and
+ * system C compiler); cli/policy/abi.ts mirrors every struct here, and
  * test/unit/layout.test.ts holds the two to the same offsets and sizes.
  * Any change here is an ABI change: bump CGW_ABI_VERSION.
  */
@@ -12,7 +12,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 1
+#define CGW_ABI_VERSION 2
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only

@@ -30,6 +30,7 @@ typedef _Bool bool;
 #define TASK_NEW 0x00000800
 #define EPERM 1
 #define MAX_ERRNO 4095
+#define PR_SET_MM 35
 
 typedef struct {
 	__u32 val;
@@ -79,6 +80,15 @@ struct file {
 	struct inode *f_inode;
 } __attribute__((preserve_access_index));
 
+struct list_head {
+	struct list_head *next;
+} __attribute__((preserve_access_index));
+
+struct signal_struct {
+	int nr_threads;
+	struct list_head thread_head;
+} __attribute__((preserve_access_index));
+
 struct mm_struct {
 	struct file *exe_file;
 } __attribute__((preserve_access_index));
@@ -93,6 +103,12 @@ struct task_struct {
 	u64 start_boottime;
 	const struct cred *real_cred;
 	struct css_set *cgroups;
+	struct signal_struct *signal;
+	struct list_head thread_node;
+} __attribute__((preserve_access_index));
+
+struct linux_binprm {
+	struct file *file;
 } __attribute__((preserve_access_index));
 
 struct kernfs_open_file {

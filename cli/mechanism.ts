@@ -17,12 +17,20 @@ export interface Mechanism {
   programs: string[];
 }
 
+/**
+ * Both mechanisms judge --exe by what a process really executed, recorded at
+ * exec (and before its first PR_SET_MM), never by the forgeable mm->exe_file.
+ * Attached before anything decides, so no decision sees an unrecorded exec.
+ */
+const IDENTITY_HOOKS = ["bpf_lsm_bprm_committed_creds", "bpf_lsm_task_prctl"];
+const IDENTITY_PROGRAMS = ["cgwarden_exec", "cgwarden_prctl"];
+
 export const NATIVE: Mechanism = {
   name: "native",
   code: 1,
   describe: "lsm/cgroup_attach (proposed kernel hook)",
-  requires: ["bpf_lsm_cgroup_attach"],
-  programs: ["cgwarden_cgroup_attach"],
+  requires: ["bpf_lsm_cgroup_attach", ...IDENTITY_HOOKS],
+  programs: [...IDENTITY_PROGRAMS, "cgwarden_cgroup_attach"],
 };
 
 export const MAINLINE: Mechanism = {
@@ -35,8 +43,10 @@ export const MAINLINE: Mechanism = {
     "cgroup_procs_write_start",
     "cgroup_can_fork",
     "bpf_lsm_inode_permission",
+    ...IDENTITY_HOOKS,
   ],
   programs: [
+    ...IDENTITY_PROGRAMS,
     "cgwarden_procs_write_exit",
     "cgwarden_threads_write_exit",
     "cgwarden_can_fork_exit",

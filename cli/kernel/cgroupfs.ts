@@ -2,7 +2,7 @@
 // cgroup2, which is what the kernel's kernfs node id is, and what rules key on.
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync, statfsSync, type Dirent } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { CliError, UsageError } from "../errors.ts";
+import { CliError, UsageError, shown } from "../errors.ts";
 import { MAX_LEVEL } from "../policy/abi.ts";
 import { findMount } from "./mounts.ts";
 
@@ -24,33 +24,74 @@ export function cgroupMount(): string {
 
 /**
  * Accepts a cgroup path ("/system.slice/foo.service") or a filesystem path
- * under the cgroup2 mount ("/sys/fs/cgroup/system.slice"); relative paths are
- * taken from the current directory and must lead under the mount.
+ * that leads onto the cgroup2 mount ("/sys/fs/cgroup/system.slice", a
+ * relative path, a symlink). Filesystem paths are judged by where they
+ * resolve to (realpath), however they were written, so a symlink is accepted
+ * or refused the same way through a relative and an absolute path.
  */
 export function resolveCgroup(input: string, what = "cgroup"): CgroupRef {
-  if (!input) throw new UsageError(`${what} path is empty`);
-  const mount = cgroupMount();
-  let fsPath: string;
-  if (!isAbsolute(input)) fsPath = resolve(input);
-  else if (input === mount || input.startsWith(`${mount}/`)) fsPath = input;
-  else fsPath = join(mount, input);
+  const fsPath = candidatePath(input, what, cgroupMount());
+  return refOf(input, fsPath, what);
+}
 
-  if (!existsSync(fsPath)) {
-    // "/tmp" is read as the cgroup /tmp; if it names something elsewhere, say what it is.
-    if (isAbsolute(input) && fsPath !== input && existsSync(input))
-      throw new CliError(`${what} ${input} is not on cgroup2: it is outside the cgroup2 mount ${mount}; give a cgroup path or a path under ${mount}`);
-    throw new CliError(`${what} ${input} does not exist (looked for ${fsPath}); create it or check the path`);
+// Longer inputs cannot name anything: the kernel refuses paths over PATH_MAX and names over NAME_MAX.
+const PATH_MAX = 4095;
+const NAME_MAX = 255;
+
+/** The filesystem path `input` designates, before symlinks are resolved. */
+function candidatePath(input: string, what: string, mount: string): string {
+  if (!input) throw new UsageError(`${what} path is empty; give a cgroup path such as /system.slice/foo.service`);
+  if (input.includes("\0")) throw new UsageError(`${what} path '${shown(input)}' contains a NUL byte; give a cgroup path without one`);
+  if (Buffer.byteLength(input) > PATH_MAX || input.split("/").some((c) => Buffer.byteLength(c) > NAME_MAX))
+    throw new UsageError(`${what} path '${shown(input)}' is too long (paths are at most ${PATH_MAX} bytes, names ${NAME_MAX}); give an existing cgroup's path`);
+  if (!isAbsolute(input)) return resolve(input);
+  if (input === mount || input.startsWith(`${mount}/`)) return input;
+  // A leading "/" is ambiguous: read it as a cgroup path first, as documented, then as a filesystem path.
+  const inHierarchy = join(mount, cgroupRelative(input, what));
+  if (!exists(inHierarchy) && exists(input)) return input;
+  return inHierarchy;
+}
+
+/** Normalises a cgroup path; ".." may climb to the root of the hierarchy, not above it. */
+function cgroupRelative(input: string, what: string): string {
+  const parts: string[] = [];
+  for (const c of input.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c !== "..") parts.push(c);
+    else if (!parts.pop()) throw new UsageError(`${what} path '${shown(input)}' climbs above the cgroup root with '..'; give a path inside the hierarchy`);
+  }
+  return parts.join("/");
+}
+
+function refOf(input: string, fsPath: string, what: string): CgroupRef {
+  const mount = cgroupMount();
+  const label = `${what} ${shown(input)}`;
+  if (!exists(fsPath)) {
+    if (/[\uFFFD\uD800-\uDFFF]/.test(input))
+      throw new UsageError(`${label} is not valid UTF-8 text; cgwarden names cgroups by UTF-8 paths, so give the path of a cgroup with a UTF-8 name`);
+    throw new CliError(`${label} does not exist (looked for ${shown(fsPath)}); create the cgroup or check the path`);
   }
   const real = realpathSync(fsPath);
-  const st = statSync(real, { bigint: true });
-  if (!st.isDirectory()) throw new CliError(`${what} ${input} is not a directory (${real}); give a cgroup directory`);
-  if (Number(statfsSync(real).type) !== CGROUP2_SUPER_MAGIC)
-    throw new CliError(`${what} ${input} is not on cgroup2 (${real}); cgroup v2 lives at ${mount}`);
   const rel = relative(mount, real);
-  if (rel.startsWith("..")) throw new CliError(`${what} ${input} is outside the cgroup2 mount ${mount}`);
-  const path = `/${rel}`.replace(/\/$/, "") || "/";
+  if (rel === ".." || rel.startsWith("../") || isAbsolute(rel))
+    throw new CliError(`${label} is not on cgroup2: it resolves to ${shown(real)}, outside the cgroup2 mount ${mount}; give a cgroup path or a path under ${mount}`);
+  const st = statSync(real, { bigint: true });
+  if (!st.isDirectory())
+    throw new CliError(`${label} is a file (${shown(real)}), not a cgroup; give a cgroup's directory`);
+  if (Number(statfsSync(real).type) !== CGROUP2_SUPER_MAGIC)
+    throw new CliError(`${label} is not on cgroup2 (${shown(real)} is on another filesystem mounted inside ${mount}); give a cgroup directory`);
+  const path = rel ? `/${rel}` : "/";
   const level = rel ? rel.split("/").length : 0;
   return { id: st.ino, path, fsPath: real, level };
+}
+
+/** existsSync, but never throws on odd input (ENAMETOOLONG, ELOOP): such paths do not exist for us. */
+function exists(path: string): boolean {
+  try {
+    return existsSync(path);
+  } catch {
+    return false;
+  }
 }
 
 /** Refuses anchors the BPF side cannot see (it reads ancestors down to MAX_LEVEL only). */
@@ -68,13 +109,32 @@ export function ancestorChain(ref: CgroupRef): bigint[] {
   return chain;
 }
 
+/** The cgroup of every thread of a process (threaded subtrees may split them), from /proc/PID/task. */
+export function threadCgroups(pid: number): CgroupRef[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).sort((a, b) => Number(a) - Number(b));
+  } catch {
+    throw new CliError(`process ${pid} does not exist (it may have exited); give the id of a running process`);
+  }
+  const refs: CgroupRef[] = [];
+  for (const tid of tids) {
+    try {
+      refs.push(cgroupOfPid(Number(tid), `/proc/${pid}/task/${tid}/cgroup`));
+    } catch {
+      // the thread exited while we looked: it moves nowhere
+    }
+  }
+  return refs;
+}
+
 /** The cgroup a process lives in on cgroup2, from /proc/PID/cgroup. */
-export function cgroupOfPid(pid: number): CgroupRef {
+export function cgroupOfPid(pid: number, file = `/proc/${pid}/cgroup`): CgroupRef {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+    text = readFileSync(file, "utf8");
   } catch {
-    throw new CliError(`process ${pid} does not exist`);
+    throw new CliError(`process ${pid} does not exist (it may have exited); give the id of a running process`);
   }
   const line = text.split("\n").find((l) => l.startsWith("0::"));
   if (!line) throw new CliError(`process ${pid} has no cgroup2 membership (is cgroup2 mounted?)`);

@@ -34,6 +34,8 @@ const libbpfSymbols = {
   bpf_obj_pin: { args: ["i32", "ptr"], returns: "i32" },
   bpf_obj_get: { args: ["ptr"], returns: "i32" },
   bpf_obj_get_info_by_fd: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  bpf_prog_get_fd_by_id: { args: ["u32"], returns: "i32" },
+  bpf_link_get_fd_by_id: { args: ["u32"], returns: "i32" },
   bpf_map_lookup_elem: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   bpf_map_update_elem: { args: ["i32", "ptr", "ptr", "u64"], returns: "i32" },
   bpf_map_delete_elem: { args: ["i32", "ptr"], returns: "i32" },
@@ -57,6 +59,7 @@ const libcSymbols = {
   close: { args: ["i32"], returns: "i32" },
   flock: { args: ["i32", "i32"], returns: "i32" },
   mount: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
+  syscall: { args: ["i64", "i64", "i64"], returns: "i64" },
 } as const;
 
 type Libbpf = ReturnType<typeof dlopen<typeof libbpfSymbols>>["symbols"];

@@ -41,3 +41,79 @@ export function linkInfo(fd: number): LinkInfo {
     targetBtfId: b.readUInt32LE(24),
   };
 }
+
+/** Upper bound on maps one program may use (the kernel's MAX_USED_MAPS). */
+const MAX_USED_MAPS = 64;
+
+/**
+ * Ids of the maps a loaded program references, from struct bpf_prog_info
+ * (nr_map_ids at offset 52, map_ids pointer at 56).
+ */
+export function programMapIds(progId: number): number[] {
+  const fd = libbpf().bpf_prog_get_fd_by_id(progId);
+  if (fd < 0) throw new BpfError(`opening program ${progId}`, -fd || lastErrno());
+  try {
+    const ids = new Uint32Array(MAX_USED_MAPS);
+    const info = Buffer.alloc(232);
+    info.writeUInt32LE(MAX_USED_MAPS, 52);
+    info.writeBigUInt64LE(BigInt(ptr(ids)), 56);
+    const len = new Uint32Array([info.length]);
+    check(`reading info of program ${progId}`, () => libbpf().bpf_obj_get_info_by_fd(fd, info, ptr(len)));
+    return [...ids.subarray(0, Math.min(info.readUInt32LE(52), MAX_USED_MAPS))];
+  } finally {
+    closeFd(fd);
+  }
+}
+
+const SYS_PIDFD_OPEN = 434; // x86-64
+
+/** A pidfd for `pid` (the key of task-storage maps from userspace), or null when it has exited. */
+export function pidfdOpen(pid: number): number | null {
+  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, pid, 0));
+  if (fd >= 0) return fd;
+  const errno = lastErrno();
+  if (errno === 3 /* ESRCH */) return null;
+  throw new BpfError(`opening a pidfd for process ${pid}`, errno);
+}
+
+/** Whether a link with this id still exists (attached, or detaching). */
+export function linkExists(id: number): boolean {
+  const fd = libbpf().bpf_link_get_fd_by_id(id);
+  if (fd >= 0) {
+    closeFd(fd);
+    return true;
+  }
+  const errno = -fd || lastErrno();
+  if (errno === ENOENT) return false;
+  throw new BpfError(`looking up link ${id}`, errno);
+}
+
+/** Whether a program with this id is still loaded. */
+export function progExists(id: number): boolean {
+  const fd = libbpf().bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return false;
+  closeFd(fd);
+  return true;
+}
+
+export interface Attachment {
+  linkId: number;
+  progId: number;
+}
+
+/**
+ * Unpinning a link's last reference detaches it from a kernel work item, not
+ * before unlink(2) returns. A link's id is freed as its release starts; the
+ * program's id only once the link has let go of it, i.e. once the program is
+ * off its hook. Waits for both; returns what is still there at the deadline.
+ */
+export async function waitDetached(all: Attachment[], timeoutMs = 10_000): Promise<Attachment[]> {
+  const deadline = Date.now() + timeoutMs;
+  const present = (a: Attachment) => linkExists(a.linkId) || progExists(a.progId);
+  let left = all.filter(present);
+  while (left.length && Date.now() < deadline) {
+    await Bun.sleep(10);
+    left = left.filter(present);
+  }
+  return left;
+}

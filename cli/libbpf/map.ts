@@ -20,6 +20,26 @@ export interface MapInfo {
   name: string;
 }
 
+/**
+ * Crash tests stop a command right before one of its map writes, the way a
+ * SIGKILL landing on that bpf(2) call would: in-process through
+ * onMapWrite(), or in the real binary with CGWARDEN_KILL_BEFORE_WRITE=N
+ * (SIGKILL before the Nth write). Nothing else uses either.
+ */
+type WriteObserver = (label: string) => void;
+let observer: WriteObserver | null = null;
+let writes = 0;
+const killBefore = Number(process.env.CGWARDEN_KILL_BEFORE_WRITE ?? 0);
+
+export function onMapWrite(fn: WriteObserver | null): void {
+  observer = fn;
+}
+
+function beforeWrite(label: string): void {
+  if (killBefore && ++writes === killBefore) process.kill(process.pid, "SIGKILL");
+  observer?.(label);
+}
+
 export class MapFd {
   constructor(
     readonly fd: number,
@@ -60,11 +80,13 @@ export class MapFd {
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
+    beforeWrite(this.label);
     check(`writing map ${this.label}`, () => libbpf().bpf_map_update_elem(this.fd, key, value, flags));
   }
 
   /** Returns false when the key was not there. */
   delete(key: Uint8Array): boolean {
+    beforeWrite(this.label);
     const rc = libbpf().bpf_map_delete_elem(this.fd, key);
     if (rc === -ENOENT) return false;
     check(`deleting from map ${this.label}`, () => rc);

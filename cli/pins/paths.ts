@@ -8,7 +8,7 @@ export function resolvePinDir(flag?: string): string {
 }
 
 /** Maps pinned by name; together they are the whole policy and its bookkeeping. */
-export const PINNED_MAPS = ["settings", "locks", "gates", "selectors", "rules", "stats", "recorder", "recorder_head", "events"] as const;
+export const PINNED_MAPS = ["settings", "locks", "gates", "selectors", "rules", "stats", "recorder", "recorder_head", "events", "executed"] as const;
 export type PinnedMapName = (typeof PINNED_MAPS)[number];
 
 export const pinPaths = (dir: string) => ({

@@ -1,6 +1,6 @@
 // Opening and validating the pinned state that `load` left behind.
 import { existsSync, readdirSync } from "node:fs";
-import { MapFd } from "../libbpf/index.ts";
+import { MapFd, closeFd, linkInfo, openPinned, pidfdOpen, programMapIds } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
 import { mechanismByCode, type Mechanism } from "../mechanism.ts";
 import {
@@ -20,6 +20,9 @@ const HASH = 1;
 const ARRAY = 2;
 const PERCPU_ARRAY = 6;
 const RINGBUF = 27;
+const TASK_STORAGE = 29;
+/** struct exe_identity in bpf/cgwarden.bpf.c: dev, ino. */
+const EXE_IDENTITY_SIZE = 16;
 
 /** The shape each pinned map must have; anything else is not ours or is from another ABI. */
 export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; valueSize: number }> = {
@@ -32,6 +35,7 @@ export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; 
   recorder: { type: ARRAY, keySize: 4, valueSize: RecordLayout.size },
   recorder_head: { type: ARRAY, keySize: 4, valueSize: 8 },
   events: { type: RINGBUF, keySize: 0, valueSize: 0 },
+  executed: { type: TASK_STORAGE, keySize: 4, valueSize: EXE_IDENTITY_SIZE },
 };
 
 export interface PinnedState {
@@ -40,6 +44,12 @@ export interface PinnedState {
   mechanism: Mechanism;
   settings(): SettingsValue;
   writeSettings(s: SettingsValue): void;
+  /**
+   * What process `pid` really executed, as the kernel judges --exe; null when
+   * nothing was recorded for it (it predates cgwarden and never used
+   * PR_SET_MM: then its /proc/PID/exe is what counts) or it has exited.
+   */
+  executedBy(pid: number): { dev: bigint; ino: bigint } | null;
   /** Program names whose links are pinned. */
   pinnedLinks(): string[];
   close(): void;
@@ -51,6 +61,42 @@ function corrupt(pinDir: string, what: string): CliError {
   return new CliError(
     `pinned state at ${pinDir} is damaged (${what}); inspect it with 'cgwarden status', then remove it with 'cgwarden unload' and load again (unload drops the policy)`,
   );
+}
+
+/**
+ * A pinned map is only policy if the attached programs read it: root can
+ * replace a pin with a look-alike map, and writing there would change
+ * nothing the kernel enforces while reporting success.
+ */
+function requireMapsInUse(pinDir: string, mechanism: Mechanism, maps: Record<PinnedMapName, MapFd>): void {
+  const inUse = new Set<number>();
+  for (const prog of mechanism.programs) {
+    const fd = openPinned(pinPaths(pinDir).link(prog));
+    if (fd === null) throw corrupt(pinDir, `link ${prog} is missing`);
+    try {
+      for (const id of programMapIds(linkInfo(fd).progId)) inUse.add(id);
+    } finally {
+      closeFd(fd);
+    }
+  }
+  for (const name of PINNED_MAPS) {
+    const id = maps[name].info().id;
+    if (!inUse.has(id))
+      throw corrupt(pinDir, `pinned map ${name} (id ${id}) is not a map the attached programs use; something replaced it`);
+  }
+}
+
+function executedBy(map: MapFd, pid: number): { dev: bigint; ino: bigint } | null {
+  const pidfd = pidfdOpen(pid);
+  if (pidfd === null) return null;
+  try {
+    const key = Buffer.alloc(4);
+    key.writeInt32LE(pidfd);
+    const v = map.lookup(key, EXE_IDENTITY_SIZE);
+    return v ? { dev: v.readBigUInt64LE(0), ino: v.readBigUInt64LE(8) } : null;
+  } finally {
+    closeFd(pidfd);
+  }
 }
 
 /** Opens the pinned state; null when cgwarden is not loaded there at all. */
@@ -82,6 +128,7 @@ export function openState(pinDir: string): PinnedState | null {
     if (!mechanism) throw corrupt(pinDir, `unknown mechanism ${settings.mechanism}`);
     const missing = mechanism.programs.filter((prog) => !links.includes(prog));
     if (missing.length) throw corrupt(pinDir, `links missing for ${missing.join(", ")}`);
+    requireMapsInUse(pinDir, mechanism, maps);
 
     return {
       pinDir,
@@ -89,6 +136,7 @@ export function openState(pinDir: string): PinnedState | null {
       mechanism,
       settings: () => SettingsLayout.decode(maps.settings.lookup(ZERO_KEY, SettingsLayout.size) ?? Buffer.alloc(SettingsLayout.size)),
       writeSettings: (s) => maps.settings.update(ZERO_KEY, SettingsLayout.encode(s)),
+      executedBy: (pid) => executedBy(maps.executed, pid),
       pinnedLinks: () => (existsSync(p.linksDir) ? readdirSync(p.linksDir) : []),
       close: () => opened.forEach((m) => m.close()),
     };

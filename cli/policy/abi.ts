@@ -2,7 +2,7 @@
 // header and checks every offset and size below against the C compiler's.
 import { defineStruct } from "./struct.ts";
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const MAX_LEVEL = 32;
 export const GATE_SLOTS = 64;
 export const PATH_LEN = 256;

@@ -28,10 +28,19 @@ export function viewRule(r: RuleValue, names: CgroupNames, store: PolicyStore): 
   const warnings: string[] = [];
   const view: RuleView = { id: r.id, kind, cgroup, cgroupId: r.cgroup_id, state: "live", warnings };
   if (kind === "lock") {
-    view.directions = directionNames(r.directions);
-    view.mode = r.mode === Mode.audit ? "audit" : "enforce";
+    // The lock element is what the kernel enforces; the record only says what was asked for.
     const lock = store.lockAt(r.cgroup_id);
-    if (!lock || lock.rule_id !== r.id) view.state = "incomplete";
+    const live = lock && lock.rule_id === r.id ? lock : null;
+    view.directions = directionNames(live?.directions ?? r.directions);
+    view.mode = (live?.mode ?? r.mode) === Mode.audit ? "audit" : "enforce";
+    if (!live) {
+      view.state = "incomplete";
+      warnings.push(`not in force: an earlier change was interrupted; re-run it, or 'cgwarden remove ${r.id}'`);
+    } else if (live.directions !== r.directions || live.mode !== r.mode) {
+      view.state = "incomplete";
+      const asked = `${directionNames(r.directions).join(",")} ${r.mode === Mode.audit ? "audit" : "enforce"}`;
+      warnings.push(`an interrupted change asked for ${asked}; the kernel enforces what is shown. Re-run that lock command to finish it`);
+    }
     return view;
   }
   const gate = store.gate(r.cgroup_id, kind);

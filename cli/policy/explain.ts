@@ -2,7 +2,7 @@
 import { ancestorChain, cgroupOfPid, resolveCgroup, type CgroupNames } from "../kernel/cgroupfs.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { CliError } from "../errors.ts";
-import { decide, type Actor, type Decision, type GateRule, type Policy } from "./model.ts";
+import { decideThreadGroup, type Actor, type ExeKey, type Decision, type GateRule, type Policy } from "./model.ts";
 import type { RecordValue, ViaName } from "./abi.ts";
 
 export interface ExplainInput {
@@ -12,6 +12,8 @@ export interface ExplainInput {
   src: bigint[];
   dst: bigint[];
   via: ViaName;
+  /** For a whole process (via procs): the cgroup chains of its threads, which the kernel judges too. */
+  threadSrcs?: bigint[][];
 }
 
 export interface Explanation {
@@ -27,13 +29,21 @@ export interface Explanation {
   suggestion: string | null;
 }
 
-export function actorFromPid(pid: number): { actor: Actor; label: string; exePath: string | null } {
+/**
+ * The actor as the kernel judges it. `executed` is what the kernel recorded
+ * the process really ran (see executedBy in pins/state.ts); /proc/PID/exe
+ * stands in only where nothing was recorded, exactly as in BPF.
+ */
+export function actorFromPid(pid: number, executed: ExeKey | null): { actor: Actor; label: string; exePath: string | null } {
   const f = processFacts(pid);
   const cg = cgroupOfPid(pid);
+  const proc = { dev: f.exe?.dev ?? 0n, ino: f.exe?.ino ?? 0n };
+  const exe = executed ?? proc;
+  const forged = exe.dev !== proc.dev || exe.ino !== proc.ino;
   return {
-    actor: { tgid: f.tgid, startTicks: f.startTicks, euid: f.euid, exe: { dev: f.exe?.dev ?? 0n, ino: f.exe?.ino ?? 0n }, cgroupChain: ancestorChain(cg) },
+    actor: { tgid: f.tgid, startTicks: f.startTicks, euid: f.euid, exe, cgroupChain: ancestorChain(cg) },
     label: `${f.comm}[${f.tgid}] uid ${f.euid}`,
-    exePath: f.exe?.path ?? null,
+    exePath: forged ? `(executed: dev ${exe.dev} inode ${exe.ino}; /proc/${f.tgid}/exe now points at ${f.exe?.path ?? "nothing"})` : (f.exe?.path ?? null),
   };
 }
 
@@ -56,7 +66,7 @@ export function inputFromRecord(r: RecordValue, names: CgroupNames, exePath: str
 }
 
 export function explain(policy: Policy, input: ExplainInput, names: CgroupNames): Explanation {
-  const d = decide(policy, { actor: input.actor, src: input.src, dst: input.dst });
+  const d = decideThreadGroup(policy, { actor: input.actor, src: input.src, dst: input.dst }, input.threadSrcs ?? []);
   const path = (id: bigint) => names.pathOf(id) ?? `(deleted, id ${id})`;
   const gateLabel = (g: GateRule) => ({ ruleId: g.id, kind: g.kind, cgroup: path(g.anchor) });
   const blocking = d.findings.find((f) => !f.exemptBy && f.rule.id === d.ruleId);

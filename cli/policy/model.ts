@@ -160,6 +160,27 @@ export function decide(policy: Policy, m: Migration): Decision {
   return result;
 }
 
+/**
+ * A whole thread group moving through cgroup.procs. The kernel names only the
+ * leader's cgroup, but threads of a threaded subtree may sit elsewhere: each
+ * thread whose cgroup differs from the leader's (and from the thread before
+ * it) is judged as a migration of its own, in thread-list order, exactly as
+ * decide_migration() in BPF does. The first denial decides.
+ */
+export function decideThreadGroup(policy: Policy, m: Migration, threadSrcs: bigint[][]): Decision {
+  const leader = decide(policy, m);
+  if (leader.verdict === "deny") return leader;
+  let last: bigint | undefined;
+  for (const src of threadSrcs) {
+    const id = src.at(-1);
+    if (id === m.src.at(-1) || id === last) continue;
+    last = id;
+    const d = decide(policy, { ...m, src });
+    if (d.verdict === "deny") return d;
+  }
+  return leader;
+}
+
 export const modeName = (code: number): ModeName => (code === Mode.audit ? "audit" : "enforce");
 
 export function directionNames(bits: number): DirectionName[] {

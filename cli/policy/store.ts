@@ -108,14 +108,18 @@ export class PolicyStore {
 
   setLock(anchor: Anchor, directions: number, mode: ModeName): ChangeResult {
     const current = this.lockAt(anchor.id);
-    const existing = current ? this.rule(current.rule_id) : null;
-    if (current && existing && current.directions === directions && current.mode === Mode[mode])
+    // An interrupted lock left its record without the lock element: finish that one, never start a second.
+    const existing = current ? this.rule(current.rule_id) : this.orphans(RuleKind.lock, anchor.id)[0] ?? null;
+    const inForce = !!current && current.directions === directions && current.mode === Mode[mode];
+    if (inForce && existing && existing.id === current.rule_id && existing.directions === directions && existing.mode === Mode[mode])
       return { changed: false, rule: existing, action: "unchanged" };
 
     return this.transaction(() => {
       const rule: RuleValue = existing
         ? { ...existing, directions, mode: Mode[mode] }
-        : this.newRule("lock", anchor, { directions, mode: Mode[mode] });
+        : current
+          ? this.recordFor(current.rule_id, "lock", anchor, { directions, mode: Mode[mode] })
+          : this.newRule("lock", anchor, { directions, mode: Mode[mode] });
       this.putRule(rule, existing);
       this.write(
         this.state.maps.locks,
@@ -124,7 +128,8 @@ export class PolicyStore {
         current ? LockLayout.encode(current) : null,
         "locks",
       );
-      return { changed: true, rule, action: existing ? "updated" : "created" };
+      const action = !existing ? "created" : inForce || !current ? "completed" : "updated";
+      return { changed: true, rule, action };
     });
   }
 
@@ -143,16 +148,40 @@ export class PolicyStore {
         return { changed: true, rule: rec, action: "completed" };
       });
     }
-    const slot = gate.rule_id.findIndex((id, s) => id === 0 && !(gate.live & bit(s)));
+    const free = (s: number) => gate.rule_id[s] === 0 && !(gate.live & bit(s));
+    // A record written before its gate reservation (the change was interrupted there) is completed, not duplicated.
+    const orphan = this.orphans(RuleKind[kind], anchor.id).find((r) => sameSelectors(selectorsOf(r), selectors));
+    const slot = orphan && free(orphan.slot) ? orphan.slot : gate.rule_id.findIndex((_, s) => free(s));
     if (slot < 0)
       throw new CliError(`the ${kind} list of ${anchor.path} is full (${GATE_SLOTS} rules); remove one with 'cgwarden remove ID' or widen an existing rule`);
 
     return this.transaction(() => {
-      const rule = this.newRule(kind, anchor, { slot, labels, selectors });
-      this.putRule(rule, null);
+      let rule: RuleValue;
+      if (orphan) {
+        rule = { ...orphan, slot };
+        if (slot !== orphan.slot) this.putRule(rule, orphan);
+      } else {
+        rule = this.newRule(kind, anchor, { slot, labels, selectors });
+        this.putRule(rule, null);
+      }
       this.publish(kind, anchor.id, rule, selectors);
-      return { changed: true, rule, action: "created" };
+      return { changed: true, rule, action: orphan ? "completed" : "created" };
     });
+  }
+
+  /**
+   * Records of `kind` at `anchor` that no live map element names: what a
+   * change interrupted between writing the record and reserving its place.
+   */
+  orphans(kind: number, anchor: bigint): RuleValue[] {
+    const candidates = this.rules().filter((r) => r.kind === kind && r.cgroup_id === anchor);
+    if (!candidates.length) return [];
+    if (kind === RuleKind.lock) {
+      const lock = this.lockAt(anchor);
+      return candidates.filter((r) => lock?.rule_id !== r.id);
+    }
+    const gate = this.gate(anchor, kind === RuleKind.delegate ? "delegate" : "allow");
+    return candidates.filter((r) => gate?.rule_id[r.slot] !== r.id);
   }
 
   /** Reserve the slot, set selector bits, then go live; each step undone if a later one fails. */
@@ -162,7 +191,8 @@ export class PolicyStore {
     const reserved = before ? { ...before, need: [...before.need], rule_id: [...before.rule_id] } : emptyGate();
     const b = bit(rule.slot);
     reserved.rule_id[rule.slot] = rule.id;
-    for (const sel of selectorKinds(selectors)) reserved.need[Selector[sel]] = reserved.need[Selector[sel]]! | b;
+    const kinds = new Set<number>(selectorKinds(selectors).map((k) => Selector[k]));
+    reserved.need = reserved.need.map((n, k) => (kinds.has(k) ? n | b : n & ~b));
     this.write(this.state.maps.gates, gateKey, GateLayout.encode(reserved), before ? GateLayout.encode(before) : null, "gates");
 
     for (const key of selectorKeys(kind, anchor, selectors)) {
@@ -193,14 +223,23 @@ export class PolicyStore {
     });
   }
 
+  /** Removes the lock at `anchor`, and any record an interrupted lock left there. */
+  removeLock(anchor: bigint): ChangeResult | null {
+    const lock = this.lockAt(anchor);
+    const ids = [...(lock ? [lock.rule_id] : []), ...this.orphans(RuleKind.lock, anchor).map((r) => r.id)];
+    let result: ChangeResult | null = null;
+    for (const id of ids) result = this.removeRule(id) ?? result;
+    return result;
+  }
+
   private retract(kind: GateKind, rule: RuleValue): void {
     const gateKey = GateKeyLayout.encode({ anchor: rule.cgroup_id, kind: RuleKind[kind] });
     const gate = this.gate(rule.cgroup_id, kind);
     const b = bit(rule.slot);
-    if (gate && gate.rule_id[rule.slot] === rule.id) {
-      // Tighten first: the slot stops matching before anything else changes.
-      this.state.maps.gates.update(gateKey, GateLayout.encode({ ...gate, live: gate.live & ~b }));
-    }
+    // A record that never reached its gate owns no selector bits: the slot may be another rule's.
+    if (!gate || gate.rule_id[rule.slot] !== rule.id) return;
+    // Tighten first: the slot stops matching before anything else changes.
+    this.state.maps.gates.update(gateKey, GateLayout.encode({ ...gate, live: gate.live & ~b }));
     for (const key of selectorKeys(kind, rule.cgroup_id, selectorsOf(rule))) {
       const k = SelectorKeyLayout.encode(key);
       const prev = this.state.maps.selectors.lookup(k, 8);
@@ -209,12 +248,10 @@ export class PolicyStore {
       if (bits) this.state.maps.selectors.update(k, u64Key(bits));
       else this.state.maps.selectors.delete(k);
     }
-    if (gate && gate.rule_id[rule.slot] === rule.id) {
-      const next = { live: gate.live & ~b, need: gate.need.map((n) => n & ~b), rule_id: [...gate.rule_id] };
-      next.rule_id[rule.slot] = 0;
-      if (next.live === 0n && next.rule_id.every((r) => r === 0)) this.state.maps.gates.delete(gateKey);
-      else this.state.maps.gates.update(gateKey, GateLayout.encode(next));
-    }
+    const next = { live: gate.live & ~b, need: gate.need.map((n) => n & ~b), rule_id: [...gate.rule_id] };
+    next.rule_id[rule.slot] = 0;
+    if (next.live === 0n && next.rule_id.every((r) => r === 0)) this.state.maps.gates.delete(gateKey);
+    else this.state.maps.gates.update(gateKey, GateLayout.encode(next));
   }
 
   // ---- plumbing ------------------------------------------------------------
@@ -228,6 +265,15 @@ export class PolicyStore {
     const id = settings.next_rule_id || 1;
     // The id is spent before it is used, so a crash can never hand it out twice.
     this.state.writeSettings({ ...settings, next_rule_id: id + 1 });
+    return this.recordFor(id, kind, anchor, extra);
+  }
+
+  private recordFor(
+    id: number,
+    kind: "lock" | GateKind,
+    anchor: Anchor,
+    extra: { directions?: number; mode?: number; slot?: number; selectors?: Selectors; labels?: SelectorLabels },
+  ): RuleValue {
     const s = extra.selectors ?? {};
     return {
       id,

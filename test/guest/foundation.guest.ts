@@ -1,6 +1,7 @@
 // Issue "Foundation": check, load, status, unload against the real kernel.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmdirSync } from "node:fs";
+import { PINNED_MAPS } from "../../cli/pins/paths.ts";
 import { EXPECTED_MECHANISM, KERNEL, PIN_DIR, binary, cgw, cleanup, json, ok } from "./harness.ts";
 
 afterAll(cleanup);
@@ -26,7 +27,8 @@ describe(`foundation on ${KERNEL}`, () => {
   test("load pins maps and links; status reads them back from the kernel", async () => {
     const r = await json("load");
     expect(r).toMatchObject({ loaded: true, changed: true, mechanism: EXPECTED_MECHANISM });
-    expect(readdirSync(`${PIN_DIR}/maps`).sort()).toEqual(["events", "gates", "locks", "recorder", "recorder_head", "rules", "selectors", "settings", "stats"]);
+    expect(readdirSync(`${PIN_DIR}/maps`).sort()).toEqual([...PINNED_MAPS].sort());
+    expect(PINNED_MAPS).toContain("executed");
     const s = await json("status");
     expect(s.loaded).toBe(true);
     expect(s.mechanism).toBe(EXPECTED_MECHANISM);
@@ -94,8 +96,30 @@ describe(`foundation on ${KERNEL}`, () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain("damaged");
     expect(r.err).toContain("cgwarden unload");
-    expect(readdirSync(`${PIN_DIR}/maps`).length).toBe(9);
+    expect(readdirSync(`${PIN_DIR}/maps`).length).toBe(PINNED_MAPS.length);
     expect((await cgw("unload")).code).toBe(0);
     expect(existsSync(PIN_DIR)).toBe(false);
+  });
+
+  test("a look-alike map pinned in place of a real one is refused before any write", async () => {
+    // Same type, key and value sizes as the real locks map: only its id tells it apart.
+    mkdirSync("/sys/fs/cgroup/cgw-lookalike", { recursive: true });
+    await ok("load");
+    const locks = `${PIN_DIR}/maps/locks`;
+    Bun.spawnSync(["rm", locks]);
+    const made = Bun.spawnSync(["bpftool", "map", "create", locks, "type", "hash", "key", "8", "value", "8", "entries", "64", "name", "locks", "flags", "1"]);
+    expect(made.exitCode).toBe(0);
+    for (const argv of [["lock", "/cgw-lookalike", "--out"], ["rules"], ["status"]]) {
+      const r = await cgw(...argv);
+      expect({ argv, code: r.code }).toEqual({ argv, code: 1 });
+      expect(r.err).toContain("pinned map locks");
+      expect(r.err).toContain("not a map the attached programs use");
+      expect(r.err.split("\n").length).toBe(1);
+    }
+    const dump = Bun.spawnSync(["bpftool", "map", "dump", "pinned", locks]).stdout.toString();
+    expect(dump).toContain("Found 0 elements");
+    expect((await cgw("unload")).code).toBe(0);
+    expect(existsSync(PIN_DIR)).toBe(false);
+    rmdirSync("/sys/fs/cgroup/cgw-lookalike");
   });
 });

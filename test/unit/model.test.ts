@@ -1,6 +1,6 @@
 // The policy model, case by case against the semantics in the README.
 import { describe, expect, test } from "bun:test";
-import { decide, emptyPolicy, type Actor, type GateRule, type Policy, type Selectors } from "../../cli/policy/model.ts";
+import { decide, decideThreadGroup, emptyPolicy, type Actor, type GateRule, type Policy, type Selectors } from "../../cli/policy/model.ts";
 import { ALL_DIRECTIONS, Direction, MAX_LEVEL } from "../../cli/policy/abi.ts";
 
 // A small tree of cgroup ids: / (1), /a (10), /a/b (11), /a/b/c (12), /a/d (13), /x (20), /x/y (21)
@@ -214,5 +214,37 @@ describe("depth", () => {
     // Two cgroups that only differ below the supported depth are both inside the lock.
     const sibling = [...chain.slice(0, MAX_LEVEL + 5), 99999n];
     expect(move(b.p, chain, sibling).verdict).toBe("allow");
+  });
+});
+
+describe("whole thread groups", () => {
+  // A threaded subtree: leader in /a/b (11), one thread in /a/b/c (12), one in /a/d (13).
+  test("a thread in a locked --out cgroup keeps the whole process in place", () => {
+    const b = new PolicyBuilder();
+    const id = b.lock(T.abc, Direction.out);
+    const m = { actor: root, src: T.ab, dst: T.x };
+    expect(decide(b.p, m).verdict).toBe("allow");
+    expect(decideThreadGroup(b.p, m, [T.ab, T.abc])).toMatchObject({ verdict: "deny", ruleId: id, ruleCgroup: 12n });
+  });
+  test("threads in the leader's cgroup add nothing; the leader's own denial comes first", () => {
+    const b = new PolicyBuilder();
+    const outer = b.lock(T.a, Direction.out);
+    b.lock(T.abc, Direction.out);
+    const m = { actor: root, src: T.ab, dst: T.x };
+    expect(decideThreadGroup(b.p, m, [T.ab, T.ab])).toMatchObject({ verdict: "deny", ruleId: outer });
+    expect(decideThreadGroup(b.p, m, [T.abc])).toMatchObject({ verdict: "deny", ruleId: outer });
+  });
+  test("an exemption for the actor covers its threads' locks as well", () => {
+    const b = new PolicyBuilder();
+    b.lock(T.abc, Direction.out);
+    const allow = b.gate("allow", T.abc, { uid: 0 });
+    expect(decideThreadGroup(b.p, { actor: root, src: T.ab, dst: T.x }, [T.abc]).verdict).toBe("allow");
+    expect(decideThreadGroup(b.p, { actor: user, src: T.ab, dst: T.x }, [T.abc]).verdict).toBe("deny");
+    expect(allow).toBeGreaterThan(0);
+  });
+  test("a move that stays inside the threads' subtree is not out of it", () => {
+    const b = new PolicyBuilder();
+    b.lock(T.ab, Direction.out);
+    expect(decideThreadGroup(b.p, { actor: root, src: T.ab, dst: T.abc }, [T.ab, T.abc]).verdict).toBe("allow");
   });
 });
