@@ -35,3 +35,9 @@ export function formatError(err: unknown): string {
 export function exitCodeOf(err: unknown): number {
   return err instanceof CliError ? err.exitCode : EXIT_RUNTIME;
 }
+
+/** User input as it may appear inside a one-line message: escaped (newlines, control bytes) and shortened. */
+export function shown(text: string, max = 80): string {
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return escaped.length > max ? `${escaped.slice(0, max)}... (${text.length} characters)` : escaped;
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/env bun
 // Entry point: lazy subcommands, exact exit codes, one-line errors.
 import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
-import { CliError, EXIT_USAGE, exitCodeOf, formatError } from "./errors.ts";
+import { CliError, EXIT_USAGE, exitCodeOf, formatError, shown } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { note, print } from "./output.ts";
+import { checkArgv, looksLikeOption } from "./commands/_argv.ts";
+import type { ArgsDef } from "citty";
 
 export const commands = {
   check: () => import("./commands/check.ts").then((m) => m.default),
@@ -38,18 +40,23 @@ export async function runCli(argv: string[]): Promise<number> {
     return argv.length === 0 ? EXIT_USAGE : 0;
   }
   const name = argv[0]!;
-  const load = commands[name as keyof typeof commands];
-  if (!load) {
-    note(formatError(new CliError(`unknown command '${name}'; commands: ${Object.keys(commands).join(", ")}`)));
+  if (!Object.hasOwn(commands, name)) {
+    if (looksLikeOption(name)) {
+      note(formatError(new CliError(`unknown option ${shown(name)} before the command; usage: cgwarden COMMAND [options] (see 'cgwarden --help')`)));
+      return EXIT_USAGE;
+    }
+    note(formatError(new CliError(`unknown command '${shown(name)}'; commands: ${Object.keys(commands).join(", ")}`)));
     return EXIT_USAGE;
   }
-  const cmd = (await load()) as CommandDef;
+  const cmd = (await commands[name as keyof typeof commands]()) as CommandDef;
   const rest = argv.slice(1);
   if (rest.includes("--help") || rest.includes("-h")) {
     await showUsage(cmd, main);
     return 0;
   }
   try {
+    // Before citty parses: its parser misreads what checkArgv refuses, and its missing-argument errors name no fix.
+    checkArgv(name, ((cmd.args ?? {}) as ArgsDef), rest);
     const { result } = await runCommand(cmd, { rawArgs: rest });
     return (result as { exitCode?: number } | undefined)?.exitCode ?? 0;
   } catch (err) {

@@ -6,6 +6,7 @@ import { viewRule, formatRuleLine } from "../policy/describe.ts";
 import { PolicyStore, type Anchor, type ChangeResult } from "../policy/store.ts";
 import { parseSelectors, selectorArgs } from "../policy/selectors.ts";
 import { withPolicyWriter } from "../pins/session.ts";
+import { parsePid, parseUid } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export const cgroupArg = {
@@ -38,6 +39,9 @@ export function gateRuleCommand(kind: "allow" | "delegate", description: string)
     plugins: [strictArgs],
     async run({ args }) {
       const { pinDir } = pinContext(args);
+      // Numbers first, strictly: a uid of "007" or "1e3" is a typo, not uid 7 or 1000.
+      if (typeof args.uid === "string") parseUid(args.uid);
+      if (typeof args.pid === "string") parsePid(args.pid, "--pid");
       const anchor = anchorOf(args.path);
       const { selectors, labels } = parseSelectors(args);
       await withPolicyWriter(pinDir, (state) => {

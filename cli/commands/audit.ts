@@ -6,6 +6,7 @@ import { RingBuffer } from "../libbpf/index.ts";
 import { RecordLayout } from "../policy/abi.ts";
 import { openState } from "../pins/state.ts";
 import { bootNowMs, formatRecord, headSeq, matches, parseDuration, readRecords, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
+import { parseCount, parseRuleId } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
@@ -23,9 +24,10 @@ export default defineCommand({
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const verdict = (args.verdict ?? "all") as VerdictFilter;
-    if (!["denied", "audit", "all"].includes(verdict)) throw new UsageError(`--verdict takes denied, audit or all, not '${args.verdict}'`);
-    if (args.rule !== undefined && !/^[1-9]\d*$/.test(args.rule)) throw new UsageError(`--rule takes a rule id, not '${args.rule}'`);
-    if (args.limit !== undefined && (!args.follow || !/^[1-9]\d*$/.test(args.limit))) throw new UsageError("--limit takes a positive number, with --follow");
+    if (!["denied", "audit", "all"].includes(verdict)) throw new UsageError(`--verdict takes denied, audit or all, not '${JSON.stringify(args.verdict).slice(1, -1)}'`);
+    if (args.rule !== undefined) parseRuleId(args.rule, "--rule");
+    if (args.limit !== undefined && !args.follow) throw new UsageError("--limit goes with --follow; without it, audit shows every matching record");
+    const limit = args.limit === undefined ? Infinity : parseCount(args.limit, "--limit takes a positive whole number");
     const filter: RecordFilter = {
       verdict,
       ruleId: args.rule === undefined ? undefined : Number(args.rule),
@@ -46,7 +48,7 @@ export default defineCommand({
         if (!shown.length && !args.json) print("no records match (denials and audit-mode denials are recorded; 'cgwarden mode' and rules change what happens)");
         return;
       }
-      await follow(state.maps.events.fd, headSeq(state), filter, args.limit === undefined ? Infinity : Number(args.limit), (r) => emit(viewRecord(r, names, bootNowMs())));
+      await follow(state.maps.events.fd, headSeq(state), filter, limit, (r) => emit(viewRecord(r, names, bootNowMs())));
     } finally {
       state.close();
     }

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { UsageError } from "../errors.ts";
+import { parseCapacity } from "./_numbers.ts";
 import { print, printJson } from "../output.ts";
 import { DEFAULT_CAPACITIES, loadWarden } from "../pins/load.ts";
 import { withWriterLock } from "../pins/serialize.ts";
@@ -18,9 +18,9 @@ export default defineCommand({
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const caps = {
-      locks: count(args["max-locks"], "--max-locks") ?? DEFAULT_CAPACITIES.locks,
-      gateRules: count(args["max-rules"], "--max-rules") ?? DEFAULT_CAPACITIES.gateRules,
-      records: count(args.records, "--records") ?? DEFAULT_CAPACITIES.records,
+      locks: parseCapacity(args["max-locks"], "--max-locks") ?? DEFAULT_CAPACITIES.locks,
+      gateRules: parseCapacity(args["max-rules"], "--max-rules") ?? DEFAULT_CAPACITIES.gateRules,
+      records: parseCapacity(args.records, "--records") ?? DEFAULT_CAPACITIES.records,
     };
     const r = await withWriterLock(pinDir, () => loadWarden(pinDir, caps));
     if (args.json) printJson({ loaded: true, changed: !r.alreadyLoaded, mechanism: r.mechanism.name, pinDir });
@@ -28,9 +28,3 @@ export default defineCommand({
     else print(`loaded cgwarden (${r.mechanism.name} mechanism: ${r.mechanism.describe}); pinned at ${pinDir}`);
   },
 });
-
-function count(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(value)) throw new UsageError(`${flag} takes a positive whole number, not '${value}'`);
-  return Number(value);
-}

@@ -3,13 +3,13 @@ import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { Mode, type ModeName } from "../policy/abi.ts";
 import { modeName } from "../policy/model.ts";
-import { withPolicyWriter } from "../pins/session.ts";
+import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: {
     name: "mode",
-    description: "Switch every lock to audit mode at once, or back to each lock's own mode (one atomic change)",
+    description: "Switch every lock to audit mode at once, or back to each lock's own mode (one atomic change; cgwarden must be loaded)",
   },
   args: {
     mode: { type: "positional", required: true, description: "enforce or audit", valueHint: "enforce|audit" },
@@ -21,19 +21,22 @@ export default defineCommand({
     const { pinDir } = pinContext(args);
     if (args.mode !== "enforce" && args.mode !== "audit") throw new UsageError(`mode is enforce or audit, not '${args.mode}'`);
     const wanted = args.mode as ModeName;
-    await withPolicyWriter(pinDir, (state) => {
+    // Not loaded means no locks to switch; saying so beats loading cgwarden to flip a mode nothing uses.
+    const before = await withLoadedPolicyWriter(pinDir, (state) => {
       const s = state.settings();
-      const before = modeName(s.global_mode);
+      const was = modeName(s.global_mode);
       // One array element holds the global mode: the kernel sees the old mode or the new, never a mix.
-      if (before !== wanted) state.writeSettings({ ...s, global_mode: Mode[wanted], generation: s.generation + 1n });
-      if (args.json) return printJson({ changed: before !== wanted, mode: wanted });
-      print(
-        before === wanted
-          ? `mode is already ${wanted}; nothing changed`
-          : wanted === "audit"
-            ? "mode audit: every lock now records would-be denials instead of denying (each lock keeps its own mode for 'cgwarden mode enforce')"
-            : "mode enforce: each lock is back in its own mode",
-      );
+      if (was !== wanted) state.writeSettings({ ...s, global_mode: Mode[wanted], generation: s.generation + 1n });
+      return was;
     });
+    if (before === null) throw notLoaded(pinDir);
+    if (args.json) return printJson({ changed: before !== wanted, mode: wanted });
+    print(
+      before === wanted
+        ? `mode is already ${wanted}; nothing changed`
+        : wanted === "audit"
+          ? "mode audit: every lock now records would-be denials instead of denying (each lock keeps its own mode for 'cgwarden mode enforce')"
+          : "mode enforce: each lock is back in its own mode",
+    );
   },
 });

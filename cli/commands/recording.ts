@@ -1,11 +1,11 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
-import { withPolicyWriter } from "../pins/session.ts";
+import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "recording", description: "Record only denials (default), or every decision, in the flight recorder" },
+  meta: { name: "recording", description: "Record only denials (default), or every decision, in the flight recorder (cgwarden must be loaded)" },
   args: {
     what: { type: "positional", required: true, description: "denials or all", valueHint: "denials|all" },
     ...jsonArg,
@@ -16,12 +16,14 @@ export default defineCommand({
     const { pinDir } = pinContext(args);
     if (args.what !== "denials" && args.what !== "all") throw new UsageError(`recording takes denials or all, not '${args.what}'`);
     const verbose = args.what === "all" ? 1 : 0;
-    await withPolicyWriter(pinDir, (state) => {
+    // Not loaded means nothing decides, so nothing to record; the admin loads cgwarden first.
+    const changed = await withLoadedPolicyWriter(pinDir, (state) => {
       const s = state.settings();
-      const changed = s.verbose !== verbose;
-      if (changed) state.writeSettings({ ...s, verbose });
-      if (args.json) return printJson({ changed, recording: args.what });
-      print(changed ? `recording ${args.what === "all" ? "every decision" : "denials and audit-mode denials only"}` : `recording is already '${args.what}'; nothing changed`);
+      if (s.verbose !== verbose) state.writeSettings({ ...s, verbose });
+      return s.verbose !== verbose;
     });
+    if (changed === null) throw notLoaded(pinDir);
+    if (args.json) return printJson({ changed, recording: args.what });
+    print(changed ? `recording ${args.what === "all" ? "every decision" : "denials and audit-mode denials only"}` : `recording is already '${args.what}'; nothing changed`);
   },
 });

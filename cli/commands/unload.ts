@@ -11,7 +11,10 @@ export default defineCommand({
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const r = await withWriterLock(pinDir, () => unloadWarden(pinDir));
-    if (args.json) printJson({ changed: r.wasLoaded, removed: r.removed, pinDir });
-    else print(r.wasLoaded ? `unloaded cgwarden: detached and removed ${r.removed.length} pins from ${pinDir}` : `cgwarden is not loaded at ${pinDir}; nothing to do`);
+    if (args.json) return printJson({ changed: r.wasLoaded || r.strays.length > 0, removed: r.removed, strays: r.strays, left: r.left, pinDir });
+    const also = r.strays.length ? `; also removed ${r.strays.length} entries cgwarden does not create: ${r.strays.join(", ")}` : "";
+    const left = r.left.length ? `; left ${r.left.length} entries that are not cgwarden's in ${pinDir}: ${r.left.join(", ")} (remove them by hand if nothing needs them)` : "";
+    if (r.wasLoaded) print(`unloaded cgwarden: detached and removed ${r.removed.length} pins from ${pinDir}${also}${left}`);
+    else print(`cgwarden is not loaded at ${pinDir}; nothing to unload${also}${left}`);
   },
 });

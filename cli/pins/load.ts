@@ -98,10 +98,13 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
   }
 }
 
+/** The most of anything one map holds; `load` checks its flags against it before anything else. */
+export const MAX_CAPACITY = 1 << 20;
+
 function validateCapacities(caps: Capacities): void {
   for (const [name, n] of Object.entries(caps)) {
-    if (!Number.isInteger(n) || n < 1 || n > 1 << 20)
-      throw new CliError(`capacity ${name}=${n} is out of range; use a whole number from 1 to ${1 << 20}`, 2);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_CAPACITY)
+      throw new CliError(`capacity ${name}=${n} is out of range; use a whole number from 1 to ${MAX_CAPACITY}`, 2);
   }
 }
 

@@ -1,5 +1,8 @@
-// A policy command's access to the pinned state: serialised, and loading
-// cgwarden first when it is not loaded yet.
+// A policy command's access to the pinned state, serialised. Commands that
+// add policy (lock, allow, delegate) load cgwarden when it is not loaded yet;
+// the others must not: removing or switching something that is not there
+// has nothing to act on, and loading as a side effect would attach programs
+// the admin never asked for.
 import { note } from "../output.ts";
 import { CliError } from "../errors.ts";
 import { loadWarden } from "./load.ts";
@@ -21,6 +24,24 @@ export async function withPolicyWriter<T>(pinDir: string, fn: (state: PinnedStat
       state.close();
     }
   });
+}
+
+/** Like withPolicyWriter, but null when cgwarden is not loaded: it never loads it. */
+export async function withLoadedPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T): Promise<T | null> {
+  return withWriterLock(pinDir, () => {
+    const state = openState(pinDir);
+    if (!state) return null;
+    try {
+      return fn(state);
+    } finally {
+      state.close();
+    }
+  });
+}
+
+/** The error for commands that only make sense once cgwarden is loaded. */
+export function notLoaded(pinDir: string): CliError {
+  return new CliError(`cgwarden is not loaded (pin directory ${pinDir}); load it first with 'cgwarden load'`);
 }
 
 /** Read-only access; null when cgwarden is not loaded. */

@@ -6,6 +6,8 @@ import { setSink } from "../../cli/output.ts";
 import { CliError, UsageError, formatError, exitCodeOf } from "../../cli/errors.ts";
 import { BpfError } from "../../cli/libbpf/errors.ts";
 import { VERSION } from "../../cli/version.ts";
+import { checkArgv } from "../../cli/commands/_argv.ts";
+import { parseCapacity, parsePid, parseRuleId, parseUid } from "../../cli/commands/_numbers.ts";
 
 async function cli(...args: string[]) {
   const out: string[] = [];
@@ -29,7 +31,7 @@ describe("argument parsing", () => {
   });
   test("an unknown option is a usage error", async () => {
     const r = await cli("lock", "/x", "--sideways");
-    expect(r).toMatchObject({ code: 2, err: "cgwarden: unknown option --sideways; see '--help'" });
+    expect(r).toMatchObject({ code: 2, err: "cgwarden: unknown option --sideways; see 'cgwarden lock --help'" });
   });
   test("an option missing its value is a usage error", async () => {
     expect(await cli("allow", "/x", "--uid")).toMatchObject({ code: 2, err: "cgwarden: option --uid needs a value" });
@@ -40,18 +42,94 @@ describe("argument parsing", () => {
     expect(r.err).toContain("--uid given 2 times");
   });
   test("an alias counts as its option", async () => {
-    expect((await cli("status", "-v", "--verbose", "--bogus")).err).toContain("unknown option --bogus");
+    expect(await cli("status", "-v", "--verbose")).toMatchObject({ code: 2, err: "cgwarden: --verbose given 2 times; give it once" });
   });
   test("extra positionals are refused", async () => {
     const r = await cli("remove", "1", "2");
-    expect(r).toMatchObject({ code: 2, err: "cgwarden: unexpected argument 2; see '--help'" });
+    expect(r).toMatchObject({ code: 2, err: "cgwarden: unexpected argument '2'; see 'cgwarden remove --help'" });
   });
-  test("a missing required argument is a usage error", async () => {
-    expect((await cli("lock")).code).toBe(2);
+  test("a missing required argument is a usage error naming it", async () => {
+    expect(await cli("lock")).toMatchObject({ code: 2, err: "cgwarden: missing CGROUP: usage is 'cgwarden lock CGROUP'; see 'cgwarden lock --help'" });
   });
   test("bad numbers are usage errors before anything is touched", async () => {
-    expect(await cli("remove", "abc")).toMatchObject({ code: 2, err: "cgwarden: rule id must be a positive number, not 'abc'" });
-    expect(await cli("load", "--max-locks", "0")).toMatchObject({ code: 2, err: "cgwarden: --max-locks takes a positive whole number, not '0'" });
+    expect(await cli("remove", "abc")).toMatchObject({ code: 2, err: "cgwarden: rule id must be a positive number from 1 to 4294967295 (see 'cgwarden rules'), not 'abc'" });
+    expect(await cli("load", "--max-locks", "0")).toMatchObject({ code: 2, err: "cgwarden: --max-locks takes a whole number from 1 to 1048576, not '0'" });
+  });
+});
+
+describe("strict options (citty would misread these)", () => {
+  test("a single-dash long option is refused, naming the two-dash form", async () => {
+    expect(await cli("allow", "/svc", "--uid", "4321", "-exe", "/usr/bin/true")).toMatchObject({
+      code: 2,
+      err: "cgwarden: unknown option -exe; long options take two dashes: --exe",
+    });
+    expect(await cli("lock", "/x", "--out", "-audit")).toMatchObject({ code: 2, err: "cgwarden: unknown option -audit; long options take two dashes: --audit" });
+  });
+  test("short options: a declared alias alone is fine, clusters and unknown letters are not", async () => {
+    expect((await cli("audit", "-fv")).err).toBe("cgwarden: unknown option -fv; give short options one at a time (-f -v)");
+    expect((await cli("status", "-x")).err).toBe("cgwarden: unknown option -x; see 'cgwarden status --help'");
+    expect((await cli("remove", "-1")).err).toBe("cgwarden: unknown option -1; negative numbers are not valid here");
+  });
+  test("a boolean given a value, an empty option name, an option before the command", async () => {
+    expect(await cli("lock", "/x", "--out=yes")).toMatchObject({ code: 2, err: "cgwarden: --out takes no value, not 'yes'; write --out alone" });
+    expect(await cli("lock", "/x", "--=x")).toMatchObject({ code: 2, err: "cgwarden: '--=x' has no option name; options are written --name or --name=VALUE" });
+    expect((await cli("--json", "rules")).code).toBe(2);
+  });
+  test("a value that looks like an option must be attached with =", async () => {
+    expect((await cli("allow", "/x", "--uid", "-1")).err).toBe(
+      "cgwarden: option --uid needs a value, and '-1' looks like an option; if it is the value, write --uid=-1",
+    );
+    expect((await cli("allow", "/x", "--exe", "")).err).toBe("cgwarden: option --exe has an empty value; give a value");
+  });
+  test("every repeated option is refused, negations included", async () => {
+    expect((await cli("lock", "/x", "--out", "--no-out")).err).toBe("cgwarden: --out given 2 times; give it once");
+  });
+  test("command names are looked up as names, not object properties", async () => {
+    expect((await cli("constructor")).err).toStartWith("cgwarden: unknown command 'constructor'");
+  });
+});
+
+describe("numbers are checked in full before anything is touched", () => {
+  test("rule ids: 1 to 2^32-1, decimal, no sign, no leading zeros", () => {
+    expect(parseRuleId("1")).toBe(1);
+    expect(parseRuleId("4294967295")).toBe(4294967295);
+    for (const bad of ["0", "4294967296", "007", "+5", "1e3", "0x10", "1.5", " 5", "", "١"]) expect(() => parseRuleId(bad)).toThrow(UsageError);
+  });
+  test("capacities: 1 to 2^20", () => {
+    expect(parseCapacity(undefined, "--max-locks")).toBeUndefined();
+    expect(parseCapacity("1048576", "--max-locks")).toBe(1048576);
+    for (const bad of ["0", "-1", "1e9", "abc", "2097152", "1048577"]) expect(() => parseCapacity(bad, "--max-locks")).toThrow(UsageError);
+  });
+  test("uids and pids", () => {
+    expect(parseUid("0")).toBe(0);
+    expect(parseUid("4294967294")).toBe(4294967294);
+    for (const bad of ["-1", "4294967295", "00", "01"]) expect(() => parseUid(bad)).toThrow(UsageError);
+    expect(parsePid("4194304", "--pid")).toBe(4194304);
+    for (const bad of ["0", "4194305", "0x1"]) expect(() => parsePid(bad, "--pid")).toThrow(UsageError);
+  });
+  test("remove 4294967296 is refused with cgwarden's own line", async () => {
+    expect(await cli("remove", "4294967296")).toMatchObject({
+      code: 2,
+      err: "cgwarden: rule id must be a positive number from 1 to 4294967295 (see 'cgwarden rules'), not '4294967296'",
+    });
+  });
+});
+
+describe("checkArgv on a declared table", () => {
+  const def = {
+    path: { type: "positional", required: true, valueHint: "CGROUP" },
+    exe: { type: "string" },
+    out: { type: "boolean" },
+    follow: { type: "boolean", alias: "f" },
+  } as const;
+  const check = (...raw: string[]) => () => checkArgv("t", def, raw);
+  test("accepts what is declared", () => {
+    for (const raw of [["/x"], ["/x", "--exe", "/bin/true"], ["/x", "--exe=-odd"], ["-f", "/x"], ["--", "-x"], ["/x", "--no-out"], ["/x", "--exe", "-"]])
+      expect(check(...raw)).not.toThrow();
+  });
+  test("refuses everything else", () => {
+    for (const raw of [["/x", "-exe", "a"], ["/x", "--exe"], ["/x", "--exe", "--out"], ["/x", "--out=1"], ["/x", "-ff"], ["/x", "/y"], [], ["/x", "--="], ["/x", "-f", "-f"]])
+      expect(check(...raw)).toThrow(UsageError);
   });
 });
 

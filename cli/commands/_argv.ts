@@ -1,0 +1,123 @@
+// Strict checking of a subcommand's raw arguments, before citty parses them.
+// citty (mri underneath) reads "-exe" as the short flags -e -x -e and
+// "--out=yes" as --out, accepts unknown flags and keeps the last of repeated
+// ones: each would turn an admin's typo into a different policy than asked.
+// So every token must be exactly one declared thing, or the command is refused.
+import type { ArgsDef } from "citty";
+import { UsageError, shown } from "../errors.ts";
+
+const SELECTORS = new Set(["exe", "uid", "user", "cgroup", "pid"]);
+
+interface Option {
+  canonical: string;
+  type: "boolean" | "string";
+}
+
+/** Option names and aliases of a command, each mapped to its declared name and type. */
+function optionTable(def: ArgsDef): Map<string, Option> {
+  const known = new Map<string, Option>();
+  for (const [name, d] of Object.entries(def)) {
+    if (d.type === "positional") continue;
+    const type = d.type === "boolean" ? "boolean" : "string";
+    known.set(name, { canonical: name, type });
+    for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.set(a, { canonical: name, type });
+    if (type === "boolean") known.set(`no-${name}`, { canonical: name, type });
+  }
+  return known;
+}
+
+/** A token the user meant as an option rather than a value: "-x", "--x", "-1"; a lone "-" is a value. */
+export function looksLikeOption(tok: string): boolean {
+  return tok.length > 1 && tok.startsWith("-");
+}
+
+/**
+ * Throws a UsageError for the first token that is not exactly a declared
+ * option (with its value), a declared alias, or an expected positional.
+ * `command` names the subcommand in messages.
+ */
+export function checkArgv(command: string, def: ArgsDef, raw: readonly string[]): void {
+  const known = optionTable(def);
+  const positionals = Object.entries(def).filter(([, d]) => d.type === "positional");
+  const seen = new Map<string, number>();
+  const given: string[] = [];
+
+  const count = (canonical: string) => {
+    const times = (seen.get(canonical) ?? 0) + 1;
+    seen.set(canonical, times);
+    if (times === 1) return;
+    if (SELECTORS.has(canonical))
+      throw new UsageError(`--${canonical} given ${times} times; selectors in one rule must all match, so give separate rules for alternatives`);
+    throw new UsageError(`--${canonical} given ${times} times; give it once`);
+  };
+
+  for (let i = 0; i < raw.length; i++) {
+    const tok = raw[i]!;
+    if (tok === "--") {
+      given.push(...raw.slice(i + 1));
+      break;
+    }
+    if (!looksLikeOption(tok)) {
+      given.push(tok);
+      continue;
+    }
+    if (tok.startsWith("--")) {
+      const eq = tok.indexOf("=");
+      const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
+      if (!name) throw new UsageError(`'${shown(tok)}' has no option name; options are written --name or --name=VALUE`);
+      const opt = known.get(name);
+      if (!opt) throw new UsageError(`unknown option --${shown(name)}; see 'cgwarden ${command} --help'`);
+      count(opt.canonical);
+      if (opt.type === "boolean") {
+        if (eq >= 0) throw new UsageError(`--${name} takes no value, not '${shown(tok.slice(eq + 1))}'; write --${name} alone`);
+        continue;
+      }
+      if (eq >= 0) {
+        if (eq === tok.length - 1) throw new UsageError(`option --${name} needs a value; write --${name} VALUE`);
+        continue;
+      }
+      const value = raw[i + 1];
+      if (value === undefined || value === "--") throw new UsageError(`option --${name} needs a value`);
+      if (looksLikeOption(value))
+        throw new UsageError(`option --${name} needs a value, and '${shown(value)}' looks like an option; if it is the value, write --${name}=${shown(value)}`);
+      if (value === "") throw new UsageError(`option --${name} has an empty value; give a value`);
+      i++;
+      continue;
+    }
+    singleDash(command, tok, known, count, (value) => {
+      // A declared one-letter alias of a string option takes the next token as its value.
+      const v = raw[i + 1];
+      if (v === undefined || looksLikeOption(v) || v === "") throw new UsageError(`option ${tok} needs a value`);
+      i++;
+      return value;
+    });
+  }
+
+  const variadic = positionals.some(([, d]) => (d as { variadic?: boolean }).variadic);
+  if (!variadic && given.length > positionals.length)
+    throw new UsageError(`unexpected argument '${shown(given[positionals.length]!)}'; see 'cgwarden ${command} --help'`);
+  for (let k = given.length; k < positionals.length; k++) {
+    const [name, d] = positionals[k]!;
+    if (d.required === false || d.default !== undefined) continue;
+    const hint = (d as { valueHint?: string }).valueHint ?? name.toUpperCase();
+    throw new UsageError(`missing ${hint}: usage is 'cgwarden ${command} ${hint}'; see 'cgwarden ${command} --help'`);
+  }
+}
+
+/** "-v" is fine when v is a declared alias; anything else with one dash is refused, with the likely meaning. */
+function singleDash(command: string, tok: string, known: Map<string, Option>, count: (c: string) => void, takeValue: (v: string) => string): void {
+  const body = tok.slice(1);
+  const opt = body.length === 1 ? known.get(body) : undefined;
+  if (opt && body !== opt.canonical) {
+    count(opt.canonical);
+    if (opt.type === "string") takeValue(tok);
+    return;
+  }
+  const name = body.split("=")[0]!;
+  if (/^\d/.test(body)) throw new UsageError(`unknown option ${shown(tok)}; negative numbers are not valid here`);
+  if (known.has(name) && name.length > 1) throw new UsageError(`unknown option ${shown(tok)}; long options take two dashes: --${body}`);
+  const letters = [...body];
+  if (letters.length > 1 && letters.every((c) => known.has(c) && c !== known.get(c)!.canonical))
+    throw new UsageError(`unknown option ${shown(tok)}; give short options one at a time (${letters.map((c) => `-${c}`).join(" ")})`);
+  throw new UsageError(`unknown option ${shown(tok)}; see 'cgwarden ${command} --help'`);
+}

@@ -1,0 +1,43 @@
+// The corpus cases that fail in argument checking alone (no setup, exit 2) run
+// here on the host too; the guest suite runs all of them (test/guest/corpus.guest.ts).
+import { describe, expect, mock, test } from "bun:test";
+import { runCli } from "../../cli/main.ts";
+import { setSink } from "../../cli/output.ts";
+import { LONG_PATH, expand, judge, loadCorpus, type BadInput } from "../corpus/corpus.ts";
+
+// Usage errors come before any kernel access; if one ever did not, it must not load anything on the host.
+mock.module("../../cli/pins/load.ts", () => ({
+  DEFAULT_CAPACITIES: { locks: 4096, gateRules: 16384, records: 4096 },
+  MAX_CAPACITY: 1 << 20,
+  loadWarden: () => {
+    throw new Error("a corpus case reached loadWarden on the host");
+  },
+}));
+
+// These refuse only after their cgroup resolves, and the corpus cgroups exist only in the guest.
+const NEEDS_GUEST_CGROUPS = new Set(["uid: both --uid and --user", "selector: none given"]);
+
+const hostCases = loadCorpus().filter(
+  (c) => !c.setup && c.exit === 2 && !NEEDS_GUEST_CGROUPS.has(c.name) && !c.args.some((a) => /\{(FIXTURES|DEAD_PID)\}/.test(a)),
+);
+
+async function cli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  setSink({ out: (l) => out.push(l), err: (l) => err.push(l) });
+  try {
+    return { code: await runCli(args), out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    setSink(null);
+  }
+}
+
+describe("bad-input corpus, argument checking only", () => {
+  test("most usage errors are checkable without a kernel", () => {
+    expect(hostCases.length).toBeGreaterThanOrEqual(60);
+  });
+  test.each(hostCases.map((c) => [c.name, c] as [string, BadInput]))("%s", async (_name, c) => {
+    const r = await cli(expand(c.args, { FIXTURES: "/nonexistent", DEAD_PID: "0", LONG_PATH }));
+    expect(judge(c, r)).toEqual([]);
+  });
+});
