@@ -1,42 +1,50 @@
 #!/usr/bin/env bun
 // Entry point: lazy subcommands, exact exit codes, one-line errors.
-import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+//
+// citty is imported only once a command runs: it decides at import time
+// whether to print colour, and `--version` should not pay for it at all.
+import type { ArgsDef, CommandDef } from "citty";
 import { CliError, EXIT_USAGE, exitCodeOf, formatError, shown } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { note, print } from "./output.ts";
 import { checkArgv, looksLikeOption } from "./commands/_argv.ts";
-import type { ArgsDef } from "citty";
+import { commandModules, type CommandName } from "./commands/index.ts";
 
-export const commands = {
-  check: () => import("./commands/check.ts").then((m) => m.default),
-  load: () => import("./commands/load.ts").then((m) => m.default),
-  status: () => import("./commands/status.ts").then((m) => m.default),
-  unload: () => import("./commands/unload.ts").then((m) => m.default),
-  lock: () => import("./commands/lock.ts").then((m) => m.default),
-  unlock: () => import("./commands/unlock.ts").then((m) => m.default),
-  allow: () => import("./commands/allow.ts").then((m) => m.default),
-  delegate: () => import("./commands/delegate.ts").then((m) => m.default),
-  rules: () => import("./commands/rules.ts").then((m) => m.default),
-  remove: () => import("./commands/remove.ts").then((m) => m.default),
-  mode: () => import("./commands/mode.ts").then((m) => m.default),
-  audit: () => import("./commands/audit.ts").then((m) => m.default),
-  explain: () => import("./commands/explain.ts").then((m) => m.default),
-  recording: () => import("./commands/recording.ts").then((m) => m.default),
-} as const;
+export const commands = Object.fromEntries(
+  Object.entries(commandModules).map(([name, load]) => [name, () => load().then((m) => m.default as CommandDef)]),
+) as Record<CommandName, () => Promise<CommandDef>>;
 
-export const main = defineCommand({
+export const main: CommandDef = {
   meta: { name: "cgwarden", version: VERSION, description: "Decide who may move processes between cgroup v2 cgroups" },
   subCommands: commands,
-});
+};
+
+/**
+ * citty decides on colour when its module is first evaluated, and every
+ * command module imports it: so this runs before any of them loads. NO_COLOR
+ * is honoured as the convention says (any non-empty value), and pipes never
+ * get escapes.
+ */
+function plainUnlessTerminal(): void {
+  if (process.env.NO_COLOR || !process.stdout.isTTY) process.env.NO_COLOR = "1";
+}
+
+const loadCitty = () => import("citty");
+
+async function showHelp(cmd: CommandDef, parent?: CommandDef, examples: readonly string[] = []): Promise<void> {
+  print(await (await loadCitty()).renderUsage(cmd, parent));
+  if (examples.length) print(["EXAMPLES", "", ...examples.map((e) => `  ${e}`), ""].join("\n"));
+}
 
 /** Runs the CLI with `argv` and returns the exit code; never calls process.exit. */
 export async function runCli(argv: string[]): Promise<number> {
+  plainUnlessTerminal();
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     print(VERSION);
     return 0;
   }
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
-    await showUsage(main);
+    await showHelp(main, undefined, MAIN_EXAMPLES);
     return argv.length === 0 ? EXIT_USAGE : 0;
   }
   const name = argv[0]!;
@@ -48,16 +56,17 @@ export async function runCli(argv: string[]): Promise<number> {
     note(formatError(new CliError(`unknown command '${shown(name)}'; commands: ${Object.keys(commands).join(", ")}`)));
     return EXIT_USAGE;
   }
-  const cmd = (await commands[name as keyof typeof commands]()) as CommandDef;
+  const mod = await commandModules[name as CommandName]();
+  const cmd = mod.default as CommandDef;
   const rest = argv.slice(1);
   if (rest.includes("--help") || rest.includes("-h")) {
-    await showUsage(cmd, main);
+    await showHelp(cmd, main, mod.examples);
     return 0;
   }
   try {
     // Before citty parses: its parser misreads what checkArgv refuses, and its missing-argument errors name no fix.
-    checkArgv(name, ((cmd.args ?? {}) as ArgsDef), rest);
-    const { result } = await runCommand(cmd, { rawArgs: rest });
+    checkArgv(name, (cmd.args ?? {}) as ArgsDef, rest);
+    const { result } = await (await loadCitty()).runCommand(cmd, { rawArgs: rest });
     return (result as { exitCode?: number } | undefined)?.exitCode ?? 0;
   } catch (err) {
     note(formatError(err));
@@ -69,6 +78,14 @@ export async function runCli(argv: string[]): Promise<number> {
 function citty(err: unknown): boolean {
   return err instanceof Error && err.name === "CLIError";
 }
+
+const MAIN_EXAMPLES = [
+  "cgwarden check                                   # can this kernel enforce?",
+  "cgwarden lock /system.slice/foo.service --out    # nothing moves foo's tasks out",
+  "cgwarden allow /system.slice/foo.service --exe /usr/lib/systemd/systemd",
+  "cgwarden audit --verdict denied                  # who tried, and which rule said no",
+  "cgwarden completion bash > /etc/bash_completion.d/cgwarden",
+];
 
 if (import.meta.main) {
   process.exitCode = await runCli(process.argv.slice(2));

@@ -114,11 +114,26 @@ function verify(): number {
 
 function buildExecutable(): void {
   mkdirSync(join(ROOT, "dist"), { recursive: true });
-  run([process.execPath, "build", "--compile", "--minify-whitespace", "cli/main.ts", "--outfile", "dist/cgwarden"]);
+  // Bytecode and full minification: start-up is most of a one-off command's time (see test/bench).
+  run([process.execPath, "build", "--compile", "--bytecode", "--format=esm", "--minify", "cli/main.ts", "--outfile", "dist/cgwarden"]);
   console.log("built dist/cgwarden");
+}
+
+/** cgwarden(8) from the command definitions and the README's semantics. */
+async function buildManPage(): Promise<void> {
+  const { manPage, readmeSection } = await import("../cli/usage/manpage.ts");
+  const { commandSpecs } = await import("../cli/usage/spec.ts");
+  const { VERSION } = await import("../cli/version.ts");
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const date = new Date(Number(run(["git", "log", "-1", "--format=%ct"]).trim() || Date.now() / 1000) * 1000).toISOString().slice(0, 10);
+  writeFileSync(join(ROOT, "dist", "cgwarden.8"), manPage(await commandSpecs(), readmeSection(readme, "Semantics"), VERSION, date));
+  console.log("built dist/cgwarden.8");
 }
 
 const args = new Set(process.argv.slice(2));
 if (args.has("--verify")) process.exit(verify());
 buildObject();
-if (!args.has("--bpf-only")) buildExecutable();
+if (!args.has("--bpf-only")) {
+  buildExecutable();
+  await buildManPage();
+}

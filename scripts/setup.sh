@@ -11,6 +11,8 @@ packages=(
   clang-16 llvm-16 libbpf-dev gcc libc6-dev
   # run: the CLI dlopens libbpf.so.1; tests inspect links with bpftool
   libbpf1 bpftool
+  # the man page test renders cgwarden(8)
+  man-db groff-base
   # guests: QEMU, virtiofsd (in qemu-system-x86), a static busybox for the initramfs
   qemu-system-x86 busybox-static cpio util-linux xz-utils zstd
   # the patched 6.12 kernel

@@ -83,3 +83,9 @@ async function follow(fd: number, after: bigint, filter: RecordFilter, limit: nu
     process.off("SIGTERM", onSignal);
   }
 }
+
+export const examples = [
+  "cgwarden audit --since 10m --verdict denied",
+  "cgwarden audit --follow --json",
+  "cgwarden audit --rule 12 --limit 20",
+];

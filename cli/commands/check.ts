@@ -36,3 +36,8 @@ export default defineCommand({
     return { exitCode };
   },
 });
+
+export const examples = [
+  "cgwarden check            # exit 0 only if this kernel can enforce",
+  "cgwarden check --json | jq .mechanism",
+];

@@ -64,3 +64,9 @@ export default defineCommand({
     return { exitCode: result.verdict === "deny" ? EXIT_DENIED : 0 };
   },
 });
+
+export const examples = [
+  "cgwarden explain --task 4242 --to /user.slice",
+  "cgwarden explain --record 17",
+  "cgwarden explain --via clone --to /system.slice/foo.service --actor 1",
+];

@@ -28,3 +28,8 @@ export default defineCommand({
     else print(`loaded cgwarden (${r.mechanism.name} mechanism: ${r.mechanism.describe}); pinned at ${pinDir}`);
   },
 });
+
+export const examples = [
+  "cgwarden load",
+  "cgwarden load --max-locks 16384 --records 65536",
+];

@@ -28,3 +28,9 @@ export default defineCommand({
     });
   },
 });
+
+export const examples = [
+  "cgwarden lock /system.slice/foo.service --out",
+  "cgwarden lock /system.slice/foo.service --in --out --audit   # record only",
+  "cgwarden lock /sys/fs/cgroup/user.slice --within",
+];

@@ -40,3 +40,8 @@ export default defineCommand({
     );
   },
 });
+
+export const examples = [
+  "cgwarden mode audit       # every lock only records, at once",
+  "cgwarden mode enforce     # each lock back to its own mode",
+];

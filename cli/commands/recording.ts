@@ -27,3 +27,8 @@ export default defineCommand({
     print(changed ? `recording ${args.what === "all" ? "every decision" : "denials and audit-mode denials only"}` : `recording is already '${args.what}'; nothing changed`);
   },
 });
+
+export const examples = [
+  "cgwarden recording all     # record every decision, allowed ones too",
+  "cgwarden recording denials",
+];

@@ -19,3 +19,7 @@ export default defineCommand({
     print(r.removed ? `removed rule ${id}` : `no rule ${id}, nothing changed`);
   },
 });
+
+export const examples = [
+  "cgwarden remove 12",
+];

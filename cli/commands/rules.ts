@@ -29,3 +29,8 @@ export default defineCommand({
     }
   },
 });
+
+export const examples = [
+  "cgwarden rules",
+  "cgwarden rules --json | jq '.rules[] | select(.state != \"live\")'",
+];

@@ -23,3 +23,8 @@ export default defineCommand({
     for (const p of s.programs ?? []) print(`  ${p.program.padEnd(28)} prog ${String(p.progId).padEnd(6)} link ${String(p.linkId).padEnd(6)} ${p.attachedTo}`);
   },
 });
+
+export const examples = [
+  "cgwarden status",
+  "cgwarden status --json",
+];

@@ -18,3 +18,7 @@ export default defineCommand({
     else print(`cgwarden is not loaded at ${pinDir}; nothing to unload${also}${left}`);
   },
 });
+
+export const examples = [
+  "cgwarden unload           # ends enforcement and drops the policy",
+];

@@ -22,3 +22,7 @@ export default defineCommand({
     print(removed !== null ? `unlock ${anchor.path}: removed lock rule ${removed}` : `unlock ${anchor.path}: no lock there, nothing changed`);
   },
 });
+
+export const examples = [
+  "cgwarden unlock /system.slice/foo.service",
+];

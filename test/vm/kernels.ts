@@ -26,8 +26,25 @@ export function isKernelName(s: string): s is KernelName {
   return (KERNEL_NAMES as readonly string[]).includes(s);
 }
 
-/** Download or build (once; cached) the kernel and return how to boot it. */
-export async function ensureKernel(name: KernelName): Promise<GuestKernel> {
+const pending = new Map<KernelName, Promise<GuestKernel>>();
+
+/**
+ * Download or build (once; cached) the kernel and return how to boot it.
+ * Callers share one promise per kernel, so a build started early (test/run.ts
+ * starts the hook kernel's while other kernels' suites run) is awaited, not
+ * repeated.
+ */
+export function ensureKernel(name: KernelName): Promise<GuestKernel> {
+  let p = pending.get(name);
+  if (!p) {
+    p = resolveKernel(name);
+    p.catch(() => {}); // a build started early fails where it is awaited, not as an unhandled rejection
+    pending.set(name, p);
+  }
+  return p;
+}
+
+async function resolveKernel(name: KernelName): Promise<GuestKernel> {
   switch (name) {
     case "debian-6.1": {
       const k = await ensureDebianKernel({

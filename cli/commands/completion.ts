@@ -1,0 +1,23 @@
+import { defineCommand } from "citty";
+import { UsageError, shown } from "../errors.ts";
+import { print } from "../output.ts";
+import { SHELLS, completionScript, type Shell } from "../usage/completion.ts";
+import { commandSpecs } from "../usage/spec.ts";
+import { strictArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
+  args: { shell: { type: "positional", required: true, description: "bash, zsh or fish", valueHint: "SHELL" } },
+  plugins: [strictArgs],
+  async run({ args }) {
+    if (!(SHELLS as readonly string[]).includes(args.shell))
+      throw new UsageError(`no completion for '${shown(args.shell)}'; choose ${SHELLS.join(", ")}`);
+    print(completionScript(args.shell as Shell, await commandSpecs()).trimEnd());
+  },
+});
+
+export const examples = [
+  "cgwarden completion bash > /etc/bash_completion.d/cgwarden",
+  "cgwarden completion zsh > /usr/local/share/zsh/site-functions/_cgwarden",
+  "cgwarden completion fish > ~/.config/fish/completions/cgwarden.fish",
+];

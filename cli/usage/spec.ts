@@ -1,0 +1,55 @@
+// What every command accepts, read from the citty definitions themselves, so
+// help, completions and the man page cannot drift from what the parser takes.
+import type { ArgDef, CommandDef } from "citty";
+import { commandModules, type CommandName } from "../commands/index.ts";
+
+export interface OptionSpec {
+  name: string;
+  alias: string[];
+  takesValue: boolean;
+  description: string;
+  valueHint?: string;
+  /** Fixed choices, when the value hint lists them (`procs|threads|clone`). */
+  choices: string[];
+}
+
+export interface CommandSpec {
+  name: CommandName;
+  description: string;
+  positionals: Array<{ name: string; required: boolean; description: string }>;
+  options: OptionSpec[];
+  examples: readonly string[];
+}
+
+function optionSpec(name: string, d: ArgDef): OptionSpec {
+  const hint = "valueHint" in d ? d.valueHint : undefined;
+  const choices = hint && /^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(hint) ? hint.split("|") : [];
+  return {
+    name,
+    alias: ["alias" in d && d.alias ? [d.alias].flat() : []].flat(),
+    takesValue: d.type !== "boolean",
+    description: d.description ?? "",
+    valueHint: hint,
+    choices,
+  };
+}
+
+export async function commandSpecs(): Promise<CommandSpec[]> {
+  const specs: CommandSpec[] = [];
+  for (const [name, load] of Object.entries(commandModules) as Array<[CommandName, (typeof commandModules)[CommandName]]>) {
+    const mod = await load();
+    const def = mod.default as CommandDef;
+    const meta = (def.meta ?? {}) as { description?: string };
+    const args = Object.entries((def.args ?? {}) as Record<string, ArgDef>);
+    specs.push({
+      name,
+      description: meta.description ?? "",
+      positionals: args
+        .filter(([, d]) => d.type === "positional")
+        .map(([n, d]) => ({ name: ("valueHint" in d && d.valueHint) || n.toUpperCase(), required: !!d.required, description: d.description ?? "" })),
+      options: args.filter(([, d]) => d.type !== "positional").map(([n, d]) => optionSpec(n, d)),
+      examples: mod.examples,
+    });
+  }
+  return specs;
+}
