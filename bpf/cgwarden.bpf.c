@@ -545,7 +545,7 @@ static __noinline int cgw_decide(struct cgw_migration *m)
 		count(CGW_STAT_AUDITED);
 	else
 		count(CGW_STAT_ALLOWED);
-	if (d->verdict != CGW_VERDICT_ALLOW || (s && s->verbose))
+	if (d->verdict != CGW_VERDICT_ALLOW || (s && s->record_all))
 		record(d, m, s ? s->recorder_slots : 0);
 	if (cgw_never)
 		bpf_map_lookup_elem(&rules, &zero);

@@ -142,7 +142,7 @@ struct cgw_settings {
 	__u32 abi;
 	__u32 mechanism;   /* CGW_MECH_* in use, written at load */
 	__u32 global_mode; /* CGW_MODE_AUDIT overrides every lock's own mode */
-	__u32 verbose;     /* record allowed decisions too */
+	__u32 record_all;  /* record every decision, allowed ones too */
 	__u32 next_rule_id;
 	__u32 recorder_slots; /* entries of the recorder map, set at load */
 	__u64 generation;  /* bumped by every policy change */
@@ -163,7 +163,7 @@ enum cgw_stat {
 
 /*
  * One decision, as recorded for `cgwarden audit`: every deny and audit-deny,
- * and with settings.verbose every allow too. Written to the recorder map (the
+ * and with settings.record_all every allow too. Written to the recorder map (the
  * newest recorder_slots of them, slot = seq % recorder_slots) and to the
  * events ring buffer for followers. seq starts at 1; a slot whose seq is not
  * the one expected is being rewritten.

@@ -1,16 +1,11 @@
 // Decision records from the pinned flight recorder, and how admins read them.
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import type { PinnedState } from "../pins/state.ts";
-import { RecordLayout, Verdict, Via, type RecordValue } from "../policy/abi.ts";
+import { RecordLayout, Verdict, viaName, type RecordValue } from "../object/abi.ts";
 import type { CgroupNames } from "../kernel/cgroupfs.ts";
-import { mechanismByCode } from "../mechanism.ts";
+import { mechanismByCode } from "../object/mechanism.ts";
 import { UsageError } from "../errors.ts";
-
-const key = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-};
+import { u32Key as key } from "../object/struct.ts";
 
 /** Every record the recorder still holds, oldest first. */
 export function readRecords(state: PinnedState): RecordValue[] {
@@ -26,6 +21,15 @@ export function readRecords(state: PinnedState): RecordValue[] {
     if (r.seq === seq) out.push(r); // otherwise being rewritten right now
   }
   return out;
+}
+
+/** One record by its sequence number, from its slot; null once it has been overwritten. */
+export function recordBySeq(state: PinnedState, seq: number): RecordValue | null {
+  const slots = state.settings().recorder_slots;
+  if (!slots || seq < 1) return null;
+  const raw = state.maps.recorder.lookup(key(seq % slots), RecordLayout.size);
+  const r = raw ? RecordLayout.decode(raw) : null;
+  return r && r.seq === BigInt(seq) ? r : null;
 }
 
 export function headSeq(state: PinnedState): bigint {
@@ -61,7 +65,6 @@ export function parseDuration(text: string): number {
 }
 
 const VERDICT_WORDS = { [Verdict.allow]: "allowed", [Verdict.deny]: "denied", [Verdict.audit]: "audit" } as const;
-const VIA_WORDS = { [Via.procs]: "procs", [Via.threads]: "threads", [Via.clone]: "clone3" } as const;
 
 export interface RecordView {
   seq: number;
@@ -83,7 +86,7 @@ export function viewRecord(r: RecordValue, names: CgroupNames, nowBootMs: number
     seq: Number(r.seq),
     time: new Date(wall).toISOString(),
     verdict: VERDICT_WORDS[r.verdict as 0 | 1 | 2] ?? "denied",
-    via: VIA_WORDS[r.via as 1 | 2 | 3] ?? `via ${r.via}`,
+    via: viaName(r.via) ?? `via ${r.via}`,
     mechanism: mechanismByCode(r.mechanism)?.name ?? `mechanism ${r.mechanism}`,
     rule: { id: r.rule_id, cgroupId: r.rule_cgroup, cgroup: r.rule_id ? names.pathOf(r.rule_cgroup) : null },
     src: { id: r.src_cgroup, path: names.pathOf(r.src_cgroup) },

@@ -4,7 +4,7 @@ import { requireRuleDepth, resolveCgroup, CgroupNames } from "../kernel/cgroupfs
 import { print, printJson } from "../output.ts";
 import { viewRule, formatRuleLine } from "../policy/describe.ts";
 import { PolicyStore, type Anchor, type ChangeResult } from "../policy/store.ts";
-import { parseSelectors, selectorArgs } from "../policy/selectors.ts";
+import { parseSelectors, selectorArgs } from "../policy/selector-args.ts";
 import { withPolicyWriter } from "../pins/session.ts";
 import { parsePid, parseUid } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";

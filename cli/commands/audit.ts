@@ -3,14 +3,14 @@ import { UsageError } from "../errors.ts";
 import { print, printJson, note } from "../output.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
 import { RingBuffer } from "../libbpf/index.ts";
-import { RecordLayout } from "../policy/abi.ts";
+import { RecordLayout } from "../object/abi.ts";
 import { openState } from "../pins/state.ts";
 import { bootNowMs, formatRecord, headSeq, matches, parseDuration, readRecords, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
 import { parseCount, parseRuleId } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "audit", description: "Show recorded decisions: denials, audit-mode denials, and with verbose recording every decision" },
+  meta: { name: "audit", description: "Show recorded decisions: denials, audit-mode denials, and, after 'cgwarden recording all', every decision" },
   args: {
     follow: { type: "boolean", alias: "f", description: "Stream new records as they happen, until interrupted" },
     since: { type: "string", description: "Only records newer than this (30s, 10m, 2h, 1d)", valueHint: "DURATION" },

@@ -1,12 +1,12 @@
 import { defineCommand } from "citty";
 import { CliError, EXIT_DENIED, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
-import { CgroupNames, ancestorChain, cgroupOfPid, resolveCgroup, threadCgroups } from "../kernel/cgroupfs.ts";
-import { bootNowMs, readRecords, viewRecord } from "../audit/records.ts";
+import { CgroupNames } from "../kernel/cgroupfs.ts";
+import { bootNowMs, recordBySeq, viewRecord } from "../audit/records.ts";
 import { PolicyStore } from "../policy/store.ts";
-import { actorFromPid, explain, formatExplanation, inputFromRecord, type ExplainInput } from "../policy/explain.ts";
+import { explainRequest, formatExplanation, type ExplainRequest } from "../policy/explain.ts";
 import { withPolicyReader } from "../pins/session.ts";
-import type { ViaName } from "../policy/abi.ts";
+import type { ViaName } from "../object/abi.ts";
 import { parseCount, parsePid } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -39,24 +39,17 @@ export default defineCommand({
     if (args.actor !== undefined) parsePid(args.actor, "--actor");
     const names = new CgroupNames();
     const result = withPolicyReader(pinDir, (state) => {
-      let input: ExplainInput;
+      let req: ExplainRequest;
       if (args.record !== undefined) {
         const seq = seqOf(args.record);
-        const rec = readRecords(state).find((r) => Number(r.seq) === seq);
-        if (!rec) throw new CliError(`no record #${seq} in the flight recorder (see 'cgwarden audit'; old records are overwritten)`);
-        const view = viewRecord(rec, names, bootNowMs());
-        input = inputFromRecord(rec, names, view.actor.exe.path);
+        const record = recordBySeq(state, seq);
+        if (!record) throw new CliError(`no record #${seq} in the flight recorder (see 'cgwarden audit'; old records are overwritten)`);
+        req = { record, exePath: viewRecord(record, names, bootNowMs()).actor.exe.path };
       } else {
-        const actorPid = args.actor === undefined ? process.ppid : parsePid(args.actor, "--actor");
-        const a = actorFromPid(actorPid, state.executedBy(actorPid));
-        const dstRef = resolveCgroup(args.to!, "--to");
-        const task = via === "clone" ? 0 : parsePid(args.task!, "--task");
-        const src = via === "clone" ? a.actor.cgroupChain : ancestorChain(cgroupOfPid(task));
-        // A whole process moves with all its threads, and the kernel judges each one's cgroup.
-        const threadSrcs = via === "procs" ? threadCgroups(task).map(ancestorChain) : [];
-        input = { actor: a.actor, actorLabel: a.label, exePath: a.exePath, src, dst: ancestorChain(dstRef), via, threadSrcs };
+        const actor = args.actor === undefined ? process.ppid : parsePid(args.actor, "--actor");
+        req = { task: via === "clone" ? 0 : parsePid(args.task!, "--task"), to: args.to!, actor, via };
       }
-      return explain(new PolicyStore(state).livePolicy(), input, names);
+      return explainRequest(req, { policy: new PolicyStore(state).livePolicy(), executedBy: (pid) => state.executedBy(pid) }, names);
     });
     if (!result) throw new CliError(`cgwarden is not loaded (pin directory ${pinDir}); every migration is allowed by cgwarden`);
     if (args.json) printJson(result);

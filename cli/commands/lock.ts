@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { ALL_DIRECTIONS, Direction } from "../policy/abi.ts";
+import { ALL_DIRECTIONS, Direction } from "../object/abi.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { withPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";

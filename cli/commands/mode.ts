@@ -1,8 +1,8 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
-import { Mode, type ModeName } from "../policy/abi.ts";
-import { modeName } from "../policy/model.ts";
+import type { ModeName } from "../object/abi.ts";
+import { PolicyStore } from "../policy/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -22,13 +22,7 @@ export default defineCommand({
     if (args.mode !== "enforce" && args.mode !== "audit") throw new UsageError(`mode is enforce or audit, not '${args.mode}'`);
     const wanted = args.mode as ModeName;
     // Not loaded means no locks to switch; saying so beats loading cgwarden to flip a mode nothing uses.
-    const before = await withLoadedPolicyWriter(pinDir, (state) => {
-      const s = state.settings();
-      const was = modeName(s.global_mode);
-      // One array element holds the global mode: the kernel sees the old mode or the new, never a mix.
-      if (was !== wanted) state.writeSettings({ ...s, global_mode: Mode[wanted], generation: s.generation + 1n });
-      return was;
-    });
+    const before = await withLoadedPolicyWriter(pinDir, (state) => new PolicyStore(state).setGlobalMode(wanted));
     if (before === null) throw notLoaded(pinDir);
     if (args.json) return printJson({ changed: before !== wanted, mode: wanted });
     print(

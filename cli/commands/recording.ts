@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
+import { PolicyStore } from "../policy/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -15,13 +16,8 @@ export default defineCommand({
   async run({ args }) {
     const { pinDir } = pinContext(args);
     if (args.what !== "denials" && args.what !== "all") throw new UsageError(`recording takes denials or all, not '${args.what}'`);
-    const verbose = args.what === "all" ? 1 : 0;
     // Not loaded means nothing decides, so nothing to record; the admin loads cgwarden first.
-    const changed = await withLoadedPolicyWriter(pinDir, (state) => {
-      const s = state.settings();
-      if (s.verbose !== verbose) state.writeSettings({ ...s, verbose });
-      return s.verbose !== verbose;
-    });
+    const changed = await withLoadedPolicyWriter(pinDir, (state) => new PolicyStore(state).setRecordAll(args.what === "all"));
     if (changed === null) throw notLoaded(pinDir);
     if (args.json) return printJson({ changed, recording: args.what });
     print(changed ? `recording ${args.what === "all" ? "every decision" : "denials and audit-mode denials only"}` : `recording is already '${args.what}'; nothing changed`);

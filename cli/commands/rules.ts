@@ -3,7 +3,7 @@ import { print, printJson } from "../output.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
 import { formatRuleLine, viewRule } from "../policy/describe.ts";
 import { PolicyStore } from "../policy/store.ts";
-import { modeName } from "../policy/model.ts";
+import { modeName } from "../object/abi.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync, statfsSync, type Dirent } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { CliError, UsageError, shown } from "../errors.ts";
-import { MAX_LEVEL } from "../policy/abi.ts";
+import { MAX_LEVEL } from "../object/abi.ts";
 import { findMount } from "./mounts.ts";
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;

@@ -2,8 +2,8 @@
 // the kernel itself: mounts, BTF, the active LSM list, and a real program load.
 import { existsSync, readFileSync } from "node:fs";
 import { BpfObject, BpfError, KernelBtf } from "../libbpf/index.ts";
-import { objectBytes } from "../embedded.ts";
-import { MAINLINE, NATIVE, PROBES, type Mechanism } from "../mechanism.ts";
+import { objectBytes } from "../object/embedded.ts";
+import { MAINLINE, NATIVE, PROBES, type Mechanism } from "../object/mechanism.ts";
 import { BPFFS, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
 
 export type CheckState = "ok" | "fail" | "warn" | "info";

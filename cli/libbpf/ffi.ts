@@ -6,8 +6,6 @@ import { CliError, EXIT_RUNTIME } from "../errors.ts";
 const libbpfSymbols = {
   libbpf_set_print: { args: ["ptr"], returns: "ptr" },
   libbpf_strerror: { args: ["i32", "ptr", "u64"], returns: "i32" },
-  libbpf_major_version: { args: [], returns: "u32" },
-  libbpf_minor_version: { args: [], returns: "u32" },
 
   bpf_object__open_mem: { args: ["ptr", "u64", "ptr"], returns: "ptr" },
   bpf_object__load: { args: ["ptr"], returns: "i32" },
@@ -24,8 +22,6 @@ const libbpfSymbols = {
   bpf_map__name: { args: ["ptr"], returns: "cstring" },
   bpf_map__fd: { args: ["ptr"], returns: "i32" },
   bpf_map__set_max_entries: { args: ["ptr", "u32"], returns: "i32" },
-  bpf_map__max_entries: { args: ["ptr"], returns: "u32" },
-  bpf_map__reuse_fd: { args: ["ptr", "i32"], returns: "i32" },
 
   bpf_link__pin: { args: ["ptr", "ptr"], returns: "i32" },
   bpf_link__fd: { args: ["ptr"], returns: "i32" },

@@ -1,6 +1,6 @@
 export { BpfObject, BpfProgram, BpfMapDef } from "./object.ts";
 export { Link } from "./link.ts";
-export { MapFd, BPF_ANY, BPF_EXIST, BPF_NOEXIST, onMapWrite, type MapInfo } from "./map.ts";
+export { MapFd, onMapWrite, type MapInfo } from "./map.ts";
 export { KernelBtf } from "./btf.ts";
 export { BpfError, describeErrno } from "./errors.ts";
 export { linkInfo, openPinned, closeFd, pidfdOpen, programMapIds, waitDetached, type Attachment, type LinkInfo } from "./info.ts";

@@ -4,9 +4,7 @@ import { cstr, libbpf, libc } from "./ffi.ts";
 import { check } from "./errors.ts";
 import { objectInfo, openPinned } from "./info.ts";
 
-export const BPF_ANY = 0n;
-export const BPF_NOEXIST = 1n;
-export const BPF_EXIST = 2n;
+const BPF_ANY = 0n;
 
 const ENOENT = 2;
 

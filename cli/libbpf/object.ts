@@ -113,17 +113,8 @@ export class BpfMapDef {
     return libbpf().bpf_map__fd(this.handle);
   }
 
-  get maxEntries(): number {
-    return libbpf().bpf_map__max_entries(this.handle);
-  }
-
   /** Only before load. */
   setMaxEntries(n: number): void {
     check(`sizing map ${this.name}`, () => libbpf().bpf_map__set_max_entries(this.handle, n));
-  }
-
-  /** Use an existing map (e.g. a pinned one) instead of creating it at load. */
-  reuseFd(fd: number): void {
-    check(`reusing map ${this.name}`, () => libbpf().bpf_map__reuse_fd(this.handle, fd));
   }
 }

@@ -3,12 +3,14 @@
 import { mkdirSync, rmSync, existsSync } from "node:fs";
 import { BpfObject, MapFd, type Link } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
-import { objectBytes, objectSha256 } from "../embedded.ts";
-import type { Mechanism } from "../mechanism.ts";
-import { ABI_VERSION, SettingsLayout } from "../policy/abi.ts";
+import { objectBytes, objectSha256 } from "../object/embedded.ts";
+import type { Mechanism } from "../object/mechanism.ts";
+import { ABI_VERSION, SettingsLayout } from "../object/abi.ts";
 import { VERSION } from "../version.ts";
 import { assessKernel } from "../kernel/readiness.ts";
-import { PINNED_MAPS, pinPaths } from "./paths.ts";
+import { PINNED_MAPS } from "../object/maps.ts";
+import { u32Key } from "../object/struct.ts";
+import { pinPaths } from "./paths.ts";
 import { openState } from "./state.ts";
 
 export interface Capacities {
@@ -58,12 +60,12 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
 
     const settings = MapFd.borrow(obj.map("settings").fd, "settings");
     settings.update(
-      Buffer.alloc(4),
+      u32Key(0),
       SettingsLayout.encode({
         abi: ABI_VERSION,
         mechanism: mechanism.code,
         global_mode: 0,
-        verbose: 0,
+        record_all: 0,
         next_rule_id: 1,
         recorder_slots: caps.records,
         generation: 0n,

@@ -2,41 +2,11 @@
 import { existsSync, readdirSync } from "node:fs";
 import { MapFd, closeFd, linkInfo, openPinned, pidfdOpen, programMapIds } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
-import { mechanismByCode, type Mechanism } from "../mechanism.ts";
-import {
-  ABI_VERSION,
-  GateKeyLayout,
-  GateLayout,
-  LockLayout,
-  RecordLayout,
-  RuleLayout,
-  SelectorKeyLayout,
-  SettingsLayout,
-  type SettingsValue,
-} from "../policy/abi.ts";
-import { PINNED_MAPS, pinPaths, type PinnedMapName } from "./paths.ts";
-
-const HASH = 1;
-const ARRAY = 2;
-const PERCPU_ARRAY = 6;
-const RINGBUF = 27;
-const TASK_STORAGE = 29;
-/** struct exe_identity in bpf/cgwarden.bpf.c: dev, ino. */
-const EXE_IDENTITY_SIZE = 16;
-
-/** The shape each pinned map must have; anything else is not ours or is from another ABI. */
-export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; valueSize: number }> = {
-  settings: { type: ARRAY, keySize: 4, valueSize: SettingsLayout.size },
-  locks: { type: HASH, keySize: 8, valueSize: LockLayout.size },
-  gates: { type: HASH, keySize: GateKeyLayout.size, valueSize: GateLayout.size },
-  selectors: { type: HASH, keySize: SelectorKeyLayout.size, valueSize: 8 },
-  rules: { type: HASH, keySize: 4, valueSize: RuleLayout.size },
-  stats: { type: PERCPU_ARRAY, keySize: 4, valueSize: 8 },
-  recorder: { type: ARRAY, keySize: 4, valueSize: RecordLayout.size },
-  recorder_head: { type: ARRAY, keySize: 4, valueSize: 8 },
-  events: { type: RINGBUF, keySize: 0, valueSize: 0 },
-  executed: { type: TASK_STORAGE, keySize: 4, valueSize: EXE_IDENTITY_SIZE },
-};
+import { mechanismByCode, type Mechanism } from "../object/mechanism.ts";
+import { ABI_VERSION, SettingsLayout, type SettingsValue } from "../object/abi.ts";
+import { EXE_IDENTITY_SIZE, MAP_SHAPES, PINNED_MAPS, type PinnedMapName } from "../object/maps.ts";
+import { i32Key, u32Key } from "../object/struct.ts";
+import { pinPaths } from "./paths.ts";
 
 export interface PinnedState {
   pinDir: string;
@@ -55,7 +25,7 @@ export interface PinnedState {
   close(): void;
 }
 
-const ZERO_KEY = Buffer.alloc(4);
+const ZERO_KEY = u32Key(0);
 
 function corrupt(pinDir: string, what: string): CliError {
   return new CliError(
@@ -90,9 +60,7 @@ function executedBy(map: MapFd, pid: number): { dev: bigint; ino: bigint } | nul
   const pidfd = pidfdOpen(pid);
   if (pidfd === null) return null;
   try {
-    const key = Buffer.alloc(4);
-    key.writeInt32LE(pidfd);
-    const v = map.lookup(key, EXE_IDENTITY_SIZE);
+    const v = map.lookup(i32Key(pidfd), EXE_IDENTITY_SIZE);
     return v ? { dev: v.readBigUInt64LE(0), ino: v.readBigUInt64LE(8) } : null;
   } finally {
     closeFd(pidfd);

@@ -1,7 +1,8 @@
 // What is loaded, read back from the kernel rather than remembered.
 import { readFileSync } from "node:fs";
 import { KernelBtf, closeFd, linkInfo, openPinned } from "../libbpf/index.ts";
-import { Mode, STAT_COUNT, Stat, type ModeName } from "../policy/abi.ts";
+import { Mode, STAT_COUNT, Stat, type ModeName } from "../object/abi.ts";
+import { u32Key } from "../object/struct.ts";
 import { pinPaths } from "./paths.ts";
 import { openState, type PinnedState } from "./state.ts";
 
@@ -79,9 +80,7 @@ export function readCounters(state: PinnedState): Record<keyof typeof Stat, numb
   const out = {} as Record<keyof typeof Stat, number>;
   for (const [name, index] of Object.entries(Stat) as [keyof typeof Stat, number][]) {
     if (index >= STAT_COUNT) continue;
-    const key = Buffer.alloc(4);
-    key.writeUInt32LE(index);
-    const v = state.maps.stats.lookup(key, 8 * ncpu);
+    const v = state.maps.stats.lookup(u32Key(index), 8 * ncpu);
     let sum = 0n;
     for (let cpu = 0; v && cpu < ncpu; cpu++) sum += v.readBigUInt64LE(cpu * 8);
     out[name] = Number(sum);

@@ -13,8 +13,9 @@ import { lstatSync, readdirSync, rmSync, rmdirSync, statfsSync, type Stats } fro
 import { join } from "node:path";
 import { CliError } from "../errors.ts";
 import { closeFd, linkInfo, openPinned, waitDetached, type Attachment } from "../libbpf/index.ts";
-import { MECHANISMS } from "../mechanism.ts";
-import { PINNED_MAPS, pinPaths } from "./paths.ts";
+import { MECHANISMS } from "../object/mechanism.ts";
+import { PINNED_MAPS } from "../object/maps.ts";
+import { pinPaths } from "./paths.ts";
 
 export interface UnloadResult {
   wasLoaded: boolean;

@@ -1,11 +1,11 @@
 // Rules as admins read them, in text and JSON.
 import { existsSync, statSync } from "node:fs";
-import { Mode, RuleKind, type RuleValue } from "./abi.ts";
+import { Mode, ruleKindName, type RuleValue } from "../object/abi.ts";
 import { directionNames } from "./model.ts";
 import type { CgroupNames } from "../kernel/cgroupfs.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import type { PolicyStore } from "./store.ts";
-import { selectorsOf } from "./store.ts";
+import { formatSelectors, selectorsOf } from "./selectors.ts";
 
 export interface RuleView {
   id: number;
@@ -20,10 +20,9 @@ export interface RuleView {
   warnings: string[];
 }
 
-const KIND_NAMES = { [RuleKind.lock]: "lock", [RuleKind.allow]: "allow", [RuleKind.delegate]: "delegate" } as const;
 
 export function viewRule(r: RuleValue, names: CgroupNames, store: PolicyStore): RuleView {
-  const kind = KIND_NAMES[r.kind as 1 | 2 | 3] ?? "lock";
+  const kind = ruleKindName(r.kind) ?? "lock";
   const cgroup = names.pathOf(r.cgroup_id) ?? `(deleted) ${r.cgroup_path}`;
   const warnings: string[] = [];
   const view: RuleView = { id: r.id, kind, cgroup, cgroupId: r.cgroup_id, state: "live", warnings };
@@ -79,19 +78,6 @@ function pidAlive(pid: number, start: bigint): boolean {
   } catch {
     return false;
   }
-}
-
-export function formatSelectors(sel: Record<string, unknown> | undefined): string {
-  if (!sel) return "";
-  const parts: string[] = [];
-  const exe = sel.exe as { path: string } | undefined;
-  if (exe) parts.push(`--exe ${exe.path}`);
-  if (sel.uid !== undefined) parts.push(`--uid ${sel.uid}`);
-  const cg = sel.cgroup as { path: string } | undefined;
-  if (cg) parts.push(`--cgroup ${cg.path}`);
-  const pid = sel.pid as { pid: number } | undefined;
-  if (pid) parts.push(`--pid ${pid.pid}`);
-  return parts.join(" ");
 }
 
 export function formatRuleLine(v: RuleView): string {

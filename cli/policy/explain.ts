@@ -1,9 +1,10 @@
 // Why the live policy would decide a migration the way it does, in words.
-import { ancestorChain, cgroupOfPid, resolveCgroup, type CgroupNames } from "../kernel/cgroupfs.ts";
+import { ancestorChain, cgroupOfPid, resolveCgroup, threadCgroups, type CgroupNames } from "../kernel/cgroupfs.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { CliError } from "../errors.ts";
-import { decideThreadGroup, type Actor, type ExeKey, type Decision, type GateRule, type Policy } from "./model.ts";
-import type { RecordValue, ViaName } from "./abi.ts";
+import { decideThreadGroup, type Actor, type Decision, type GateRule, type Policy } from "./model.ts";
+import type { ExeKey } from "./selectors.ts";
+import { viaName, type RecordValue, type ViaName } from "../object/abi.ts";
 
 export interface ExplainInput {
   actor: Actor;
@@ -54,7 +55,7 @@ export function inputFromRecord(r: RecordValue, names: CgroupNames, exePath: str
     if (path === null) throw new CliError(`the record's ${what} cgroup (id ${id}) no longer exists; its migration cannot be re-evaluated`);
     return ancestorChain(resolveCgroup(path));
   };
-  const via = (["", "procs", "threads", "clone"] as const)[r.via] || "procs";
+  const via = viaName(r.via) ?? "procs";
   return {
     actor: { tgid: r.actor_tgid, startTicks: r.actor_start_ticks, euid: r.actor_euid, exe: { dev: r.actor_exe_dev, ino: r.actor_exe_ino }, cgroupChain: chain(r.actor_cgroup, "actor's") },
     actorLabel: `${r.actor_comm}[${r.actor_tgid}] uid ${r.actor_euid}`,
@@ -63,6 +64,30 @@ export function inputFromRecord(r: RecordValue, names: CgroupNames, exePath: str
     dst: chain(r.dst_cgroup, "destination"),
     via,
   };
+}
+
+/** A migration to explain: a recorded one, or one described by its parts. */
+export type ExplainRequest =
+  | { record: RecordValue; exePath: string | null }
+  | { task: number; to: string; actor: number; via: ViaName };
+
+/** What explaining needs from the live state, handed in by the caller (pins/ sits above policy/). */
+export interface ExplainSources {
+  policy: Policy;
+  /** What the kernel recorded a process executed; null where it recorded nothing. */
+  executedBy(pid: number): ExeKey | null;
+}
+
+/** Builds the migration the kernel would judge, and explains the live policy's verdict on it. */
+export function explainRequest(req: ExplainRequest, sources: ExplainSources, names: CgroupNames): Explanation {
+  if ("record" in req) return explain(sources.policy, inputFromRecord(req.record, names, req.exePath), names);
+  const a = actorFromPid(req.actor, sources.executedBy(req.actor));
+  const dst = ancestorChain(resolveCgroup(req.to, "--to"));
+  if (req.via === "clone") return explain(sources.policy, { actor: a.actor, actorLabel: a.label, exePath: a.exePath, src: a.actor.cgroupChain, dst, via: req.via }, names);
+  const src = ancestorChain(cgroupOfPid(req.task));
+  // A whole process moves with all its threads, and the kernel judges each one's cgroup.
+  const threadSrcs = req.via === "procs" ? threadCgroups(req.task).map(ancestorChain) : [];
+  return explain(sources.policy, { actor: a.actor, actorLabel: a.label, exePath: a.exePath, src, dst, via: req.via, threadSrcs }, names);
 }
 
 export function explain(policy: Policy, input: ExplainInput, names: CgroupNames): Explanation {

@@ -2,25 +2,10 @@
 // written once in TypeScript. `explain` uses it over the live policy and the
 // differential tests hold the kernel to it migration by migration, so any
 // change to the decision must land in both places at once.
-import { Direction, MAX_LEVEL, Mode, type DirectionName, type ModeName, type RuleKindName, type SelectorName, type VerdictName } from "./abi.ts";
+import { Direction, MAX_LEVEL, type DirectionName, type ModeName, type RuleKindName, type SelectorName, type VerdictName } from "../object/abi.ts";
+import { selectorsMatch, type ActorIdentity, type Selectors } from "./selectors.ts";
 
-export interface PidKey {
-  tgid: number;
-  startTicks: bigint;
-}
 
-export interface ExeKey {
-  dev: bigint;
-  ino: bigint;
-}
-
-/** A conjunction: every selector present must match. */
-export interface Selectors {
-  pid?: PidKey;
-  exe?: ExeKey;
-  uid?: number;
-  cgroup?: bigint;
-}
 
 export interface LockRule {
   id: number;
@@ -44,14 +29,8 @@ export interface Policy {
   gates: GateRule[];
 }
 
-export interface Actor {
-  tgid: number;
-  startTicks: bigint;
-  euid: number;
-  exe: ExeKey;
-  /** Cgroup ids from the root (level 0) down to the actor's own cgroup. */
-  cgroupChain: bigint[];
-}
+/** The actor of a migration; see selectors.ts. */
+export type Actor = ActorIdentity;
 
 export interface Migration {
   actor: Actor;
@@ -86,14 +65,6 @@ export const emptyPolicy = (): Policy => ({ globalMode: "enforce", locks: new Ma
 /** Chains are only consulted down to MAX_LEVEL, exactly as in BPF. */
 function capped(chain: bigint[]): bigint[] {
   return chain.slice(0, MAX_LEVEL + 1);
-}
-
-function selectorsMatch(s: Selectors, a: Actor): boolean {
-  if (s.pid && (s.pid.tgid !== a.tgid || s.pid.startTicks !== a.startTicks)) return false;
-  if (s.exe && (s.exe.dev !== a.exe.dev || s.exe.ino !== a.exe.ino)) return false;
-  if (s.uid !== undefined && s.uid !== a.euid) return false;
-  if (s.cgroup !== undefined && !capped(a.cgroupChain).includes(s.cgroup)) return false;
-  return true;
 }
 
 export function gateMatch(policy: Policy, anchor: bigint, kind: GateRule["kind"], actor: Actor): GateRule | undefined {
@@ -181,7 +152,6 @@ export function decideThreadGroup(policy: Policy, m: Migration, threadSrcs: bigi
   return leader;
 }
 
-export const modeName = (code: number): ModeName => (code === Mode.audit ? "audit" : "enforce");
 
 export function directionNames(bits: number): DirectionName[] {
   return (Object.keys(Direction) as DirectionName[]).filter((d) => bits & Direction[d]);

@@ -1,91 +1,42 @@
-// Actor selectors from the command line: --exe, --uid/--user, --cgroup, --pid.
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import type { ArgsDef } from "citty";
-import { CliError, UsageError } from "../errors.ts";
-import { processFacts } from "../kernel/procfs.ts";
-import { requireRuleDepth, resolveCgroup } from "../kernel/cgroupfs.ts";
-import type { Selectors } from "./model.ts";
+// The selector: what an allow or delegate rule says about the actor. Its
+// type, map keys, equality, matching and display live here; BPF matches the
+// same keys in gate_match() (bpf/cgwarden.bpf.c), and selector-args.ts reads
+// selectors from the command line.
+import { MAX_LEVEL, RuleKind, Selector, type RuleValue } from "../object/abi.ts";
 
-export const selectorArgs = {
-  exe: { type: "string", description: "Actor's executable (matched by device and inode)", valueHint: "PATH" },
-  uid: { type: "string", description: "Actor's effective uid", valueHint: "UID" },
-  user: { type: "string", description: "Actor's effective user, by name", valueHint: "NAME" },
-  cgroup: { type: "string", description: "Actor lives in this cgroup's subtree", valueHint: "PATH" },
-  pid: { type: "string", description: "That one process (pid and start time)", valueHint: "PID" },
-} as const satisfies ArgsDef;
-
-export interface SelectorInput {
-  exe?: unknown;
-  uid?: unknown;
-  user?: unknown;
-  cgroup?: unknown;
-  pid?: unknown;
+export interface PidKey {
+  tgid: number;
+  startTicks: bigint;
 }
 
-/** What a rule's selectors were given as, for display. */
-export interface SelectorLabels {
-  exePath?: string;
-  cgroupPath?: string;
+export interface ExeKey {
+  dev: bigint;
+  ino: bigint;
 }
 
-function single(flag: string, v: unknown): string | undefined {
-  if (v === undefined || v === false) return undefined;
-  if (Array.isArray(v))
-    throw new UsageError(`--${flag} given ${v.length} times; selectors in one rule must all match, so give separate rules for alternatives`);
-  if (v === true || v === "") throw new UsageError(`--${flag} needs a value`);
-  return String(v);
+/** A conjunction: every selector present must match. */
+export interface Selectors {
+  pid?: PidKey;
+  exe?: ExeKey;
+  uid?: number;
+  cgroup?: bigint;
 }
 
-export function parseSelectors(input: SelectorInput): { selectors: Selectors; labels: SelectorLabels } {
-  const selectors: Selectors = {};
-  const labels: SelectorLabels = {};
-  const exe = single("exe", input.exe);
-  const uid = single("uid", input.uid);
-  const user = single("user", input.user);
-  const cgroup = single("cgroup", input.cgroup);
-  const pid = single("pid", input.pid);
-
-  if (uid !== undefined && user !== undefined) throw new UsageError("--uid and --user both name the actor's uid; give one");
-  if (exe !== undefined) {
-    if (!existsSync(exe)) throw new CliError(`--exe ${exe} does not exist; give the path of the actor's executable`);
-    const real = realpathSync(exe);
-    const st = statSync(real, { bigint: true });
-    if (!st.isFile()) throw new CliError(`--exe ${exe} is not a regular file`);
-    selectors.exe = { dev: st.dev, ino: st.ino };
-    labels.exePath = real;
-  }
-  if (uid !== undefined) {
-    if (!/^\d+$/.test(uid) || Number(uid) > 0xfffffffe) throw new UsageError(`--uid takes a numeric uid, not '${uid}'`);
-    selectors.uid = Number(uid);
-  }
-  if (user !== undefined) selectors.uid = uidOfUser(user);
-  if (cgroup !== undefined) {
-    const ref = resolveCgroup(cgroup, "--cgroup");
-    requireRuleDepth(ref);
-    selectors.cgroup = ref.id;
-    labels.cgroupPath = ref.path;
-  }
-  if (pid !== undefined) {
-    if (!/^\d+$/.test(pid)) throw new UsageError(`--pid takes a process id, not '${pid}'`);
-    const facts = processFacts(Number(pid));
-    if (facts.tgid !== Number(pid)) throw new CliError(`--pid ${pid} is a thread of process ${facts.tgid}; give the process id`);
-    selectors.pid = { tgid: facts.tgid, startTicks: facts.startTicks };
-  }
-  if (Object.keys(selectors).length === 0)
-    throw new UsageError("give at least one selector: --exe, --uid, --user, --cgroup or --pid");
-  return { selectors, labels };
+/** What the kernel knows of an actor, as selectors see it. */
+export interface ActorIdentity {
+  tgid: number;
+  startTicks: bigint;
+  euid: number;
+  /** What the process really executed (recorded at exec). */
+  exe: ExeKey;
+  /** Cgroup ids from the root (level 0) down to the actor's own cgroup. */
+  cgroupChain: bigint[];
 }
 
-function uidOfUser(name: string): number {
-  const passwd = existsSync("/etc/passwd") ? readFileSync("/etc/passwd", "utf8") : "";
-  for (const line of passwd.split("\n")) {
-    const [n, , uid] = line.split(":");
-    if (n === name && uid !== undefined) return Number(uid);
-  }
-  const p = Bun.spawnSync(["getent", "passwd", name], { stdout: "pipe", stderr: "ignore" });
-  const uid = p.exitCode === 0 ? p.stdout.toString().split(":")[2] : undefined;
-  if (uid !== undefined) return Number(uid);
-  throw new CliError(`no user named '${name}'; give --uid instead, or create the user`);
+export type SelectorKind = keyof typeof Selector;
+
+export function selectorKinds(s: Selectors): SelectorKind[] {
+  return (["pid", "exe", "uid", "cgroup"] as const).filter((k) => s[k] !== undefined);
 }
 
 export function sameSelectors(a: Selectors, b: Selectors): boolean {
@@ -97,4 +48,49 @@ export function sameSelectors(a: Selectors, b: Selectors): boolean {
     a.pid?.tgid === b.pid?.tgid &&
     a.pid?.startTicks === b.pid?.startTicks
   );
+}
+
+/** As gate_match() in BPF: the actor's cgroup chain is only consulted down to MAX_LEVEL. */
+export function selectorsMatch(s: Selectors, a: ActorIdentity): boolean {
+  if (s.pid && (s.pid.tgid !== a.tgid || s.pid.startTicks !== a.startTicks)) return false;
+  if (s.exe && (s.exe.dev !== a.exe.dev || s.exe.ino !== a.exe.ino)) return false;
+  if (s.uid !== undefined && s.uid !== a.euid) return false;
+  if (s.cgroup !== undefined && !a.cgroupChain.slice(0, MAX_LEVEL + 1).includes(s.cgroup)) return false;
+  return true;
+}
+
+/** The selectors a rule record holds. */
+export function selectorsOf(r: RuleValue): Selectors {
+  const has = (k: SelectorKind) => (r.selectors & (1 << Selector[k])) !== 0;
+  const s: Selectors = {};
+  if (has("pid")) s.pid = { tgid: r.pid, startTicks: r.pid_start };
+  if (has("exe")) s.exe = { dev: r.exe_dev, ino: r.exe_ino };
+  if (has("uid")) s.uid = r.uid;
+  if (has("cgroup")) s.cgroup = r.sel_cgroup_id;
+  return s;
+}
+
+/** The selector-map keys (struct cgw_selector_key) a rule sets its slot bit under. */
+export function selectorKeys(kind: "allow" | "delegate", anchor: bigint, s: Selectors) {
+  const base = { anchor, kind: RuleKind[kind] };
+  const keys = [];
+  if (s.pid) keys.push({ ...base, selector: Selector.pid, value: BigInt(s.pid.tgid), value2: s.pid.startTicks });
+  if (s.exe) keys.push({ ...base, selector: Selector.exe, value: s.exe.dev, value2: s.exe.ino });
+  if (s.uid !== undefined) keys.push({ ...base, selector: Selector.uid, value: BigInt(s.uid), value2: 0n });
+  if (s.cgroup !== undefined) keys.push({ ...base, selector: Selector.cgroup, value: s.cgroup, value2: 0n });
+  return keys;
+}
+
+/** A rule's selectors as the options that would give them again. */
+export function formatSelectors(sel: Record<string, unknown> | undefined): string {
+  if (!sel) return "";
+  const parts: string[] = [];
+  const exe = sel.exe as { path: string } | undefined;
+  if (exe) parts.push(`--exe ${exe.path}`);
+  if (sel.uid !== undefined) parts.push(`--uid ${sel.uid}`);
+  const cg = sel.cgroup as { path: string } | undefined;
+  if (cg) parts.push(`--cgroup ${cg.path}`);
+  const pid = sel.pid as { pid: number } | undefined;
+  if (pid) parts.push(`--pid ${pid.pid}`);
+  return parts.join(" ");
 }

@@ -20,25 +20,16 @@ import {
   Selector,
   SelectorKeyLayout,
   type GateValue,
+  modeName,
   type ModeName,
   type RuleValue,
-} from "./abi.ts";
-import { modeName, type GateRule, type LockRule, type Policy, type Selectors } from "./model.ts";
-import type { SelectorLabels } from "./selectors.ts";
-import { sameSelectors } from "./selectors.ts";
+} from "../object/abi.ts";
+import { u32Key, u64Key } from "../object/struct.ts";
+import type { GateRule, LockRule, Policy } from "./model.ts";
+import type { SelectorLabels } from "./selector-args.ts";
+import { sameSelectors, selectorKeys, selectorKinds, selectorsOf, type Selectors } from "./selectors.ts";
 
 const E2BIG = 7;
-const u32Key = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-};
-const u64Key = (n: bigint) => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(n);
-  return b;
-};
-
 export interface Anchor {
   id: bigint;
   path: string;
@@ -254,6 +245,28 @@ export class PolicyStore {
     else this.state.maps.gates.update(gateKey, GateLayout.encode(next));
   }
 
+  // ---- settings ------------------------------------------------------------
+
+  /**
+   * One array element holds the settings, so the kernel sees the old global
+   * mode or the new, never a mix. Returns the mode that was in force.
+   */
+  setGlobalMode(mode: ModeName): ModeName {
+    const s = this.state.settings();
+    const was = modeName(s.global_mode);
+    if (was !== mode) this.state.writeSettings({ ...s, global_mode: Mode[mode], generation: s.generation + 1n });
+    return was;
+  }
+
+  /** Record every decision, or only denials and audit-denials; true when that changed. */
+  setRecordAll(on: boolean): boolean {
+    const s = this.state.settings();
+    const want = on ? 1 : 0;
+    if (s.record_all === want) return false;
+    this.state.writeSettings({ ...s, record_all: want });
+    return true;
+  }
+
   // ---- plumbing ------------------------------------------------------------
 
   private newRule(
@@ -353,28 +366,4 @@ function emptyGate(): GateValue {
 function truncatePath(p: string): string {
   const b = Buffer.from(p, "utf8");
   return b.length < 256 ? p : `…${b.subarray(b.length - 250).toString("utf8")}`;
-}
-
-export function selectorsOf(r: RuleValue): Selectors {
-  const has = (k: keyof typeof Selector) => (r.selectors & (1 << Selector[k])) !== 0;
-  const s: Selectors = {};
-  if (has("pid")) s.pid = { tgid: r.pid, startTicks: r.pid_start };
-  if (has("exe")) s.exe = { dev: r.exe_dev, ino: r.exe_ino };
-  if (has("uid")) s.uid = r.uid;
-  if (has("cgroup")) s.cgroup = r.sel_cgroup_id;
-  return s;
-}
-
-function selectorKinds(s: Selectors): Array<keyof typeof Selector> {
-  return (["pid", "exe", "uid", "cgroup"] as const).filter((k) => s[k] !== undefined);
-}
-
-function selectorKeys(kind: GateKind, anchor: bigint, s: Selectors) {
-  const base = { anchor, kind: RuleKind[kind] };
-  const keys = [];
-  if (s.pid) keys.push({ ...base, selector: Selector.pid, value: BigInt(s.pid.tgid), value2: s.pid.startTicks });
-  if (s.exe) keys.push({ ...base, selector: Selector.exe, value: s.exe.dev, value2: s.exe.ino });
-  if (s.uid !== undefined) keys.push({ ...base, selector: Selector.uid, value: BigInt(s.uid), value2: 0n });
-  if (s.cgroup !== undefined) keys.push({ ...base, selector: Selector.cgroup, value: s.cgroup, value2: 0n });
-  return keys;
 }

@@ -78,11 +78,11 @@ describe(`decision records on ${KERNEL}`, () => {
     });
   });
 
-  test("a denied clone3 is recorded as via clone3 from the actor's cgroup", async () => {
+  test("a denied clone3 is recorded as via clone from the actor's cgroup", async () => {
     await reset();
     const lock = await json("lock", `/${P.L}`, "--in");
     expect(await actor.cloneInto(P.La)).toBe(EPERM);
-    expect(await last()).toMatchObject({ verdict: "denied", via: "clone3", rule: { id: lock.rule.id }, src: { path: `/${P.actors}` }, dst: { path: `/${P.La}` } });
+    expect(await last()).toMatchObject({ verdict: "denied", via: "clone", rule: { id: lock.rule.id }, src: { path: `/${P.actors}` }, dst: { path: `/${P.La}` } });
   });
 
   test("an audit-mode lock lets the move through and records it as audit", async () => {
@@ -171,7 +171,7 @@ describe(`audit --follow on ${KERNEL}`, () => {
     place(actor.pid, P.actors);
     expect(r.code).toBe(0);
     const seen = r.out.split("\n").map((l) => JSON.parse(l));
-    expect(seen.map((x) => x.via)).toEqual(["procs", "clone3"]);
+    expect(seen.map((x) => x.via)).toEqual(["procs", "clone"]);
     expect(seen.every((x) => x.verdict === "denied")).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, sy
 import { join } from "node:path";
 import { MapFd } from "../../cli/libbpf/index.ts";
 import { resolveCgroup } from "../../cli/kernel/cgroupfs.ts";
-import { PINNED_MAPS } from "../../cli/pins/paths.ts";
+import { PINNED_MAPS } from "../../cli/object/maps.ts";
 import { LONG_PATH, SETUPS, expand, judge, loadCorpus, type BadInput, type Placeholders, type Setup } from "../corpus/corpus.ts";
 import { CGROOT, KERNEL, PIN_DIR, cgroupId, cgw, cleanup, json, mkcg, ok } from "./harness.ts";
 

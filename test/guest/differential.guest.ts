@@ -3,9 +3,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { decide, type Actor, type GateRule, type Policy, type Selectors } from "../../cli/policy/model.ts";
+import { decide, type Actor, type GateRule, type Policy } from "../../cli/policy/model.ts";
+import type { Selectors } from "../../cli/policy/selectors.ts";
 import { processFacts } from "../../cli/kernel/procfs.ts";
-import { Direction } from "../../cli/policy/abi.ts";
+import { Direction } from "../../cli/object/abi.ts";
 import { CGROOT, EPERM, KERNEL, MOVER, Mover, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
 
 afterAll(cleanup);

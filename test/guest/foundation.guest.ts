@@ -1,7 +1,7 @@
 // Issue "Foundation": check, load, status, unload against the real kernel.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, rmdirSync } from "node:fs";
-import { PINNED_MAPS } from "../../cli/pins/paths.ts";
+import { PINNED_MAPS } from "../../cli/object/maps.ts";
 import { EXPECTED_MECHANISM, KERNEL, PIN_DIR, binary, cgw, cleanup, json, ok } from "./harness.ts";
 
 afterAll(cleanup);

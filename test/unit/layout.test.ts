@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { ALL_LAYOUTS, ABI_VERSION, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/policy/abi.ts";
+import { ALL_LAYOUTS, ABI_VERSION, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 

@@ -1,7 +1,8 @@
 // The policy model, case by case against the semantics in the README.
 import { describe, expect, test } from "bun:test";
-import { decide, decideThreadGroup, emptyPolicy, type Actor, type GateRule, type Policy, type Selectors } from "../../cli/policy/model.ts";
-import { ALL_DIRECTIONS, Direction, MAX_LEVEL } from "../../cli/policy/abi.ts";
+import { decide, decideThreadGroup, emptyPolicy, type Actor, type GateRule, type Policy } from "../../cli/policy/model.ts";
+import type { Selectors } from "../../cli/policy/selectors.ts";
+import { ALL_DIRECTIONS, Direction, MAX_LEVEL } from "../../cli/object/abi.ts";
 
 // A small tree of cgroup ids: / (1), /a (10), /a/b (11), /a/b/c (12), /a/d (13), /x (20), /x/y (21)
 const T = {

@@ -21,6 +21,17 @@ export type ModeName = keyof typeof Mode;
 export const RuleKind = { lock: 1, allow: 2, delegate: 3 } as const;
 export type RuleKindName = keyof typeof RuleKind;
 
+/** The name of a code in one of the enums above; undefined for a code this ABI does not know. */
+function decoder<T extends Record<string, number>>(table: T): (code: number) => keyof T | undefined {
+  const names = new Map(Object.entries(table).map(([k, v]) => [v, k as keyof T]));
+  return (code) => names.get(code);
+}
+
+export const viaName = decoder(Via);
+export const ruleKindName = decoder(RuleKind);
+/** Unknown codes read as enforce: the kernel treats anything but audit as enforce. */
+export const modeName = (code: number): ModeName => (code === Mode.audit ? "audit" : "enforce");
+
 export const Selector = { pid: 0, exe: 1, uid: 2, cgroup: 3 } as const;
 export type SelectorName = keyof typeof Selector;
 export const SELECTOR_KINDS = 4;
@@ -120,7 +131,7 @@ export interface SettingsValue extends Record<string, number | bigint | string> 
   abi: number;
   mechanism: number;
   global_mode: number;
-  verbose: number;
+  record_all: number;
   next_rule_id: number;
   recorder_slots: number;
   generation: bigint;
@@ -131,7 +142,7 @@ export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 136, [
   { name: "abi", type: "u32", offset: 0 },
   { name: "mechanism", type: "u32", offset: 4 },
   { name: "global_mode", type: "u32", offset: 8 },
-  { name: "verbose", type: "u32", offset: 12 },
+  { name: "record_all", type: "u32", offset: 12 },
   { name: "next_rule_id", type: "u32", offset: 16 },
   { name: "recorder_slots", type: "u32", offset: 20 },
   { name: "generation", type: "u64", offset: 24 },

@@ -1,6 +1,6 @@
 // The BPF object built from bpf/ and embedded in the executable by `bun build --compile`.
 import { createHash } from "node:crypto";
-import objectPath from "../embedded/cgwarden.bpf.o" with { type: "file" };
+import objectPath from "../../embedded/cgwarden.bpf.o" with { type: "file" };
 
 let cached: Uint8Array | undefined;
 

@@ -92,3 +92,22 @@ function readField(b: Buffer, f: Field): Value {
       return Array.from({ length: f.count ?? 0 }, (_, i) => b.readUInt32LE(f.offset + 4 * i));
   }
 }
+
+/** Map keys and values that are one scalar: BPF maps are host-endian, and every target here is little-endian. */
+export function u32Key(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+export function i32Key(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(n);
+  return b;
+}
+
+export function u64Key(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(n);
+  return b;
+}
