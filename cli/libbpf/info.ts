@@ -71,8 +71,10 @@ const SYS_PIDFD_OPEN = 434; // x86-64
 export function pidfdOpen(pid: number): number | null {
   const fd = Number(libc().syscall(SYS_PIDFD_OPEN, pid, 0));
   if (fd >= 0) return fd;
+  // ESRCH: it has exited. errno can also read 0 here, when the runtime ran
+  // libc between the call and our read of it; that too is a process gone.
   const errno = lastErrno();
-  if (errno === 3 /* ESRCH */) return null;
+  if (errno === 3 /* ESRCH */ || errno === 0) return null;
   throw new BpfError(`opening a pidfd for process ${pid}`, errno);
 }
 

@@ -35,9 +35,10 @@ export interface Explanation {
  * the process really ran (see executedBy in pins/state.ts); /proc/PID/exe
  * stands in only where nothing was recorded, exactly as in BPF.
  */
-export function actorFromPid(pid: number, executed: ExeKey | null): { actor: Actor; label: string; exePath: string | null } {
+export function actorFromPid(pid: number, executedBy: (pid: number) => ExeKey | null): { actor: Actor; label: string; exePath: string | null } {
   const f = processFacts(pid);
   const cg = cgroupOfPid(pid);
+  const executed = executedBy(f.tgid);
   const proc = { dev: f.exe?.dev ?? 0n, ino: f.exe?.ino ?? 0n };
   const exe = executed ?? proc;
   const forged = exe.dev !== proc.dev || exe.ino !== proc.ino;
@@ -81,7 +82,7 @@ export interface ExplainSources {
 /** Builds the migration the kernel would judge, and explains the live policy's verdict on it. */
 export function explainRequest(req: ExplainRequest, sources: ExplainSources, names: CgroupNames): Explanation {
   if ("record" in req) return explain(sources.policy, inputFromRecord(req.record, names, req.exePath), names);
-  const a = actorFromPid(req.actor, sources.executedBy(req.actor));
+  const a = actorFromPid(req.actor, sources.executedBy);
   const dst = ancestorChain(resolveCgroup(req.to, "--to"));
   if (req.via === "clone") return explain(sources.policy, { actor: a.actor, actorLabel: a.label, exePath: a.exePath, src: a.actor.cgroupChain, dst, via: req.via }, names);
   const src = ancestorChain(cgroupOfPid(req.task));
