@@ -417,7 +417,15 @@ static __always_inline void observe_actor(struct cgw_decision *d)
 	struct cgroup *cgrp = BPF_CORE_READ(current, cgroups, dfl_cgrp);
 	struct exe_identity *id = bpf_task_storage_get(&executed, current->group_leader, 0, 0);
 
-	if (id) {
+	if (current->ptrace || current->group_leader->ptrace) {
+		/*
+		 * A traced binary runs whatever code its tracer makes it run: it
+		 * is not the program an --exe rule vouches for. Unknown, so no
+		 * --exe selector matches (the thread is what ptrace stops).
+		 */
+		d->actor.exe_dev = 0;
+		d->actor.exe_ino = 0;
+	} else if (id) {
 		d->actor.exe_dev = id->dev;
 		d->actor.exe_ino = id->ino;
 	} else {

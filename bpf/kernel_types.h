@@ -95,6 +95,7 @@ struct mm_struct {
 
 struct task_struct {
 	unsigned int __state;
+	unsigned int ptrace;
 	pid_t pid;
 	pid_t tgid;
 	char comm[16];

@@ -10,6 +10,8 @@ export interface ProcessFacts {
   euid: number;
   comm: string;
   exe: { dev: bigint; ino: bigint; path: string } | null;
+  /** Under ptrace (TracerPid non-zero): the kernel then vouches for no executable. */
+  traced: boolean;
 }
 
 export function processFacts(pid: number): ProcessFacts {
@@ -29,6 +31,7 @@ export function processFacts(pid: number): ProcessFacts {
   const startTicks = BigInt(fields[22 - 3] ?? "0");
   const tgid = Number(/^Tgid:\s+(\d+)/m.exec(status)?.[1] ?? pid);
   const euid = Number(/^Uid:\s+\d+\s+(\d+)/m.exec(status)?.[1] ?? -1);
+  const traced = Number(/^TracerPid:\s+(\d+)/m.exec(status)?.[1] ?? 0) !== 0;
   let exe: ProcessFacts["exe"] = null;
   try {
     const st = statSync(`/proc/${pid}/exe`, { bigint: true });
@@ -36,5 +39,5 @@ export function processFacts(pid: number): ProcessFacts {
   } catch {
     exe = null; // kernel threads have no executable
   }
-  return { tgid, startTicks, euid, comm, exe };
+  return { tgid, startTicks, euid, comm, exe, traced };
 }

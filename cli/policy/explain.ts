@@ -40,11 +40,12 @@ export function actorFromPid(pid: number, executedBy: (pid: number) => ExeKey | 
   const cg = cgroupOfPid(pid);
   const executed = executedBy(f.tgid);
   const proc = { dev: f.exe?.dev ?? 0n, ino: f.exe?.ino ?? 0n };
-  const exe = executed ?? proc;
-  const forged = exe.dev !== proc.dev || exe.ino !== proc.ino;
+  // As observe_actor() in BPF: a traced process vouches for no executable.
+  const exe = f.traced ? { dev: 0n, ino: 0n } : (executed ?? proc);
+  const forged = !f.traced && (exe.dev !== proc.dev || exe.ino !== proc.ino);
   return {
     actor: { tgid: f.tgid, startTicks: f.startTicks, euid: f.euid, exe, cgroupChain: ancestorChain(cg) },
-    label: `${f.comm}[${f.tgid}] uid ${f.euid}`,
+    label: `${f.comm}[${f.tgid}] uid ${f.euid}${f.traced ? " (under ptrace: matches no --exe rule)" : ""}`,
     exePath: forged ? `(executed: dev ${exe.dev} inode ${exe.ino}; /proc/${f.tgid}/exe now points at ${f.exe?.path ?? "nothing"})` : (f.exe?.path ?? null),
   };
 }
