@@ -28,15 +28,7 @@ export async function withPolicyWriter<T>(pinDir: string, fn: (state: PinnedStat
 
 /** Like withPolicyWriter, but null when cgwarden is not loaded: it never loads it. */
 export async function withLoadedPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T): Promise<T | null> {
-  return withWriterLock(pinDir, () => {
-    const state = openState(pinDir);
-    if (!state) return null;
-    try {
-      return fn(state);
-    } finally {
-      state.close();
-    }
-  });
+  return withWriterLock(pinDir, () => withPolicyReader(pinDir, fn));
 }
 
 /** The error for commands that only make sense once cgwarden is loaded. */
@@ -44,7 +36,7 @@ export function notLoaded(pinDir: string): CliError {
   return new CliError(`cgwarden is not loaded (pin directory ${pinDir}); load it first with 'cgwarden load'`);
 }
 
-/** Read-only access; null when cgwarden is not loaded. */
+/** The open state for the length of `fn`; null when cgwarden is not loaded. Takes no lock. */
 export function withPolicyReader<T>(pinDir: string, fn: (state: PinnedState) => T): T | null {
   const state = openState(pinDir);
   if (!state) return null;

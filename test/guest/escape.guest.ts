@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { CGROOT, KERNEL, MOVER, Mover, PIN_DIR, ROOT, cgroupId, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
+import { CGROOT, KERNEL, MOVER, Mover, PIN_DIR, ROOT, cgroupId, cgw, cleanup, json, mkcg, ok, place, reusePid } from "./harness.ts";
 
 afterAll(cleanup);
 
@@ -457,17 +457,8 @@ describe(`identity on ${KERNEL}`, () => {
     place(task.pid, P.La);
     const first = await Mover.start({ exe: MOVER_COPY });
     await lock(P.L, ["--out"], [["--pid", String(first.pid)]]);
-    const pid = first.pid;
-    first.kill();
-    await Bun.sleep(100);
-    let second: Mover | null = null;
-    for (let i = 0; i < 5 && second?.pid !== pid; i++) {
-      second?.kill();
-      writeFileSync("/proc/sys/kernel/ns_last_pid", String(pid - 1));
-      second = await Mover.start({ exe: MOVER_COPY });
-    }
-    if (second!.pid !== pid) throw new Error(`could not reuse pid ${pid} (got ${second!.pid})`);
-    const errno = await second!.moveProcs(task.pid, P.O);
+    const second = await reusePid(first, () => Mover.start({ exe: MOVER_COPY }));
+    const errno = await second.moveProcs(task.pid, P.O);
     const after = whereTask();
     const escaped = after !== `/${P.La}`;
     return report(name, escaped, `${errno ? errnoName(errno) : "ok"}${escaped ? `; task moved to ${after}` : ""}`);

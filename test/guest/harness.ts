@@ -3,8 +3,9 @@
 // binary; the binary itself is spawned only where a separate process matters.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { runCli } from "../../cli/main.ts";
-import { setSink } from "../../cli/output.ts";
+import { captureCli, type CliResult } from "../support/capture.ts";
+
+export type { CliResult };
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BINARY = join(ROOT, "dist/cgwarden");
@@ -17,24 +18,9 @@ export const PIN_DIR = "/sys/fs/bpf/cgwarden";
 if (!existsSync("/sys/fs/cgroup/cgroup.procs") || process.getuid?.() !== 0 || !process.env.CGWARDEN_TEST_KERNEL)
   throw new Error("guest suites run as root inside a test guest: use 'bun test/run.ts'");
 
-export interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
 
 /** Runs `cgwarden ARGS...` in this process. */
-export async function cgw(...args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  setSink({ out: (l) => out.push(l), err: (l) => err.push(l) });
-  try {
-    const code = await runCli(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    setSink(null);
-  }
-}
+export const cgw = (...args: string[]): Promise<CliResult> => captureCli(args);
 
 /** Runs a command and insists it succeeds; returns its stdout. */
 export async function ok(...args: string[]): Promise<string> {
@@ -179,6 +165,24 @@ export class Mover {
 }
 
 const movers: Mover[] = [];
+
+/**
+ * Ends `first` and starts movers until one gets its pid again (steered by
+ * ns_last_pid), so that a --pid rule can be tried against a reused pid.
+ */
+export async function reusePid(first: Mover, start: () => Promise<Mover>): Promise<Mover> {
+  const pid = first.pid;
+  first.kill();
+  await Bun.sleep(100);
+  let second: Mover | null = null;
+  for (let i = 0; i < 5 && second?.pid !== pid; i++) {
+    second?.kill();
+    writeFileSync("/proc/sys/kernel/ns_last_pid", String(pid - 1));
+    second = await start();
+  }
+  if (second!.pid !== pid) throw new Error(`could not reuse pid ${pid} (got ${second!.pid})`);
+  return second!;
+}
 
 export const EPERM = 1;
 export const EACCES = 13;

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CGROOT, EACCES, EPERM, KERNEL, MOVER, Mover, binary, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
+import { CGROOT, EACCES, EPERM, KERNEL, MOVER, Mover, binary, cgroupOf, cgw, cleanup, json, mkcg, ok, place, reusePid } from "./harness.ts";
 
 afterAll(cleanup);
 
@@ -186,16 +186,9 @@ describe(`identity on ${KERNEL}`, () => {
     await ok("lock", `/${P.L}`, "--out");
     await ok("allow", `/${P.L}`, "--pid", String(first.pid));
     const pid = first.pid;
-    first.kill();
-    await Bun.sleep(100);
-    let second: Mover | null = null;
-    for (let i = 0; i < 5 && second?.pid !== pid; i++) {
-      second?.kill();
-      writeFileSync("/proc/sys/kernel/ns_last_pid", String(pid - 1));
-      second = await Mover.start();
-    }
-    expect(second!.pid).toBe(pid);
-    expect(await second!.moveProcs(task.pid, P.O)).toBe(EPERM);
+    const second = await reusePid(first, () => Mover.start());
+    expect(second.pid).toBe(pid);
+    expect(await second.moveProcs(task.pid, P.O)).toBe(EPERM);
   });
 
   test("an inherited fd opened by root and written by an unprivileged process is judged by the writer", async () => {

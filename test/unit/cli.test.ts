@@ -1,24 +1,14 @@
 // Argument handling and error formatting, run in-process on the host. Only
 // commands that need no kernel support are exercised here.
 import { describe, expect, test } from "bun:test";
-import { runCli } from "../../cli/main.ts";
-import { setSink } from "../../cli/output.ts";
 import { CliError, UsageError, formatError, exitCodeOf } from "../../cli/errors.ts";
 import { BpfError } from "../../cli/libbpf/errors.ts";
 import { VERSION } from "../../cli/version.ts";
 import { checkArgv } from "../../cli/commands/_argv.ts";
 import { parseCapacity, parsePid, parseRuleId, parseUid } from "../../cli/commands/_numbers.ts";
+import { captureCli } from "../support/capture.ts";
 
-async function cli(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  setSink({ out: (l) => out.push(l), err: (l) => err.push(l) });
-  try {
-    return { code: await runCli(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    setSink(null);
-  }
-}
+const cli = (...args: string[]) => captureCli(args);
 
 describe("argument parsing", () => {
   test("--version prints the package version", async () => {

@@ -1,9 +1,8 @@
 // The corpus cases that fail in argument checking alone (no setup, exit 2) run
 // here on the host too; the guest suite runs all of them (test/guest/corpus.guest.ts).
 import { describe, expect, mock, test } from "bun:test";
-import { runCli } from "../../cli/main.ts";
-import { setSink } from "../../cli/output.ts";
 import { LONG_PATH, expand, judge, loadCorpus, type BadInput } from "../corpus/corpus.ts";
+import { captureCli } from "../support/capture.ts";
 
 // Usage errors come before any kernel access; if one ever did not, it must not load anything on the host.
 mock.module("../../cli/pins/load.ts", () => ({
@@ -21,16 +20,7 @@ const hostCases = loadCorpus().filter(
   (c) => !c.setup && c.exit === 2 && !NEEDS_GUEST_CGROUPS.has(c.name) && !c.args.some((a) => /\{(FIXTURES|DEAD_PID)\}/.test(a)),
 );
 
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  setSink({ out: (l) => out.push(l), err: (l) => err.push(l) });
-  try {
-    return { code: await runCli(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    setSink(null);
-  }
-}
+const cli = (args: string[]) => captureCli(args);
 
 describe("bad-input corpus, argument checking only", () => {
   test("most usage errors are checkable without a kernel", () => {
