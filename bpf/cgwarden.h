@@ -148,6 +148,13 @@ struct cgw_settings {
 	__u64 generation;  /* bumped by every policy change */
 	char version[32];  /* cgwarden version that loaded the object */
 	char object_sha256[72];
+	/*
+	 * Set while a policy change is between its first and last write, and
+	 * left set by one that was killed there: only then can a rule record
+	 * lack its place in the live maps, so only then does userspace look.
+	 */
+	__u32 interrupted;
+	__u32 pad;
 };
 
 /* stats: per-CPU counters, indexed by enum cgw_stat. */

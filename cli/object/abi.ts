@@ -137,8 +137,10 @@ export interface SettingsValue extends Record<string, number | bigint | string> 
   generation: bigint;
   version: string;
   object_sha256: string;
+  interrupted: number;
+  pad: number;
 }
-export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 136, [
+export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 144, [
   { name: "abi", type: "u32", offset: 0 },
   { name: "mechanism", type: "u32", offset: 4 },
   { name: "global_mode", type: "u32", offset: 8 },
@@ -148,6 +150,8 @@ export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 136, [
   { name: "generation", type: "u64", offset: 24 },
   { name: "version", type: "char", offset: 32, count: 32 },
   { name: "object_sha256", type: "char", offset: 64, count: 72 },
+  { name: "interrupted", type: "u32", offset: 136 },
+  { name: "pad", type: "u32", offset: 140 },
 ]);
 
 export interface RecordValue extends Record<string, number | bigint | string> {

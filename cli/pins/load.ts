@@ -71,6 +71,8 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
         generation: 0n,
         version: VERSION,
         object_sha256: await objectSha256(),
+        interrupted: 0,
+        pad: 0,
       }),
     );
 

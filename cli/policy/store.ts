@@ -165,6 +165,8 @@ export class PolicyStore {
    * change interrupted between writing the record and reserving its place.
    */
   orphans(kind: number, anchor: bigint): RuleValue[] {
+    // Without an interrupted change there are none, and scanning every record per change would make N changes O(N²).
+    if (!this.state.settings().interrupted) return [];
     const candidates = this.rules().filter((r) => r.kind === kind && r.cgroup_id === anchor);
     if (!candidates.length) return [];
     if (kind === RuleKind.lock) {
@@ -330,17 +332,26 @@ export class PolicyStore {
     this.undo.push(() => (previous ? map.update(key, previous) : map.delete(key)));
   }
 
-  private bumpGeneration(): void {
-    const s = this.state.settings();
-    this.state.writeSettings({ ...s, generation: s.generation + 1n });
+  /** True while any record lacks its place in the live maps: one full scan, only after an interrupted change. */
+  private anyOrphans(): boolean {
+    return this.rules().some((r) => this.orphans(r.kind, r.cgroup_id).some((o) => o.id === r.id));
   }
 
-  /** Runs a change; on failure, undoes its writes newest first and rethrows. */
+  /**
+   * Runs a change; on failure, undoes its writes newest first and rethrows.
+   * `interrupted` is set before the first write and cleared with the last
+   * (the generation bump), unless an earlier killed change left records to
+   * complete: then it stays set until none is left.
+   */
   private transaction(fn: () => ChangeResult): ChangeResult {
     this.undo = [];
+    const before = this.state.settings();
+    if (!before.interrupted) this.state.writeSettings({ ...before, interrupted: 1 });
     try {
       const r = fn();
-      if (r.changed) this.bumpGeneration();
+      const s = this.state.settings();
+      const interrupted = before.interrupted && this.anyOrphans() ? 1 : 0;
+      this.state.writeSettings({ ...s, generation: s.generation + (r.changed ? 1n : 0n), interrupted });
       return r;
     } catch (e) {
       for (const step of this.undo.reverse()) {

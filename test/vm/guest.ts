@@ -26,6 +26,8 @@ export interface RunInGuestOptions {
   onOutput?: (chunk: Uint8Array) => void;
   /** Extra kernel command line arguments. */
   kernelArgs?: string[];
+  /** Extra QEMU arguments, appended to its command line (e.g. a TCG plugin). */
+  qemuArgs?: string[];
 }
 
 export interface RunInGuestResult {
@@ -265,6 +267,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
         // vhost-user needs guest RAM in shared memory, sized exactly as -m.
         "-object", `memory-backend-memfd,id=mem,size=${memory}M,share=on`,
         "-numa", "node,memdev=mem",
+        ...(opts.qemuArgs ?? []),
       ],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
     );
