@@ -10,8 +10,8 @@ let verbose = false;
 let installed: JSCallback | undefined;
 const recent: string[] = [];
 let total = 0; // lines ever seen; marks count these, since `recent` drops old lines
-// One message can be a whole verifier log.
-const formatBuf = Buffer.alloc(4 << 20);
+// One message can be a whole verifier log; allocated when libbpf first speaks, not at start-up.
+let formatBuf: Buffer | undefined;
 
 /** Send libbpf's own log, verifier output included, to stderr (`--verbose`). */
 export function setLibbpfVerbose(on: boolean): void {
@@ -22,8 +22,9 @@ export function installLibbpfLog(): void {
   if (installed) return;
   installed = new JSCallback(
     (level: number, fmt: Pointer, args: Pointer) => {
-      const n = libc().vsnprintf(ptr(formatBuf), formatBuf.length, fmt, args);
-      const text = formatBuf.toString("utf8", 0, Math.max(0, Math.min(n, formatBuf.length - 1)));
+      const buf = (formatBuf ??= Buffer.alloc(4 << 20));
+      const n = libc().vsnprintf(ptr(buf), buf.length, fmt, args);
+      const text = buf.toString("utf8", 0, Math.max(0, Math.min(n, buf.length - 1)));
       for (const line of text.split("\n")) {
         if (!line.trim()) continue;
         recent.push(line);
