@@ -28,4 +28,31 @@ describe("kernel without the BPF LSM active", () => {
     expect(r.err).toContain("cannot enforce on this kernel");
     expect(existsSync(PIN_DIR)).toBe(false);
   });
+
+  test("every other command answers in one line or succeeds, and none loads anything", async () => {
+    mkcg("cgw-unsupported");
+    const cases: Array<[string[], number, string]> = [
+      [["allow", "/cgw-unsupported", "--uid", "0"], 1, "cannot enforce on this kernel"],
+      [["delegate", "/cgw-unsupported", "--uid", "0"], 1, "cannot enforce on this kernel"],
+      [["unlock", "/cgw-unsupported"], 0, ""],
+      [["remove", "1"], 0, ""],
+      [["mode", "audit"], 1, "not loaded"],
+      [["recording", "all"], 1, "not loaded"],
+      [["explain", "--task", "1", "--to", "/cgw-unsupported"], 1, "not loaded"],
+      [["rules"], 0, ""],
+      [["status"], 0, ""],
+      [["unload"], 0, ""],
+    ];
+    for (const [args, code, text] of cases) {
+      const r = await cgw(...args);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      if (code !== 0) {
+        expect(r.err.split("\n").length).toBe(1);
+        expect(r.err.startsWith("cgwarden: ")).toBe(true);
+        expect(r.err).toContain(text);
+      }
+      expect(`${r.out}${r.err}`).not.toMatch(/\n\s+at /);
+      expect(existsSync(PIN_DIR)).toBe(false);
+    }
+  });
 });
