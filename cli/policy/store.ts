@@ -167,14 +167,13 @@ export class PolicyStore {
   orphans(kind: number, anchor: bigint): RuleValue[] {
     // Without an interrupted change there are none, and scanning every record per change would make N changes O(N²).
     if (!this.state.settings().interrupted) return [];
-    const candidates = this.rules().filter((r) => r.kind === kind && r.cgroup_id === anchor);
-    if (!candidates.length) return [];
-    if (kind === RuleKind.lock) {
-      const lock = this.lockAt(anchor);
-      return candidates.filter((r) => lock?.rule_id !== r.id);
-    }
-    const gate = this.gate(anchor, kind === RuleKind.delegate ? "delegate" : "allow");
-    return candidates.filter((r) => gate?.rule_id[r.slot] !== r.id);
+    return this.rules().filter((r) => r.kind === kind && r.cgroup_id === anchor && !this.placed(r));
+  }
+
+  /** Whether the live maps name this record: its lock element, or its slot in its gate (reserved or live). */
+  private placed(r: RuleValue): boolean {
+    if (r.kind === RuleKind.lock) return this.lockAt(r.cgroup_id)?.rule_id === r.id;
+    return this.gate(r.cgroup_id, r.kind === RuleKind.delegate ? "delegate" : "allow")?.rule_id[r.slot] === r.id;
   }
 
   /** Reserve the slot, set selector bits, then go live; each step undone if a later one fails. */
@@ -334,7 +333,7 @@ export class PolicyStore {
 
   /** True while any record lacks its place in the live maps: one full scan, only after an interrupted change. */
   private anyOrphans(): boolean {
-    return this.rules().some((r) => this.orphans(r.kind, r.cgroup_id).some((o) => o.id === r.id));
+    return this.rules().some((r) => !this.placed(r));
   }
 
   /**
