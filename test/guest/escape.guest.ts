@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { CGROOT, KERNEL, MOVER, Mover, PIN_DIR, ROOT, cgroupId, cgw, cleanup, json, mkcg, ok, place, reusePid } from "./harness.ts";
+import { CGROOT, KERNEL, MOVER, Mover, PIN_DIR, ROOT, cgroupId, cgw, cleanup, json, mkcg, ok, place, reusePid, LineProcess } from "./harness.ts";
 
 afterAll(cleanup);
 
@@ -466,34 +466,6 @@ describe(`identity on ${KERNEL}`, () => {
 });
 
 // ---- concurrency ---------------------------------------------------------------------
-
-/** A long-lived process answering one line per request line. */
-class LineProcess {
-  private buffer = "";
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
-  constructor(readonly proc: ReturnType<typeof Bun.spawn>) {
-    this.reader = (proc.stdout as ReadableStream<Uint8Array>).getReader() as ReadableStreamDefaultReader<Uint8Array>;
-  }
-  async line(): Promise<string> {
-    for (;;) {
-      const nl = this.buffer.indexOf("\n");
-      if (nl >= 0) {
-        const l = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        return l;
-      }
-      const { value, done } = await this.reader.read();
-      if (done) throw new Error("the racer exited");
-      this.buffer += new TextDecoder().decode(value);
-    }
-  }
-  async request(l: string): Promise<string> {
-    const stdin = this.proc.stdin as import("bun").FileSink;
-    stdin.write(`${l}\n`);
-    await stdin.flush();
-    return this.line();
-  }
-}
 
 const RACE_MS = Number(process.env.CGWARDEN_ESCAPE_RACE_MS ?? 30_000);
 

@@ -88,14 +88,41 @@ export interface MoverOptions {
   exe?: string;
 }
 
+/** A long-lived helper process answering one line per request line on stdin. */
+export class LineProcess {
+  private buffer = "";
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  constructor(readonly proc: ReturnType<typeof Bun.spawn>) {
+    this.reader = (proc.stdout as ReadableStream<Uint8Array>).getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  }
+
+  async line(): Promise<string> {
+    for (;;) {
+      const nl = this.buffer.indexOf("\n");
+      if (nl >= 0) {
+        const l = this.buffer.slice(0, nl);
+        this.buffer = this.buffer.slice(nl + 1);
+        return l;
+      }
+      const { value, done } = await this.reader.read();
+      if (done) throw new Error(`process ${this.proc.pid} exited`);
+      this.buffer += new TextDecoder().decode(value);
+    }
+  }
+
+  async request(l: string): Promise<string> {
+    const stdin = this.proc.stdin as import("bun").FileSink;
+    stdin.write(`${l}\n`);
+    await stdin.flush();
+    return this.line();
+  }
+}
+
 /** A long-lived actor process answering migration requests (test/fixtures/mover.c). */
 export class Mover {
   readonly pid: number;
-  private buffer = "";
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
-  private constructor(private readonly proc: ReturnType<typeof Bun.spawn>, pid: number, reader: ReadableStreamDefaultReader<Uint8Array>) {
-    this.pid = pid;
-    this.reader = reader;
+  private constructor(private readonly io: LineProcess) {
+    this.pid = io.proc.pid;
   }
 
   static async start(opts: MoverOptions = {}): Promise<Mover> {
@@ -103,34 +130,15 @@ export class Mover {
     if (opts.uid !== undefined) argv.push("--uid", String(opts.uid));
     if (opts.cgroup) argv.push("--cgroup", join(CGROOT, opts.cgroup));
     if (opts.openFirst) argv.push("--open-first", opts.openFirst);
-    const proc = Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader() as ReadableStreamDefaultReader<Uint8Array>;
-    const m = new Mover(proc, proc.pid, reader);
-    const ready = await m.readLine();
+    const m = new Mover(new LineProcess(Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "inherit" })));
+    const ready = await m.io.line();
     if (!ready.startsWith("ready ")) throw new Error(`mover did not start: ${ready}`);
     movers.push(m);
     return m;
   }
 
-  private async readLine(): Promise<string> {
-    for (;;) {
-      const nl = this.buffer.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        return line;
-      }
-      const { value, done } = await this.reader.read();
-      if (done) throw new Error(`mover ${this.pid} exited`);
-      this.buffer += new TextDecoder().decode(value);
-    }
-  }
-
-  async request(line: string): Promise<string> {
-    const stdin = this.proc.stdin as import("bun").FileSink;
-    stdin.write(`${line}\n`);
-    await stdin.flush();
-    return this.readLine();
+  request(line: string): Promise<string> {
+    return this.io.request(line);
   }
 
   /** Returns 0 on success or the errno of the failed write/clone. */
@@ -160,7 +168,7 @@ export class Mover {
   }
 
   kill(): void {
-    this.proc.kill(9);
+    this.io.proc.kill(9);
   }
 }
 
