@@ -38,7 +38,7 @@ function corrupt(pinDir: string, what: string): CliError {
  * replace a pin with a look-alike map, and writing there would change
  * nothing the kernel enforces while reporting success.
  */
-function requireMapsInUse(pinDir: string, mechanism: Mechanism, maps: Record<PinnedMapName, MapFd>): void {
+function requireMapsInUse(pinDir: string, mechanism: Mechanism, mapIds: Record<PinnedMapName, number>): void {
   const inUse = new Set<number>();
   for (const prog of mechanism.programs) {
     const fd = openPinned(pinPaths(pinDir).link(prog));
@@ -50,7 +50,7 @@ function requireMapsInUse(pinDir: string, mechanism: Mechanism, maps: Record<Pin
     }
   }
   for (const name of PINNED_MAPS) {
-    const id = maps[name].info().id;
+    const id = mapIds[name];
     if (!inUse.has(id))
       throw corrupt(pinDir, `pinned map ${name} (id ${id}) is not a map the attached programs use; something replaced it`);
   }
@@ -77,6 +77,7 @@ export function openState(pinDir: string): PinnedState | null {
 
   const maps = {} as Record<PinnedMapName, MapFd>;
   const opened: MapFd[] = [];
+  const mapIds = {} as Record<PinnedMapName, number>;
   try {
     for (const name of PINNED_MAPS) {
       const m = MapFd.openPinned(p.map(name));
@@ -87,6 +88,7 @@ export function openState(pinDir: string): PinnedState | null {
       if (info.type !== want.type || info.keySize !== want.keySize || info.valueSize !== want.valueSize)
         throw corrupt(pinDir, `map ${name} has type ${info.type}, key ${info.keySize} B, value ${info.valueSize} B; expected ${want.type}, ${want.keySize} B, ${want.valueSize} B`);
       maps[name] = m;
+      mapIds[name] = info.id;
     }
     const raw = maps.settings.lookup(ZERO_KEY, SettingsLayout.size);
     const settings = raw ? SettingsLayout.decode(raw) : null;
@@ -96,7 +98,7 @@ export function openState(pinDir: string): PinnedState | null {
     if (!mechanism) throw corrupt(pinDir, `unknown mechanism ${settings.mechanism}`);
     const missing = mechanism.programs.filter((prog) => !links.includes(prog));
     if (missing.length) throw corrupt(pinDir, `links missing for ${missing.join(", ")}`);
-    requireMapsInUse(pinDir, mechanism, maps);
+    requireMapsInUse(pinDir, mechanism, mapIds);
 
     return {
       pinDir,
