@@ -51,6 +51,60 @@ struct {
 	__type(value, __u64);
 } selectors SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct cgw_bound_key);
+	__type(value, struct cgw_binding);
+} bound SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct cgw_path_key);
+	__type(value, struct cgw_path);
+} paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct cgw_template_set);
+} templates SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct cgw_node_stats);
+} node_stats SEC(".maps");
+
+/*
+ * Updating an element of a map-in-map makes the kernel wait for every BPF
+ * program that may be running (synchronize_rcu() in maybe_wait_bpf_programs):
+ * userspace writes grace[0] after flipping settings.epoch, and once that
+ * returns no decision can still be reading the old epoch.
+ */
+struct grace_slot_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} grace_slot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct grace_slot_map);
+} grace SEC(".maps") = {
+	.values = { &grace_slot },
+};
+
 /* Only userspace reads this one; it lives here so it is created and pinned with the rest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -122,6 +176,7 @@ struct cgw_decision {
 	__s32 delegated_level; /* locks at or above this level are exempt; -1: none */
 	__u32 delegated_rule;
 	__u32 global_mode;
+	__u32 epoch;       /* read once: the whole decision judges one policy */
 	__u32 verdict;
 	__u32 rule_id;   /* deciding lock; for an allow, the first exemption used */
 	__u64 rule_cgroup;
@@ -280,15 +335,35 @@ static __always_inline __u64 selector_bits(struct cgw_selector_key *key, __u32 s
 	return bits ? *bits : 0;
 }
 
+/* The nodes the cgroup with this id carries in the decision's epoch, or NULL. */
+static __always_inline struct cgw_binding *binding_of(struct cgw_decision *d, __u64 cgid)
+{
+	struct cgw_bound_key key = { .cgroup = cgid, .epoch = d->epoch };
+
+	return bpf_map_lookup_elem(&bound, &key);
+}
+
+static __always_inline __u64 cgroup_selector_bits(struct cgw_selector_key *sk, struct cgw_binding *b)
+{
+	__u64 bits = 0;
+
+	if (b->exact)
+		bits |= selector_bits(sk, CGW_SEL_CGROUP, b->exact, 0);
+	if (b->matched)
+		bits |= selector_bits(sk, CGW_SEL_CGROUP, b->matched, 0);
+	return bits;
+}
+
 /* Returns the id of the first rule in the gate that the actor satisfies, or 0. */
 static __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 kind)
 {
 	struct cgw_gate_key gk = { .anchor = anchor, .kind = kind };
 	struct cgw_selector_key sk = { .anchor = anchor, .kind = kind };
 	struct cgw_gate *g;
+	struct cgw_binding *b;
 	__u64 live, need, fail = 0, sat = 0;
 
-	if (!d)
+	if (!d || !anchor)
 		return 0;
 	g = bpf_map_lookup_elem(&gates, &gk);
 	if (!g)
@@ -311,7 +386,9 @@ static __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 k
 		for (int i = 0; i < CGW_LEVELS; i++) {
 			if (i > d->actor_level)
 				break;
-			sat |= selector_bits(&sk, CGW_SEL_CGROUP, id_at(d->actor_ids, i), 0);
+			b = binding_of(d, id_at(d->actor_ids, i));
+			if (b)
+				sat |= cgroup_selector_bits(&sk, b);
 		}
 		fail |= need & ~sat;
 	}
@@ -320,6 +397,14 @@ static __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 k
 	if (!live)
 		return 0;
 	return g->rule_id[lowest_bit(live) & (CGW_GATE_SLOTS - 1)];
+}
+
+/* A cgroup's gate is the union of its nodes' gates: its own path's first, then its template's. */
+static __always_inline __u32 gate_match_bound(struct cgw_decision *d, struct cgw_binding *b, __u32 kind)
+{
+	__u32 rule = gate_match(d, b->exact, kind);
+
+	return rule ? rule : gate_match(d, b->matched, kind);
 }
 
 /* bpf_loop hands callbacks a pointer into the caller's stack, never a map value. */
@@ -332,11 +417,15 @@ static long find_delegation(__u32 i, struct loop_ctx *ctx)
 {
 	struct cgw_decision *d = ctx->d;
 	int level = d->lca - (int)i;
+	struct cgw_binding *b;
 	__u32 rule;
 
 	if (level < 0 || level >= CGW_LEVELS)
 		return 1;
-	rule = gate_match(d, id_at(d->src_ids, level), CGW_RULE_DELEGATE);
+	b = binding_of(d, id_at(d->src_ids, level));
+	if (!b)
+		return 0;
+	rule = gate_match_bound(d, b, CGW_RULE_DELEGATE);
 	if (!rule)
 		return 0;
 	d->delegated_level = level;
@@ -345,17 +434,21 @@ static long find_delegation(__u32 i, struct loop_ctx *ctx)
 }
 
 /* Returns 1 once an enforcing lock has denied, which ends the walk. */
-static __always_inline int judge_lock(struct cgw_decision *d, __u64 cgid, int level, __u8 direction)
+static __always_inline int judge_lock(struct cgw_decision *d, struct cgw_binding *b, __u64 node,
+				      __u64 cgid, int level, __u8 direction)
 {
-	struct cgw_lock *lock = bpf_map_lookup_elem(&locks, &cgid);
+	struct cgw_lock *lock;
 	__u32 exempt;
 
+	if (!d || !b || !node)
+		return 0;
+	lock = bpf_map_lookup_elem(&locks, &node);
 	if (!lock || !(lock->directions & direction))
 		return 0;
 	if (level <= d->delegated_level)
 		exempt = d->delegated_rule;
 	else
-		exempt = gate_match(d, cgid, CGW_RULE_ALLOW);
+		exempt = gate_match_bound(d, b, CGW_RULE_ALLOW);
 	if (exempt) {
 		if (d->verdict == CGW_VERDICT_ALLOW && !d->rule_id) {
 			d->rule_id = exempt;
@@ -378,6 +471,24 @@ static __always_inline int judge_lock(struct cgw_decision *d, __u64 cgid, int le
 }
 
 /*
+ * A cgroup may carry two locks, its own path's and its template's, each
+ * judged as if it were the only one: own path first.
+ */
+static __noinline int judge_cgroup(struct cgw_decision *d, __u64 cgid, int level, __u8 direction)
+{
+	struct cgw_binding *b;
+
+	if (!d)
+		return 0;
+	b = binding_of(d, cgid);
+	if (!b)
+		return 0;
+	if (judge_lock(d, b, b->exact, cgid, level, direction))
+		return 1;
+	return judge_lock(d, b, b->matched, cgid, level, direction);
+}
+
+/*
  * bpf_loop callback over levels, shallowest first. At each level the lock on
  * src's chain is judged before the one on dst's chain; the TypeScript model
  * walks in the same order so both name the same deciding rule.
@@ -389,11 +500,11 @@ static long judge_level(__u32 level, struct loop_ctx *ctx)
 	if (level >= CGW_LEVELS)
 		return 1;
 	if ((int)level <= d->src_level &&
-	    judge_lock(d, id_at(d->src_ids, level), level,
-		       (int)level <= d->lca ? CGW_DIR_WITHIN : CGW_DIR_OUT))
+	    judge_cgroup(d, id_at(d->src_ids, level), level,
+			 (int)level <= d->lca ? CGW_DIR_WITHIN : CGW_DIR_OUT))
 		return 1;
 	if ((int)level > d->lca && (int)level <= d->dst_level &&
-	    judge_lock(d, id_at(d->dst_ids, level), level, CGW_DIR_IN))
+	    judge_cgroup(d, id_at(d->dst_ids, level), level, CGW_DIR_IN))
 		return 1;
 	return 0;
 }
@@ -523,6 +634,7 @@ static __noinline int cgw_decide(struct cgw_migration *m)
 		return CGW_VERDICT_ALLOW;
 
 	d->global_mode = s ? s->global_mode : CGW_MODE_ENFORCE;
+	d->epoch = s ? s->epoch & 1 : 0;
 	d->verdict = CGW_VERDICT_ALLOW;
 	d->rule_id = 0;
 	d->rule_cgroup = 0;
@@ -555,8 +667,11 @@ static __noinline int cgw_decide(struct cgw_migration *m)
 		count(CGW_STAT_ALLOWED);
 	if (d->verdict != CGW_VERDICT_ALLOW || (s && s->record_all))
 		record(d, m, s ? s->recorder_slots : 0);
-	if (cgw_never)
+	if (cgw_never) {
 		bpf_map_lookup_elem(&rules, &zero);
+		bpf_map_lookup_elem(&grace, &zero);
+		bpf_map_lookup_elem(&grace_slot, &zero);
+	}
 	return d->verdict;
 }
 
@@ -817,6 +932,160 @@ static __noinline int judge_permission(struct inode *inode)
 	mig.mechanism = CGW_MECH_MAINLINE;
 	if (decide_migration(&mig) == CGW_VERDICT_DENY)
 		return -EPERM;
+	return 0;
+}
+
+/* ---- path binding (both mechanisms) ------------------------------------ */
+
+/* A new cgroup's path and name, as the mkdir tracepoint gives them. */
+struct naming {
+	struct cgw_path_key key;
+	char name[CGW_PATH_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct naming);
+} naming_scratch SEC(".maps");
+
+static __always_inline int template_matches(struct naming *n, int name_len, struct cgw_template *t)
+{
+	int plen = t->prefix_len, slen = t->suffix_len, off;
+
+	if (plen > CGW_TEMPLATE_PART || slen > CGW_TEMPLATE_PART || plen + slen > name_len)
+		return 0;
+	for (int j = 0; j < CGW_TEMPLATE_PART; j++) {
+		if (j >= plen)
+			break;
+		if (n->name[j] != t->prefix[j])
+			return 0;
+	}
+	off = name_len - slen;
+	for (int j = 0; j < CGW_TEMPLATE_PART; j++) {
+		if (j >= slen)
+			break;
+		if (n->name[(off + j) & (CGW_PATH_LEN - 1)] != t->suffix[j])
+			return 0;
+	}
+	return 1;
+}
+
+/* The node of the first template in the set that the new cgroup's name matches, or 0. */
+static __noinline __u64 match_template(struct naming *n, int name_len, __u64 set_id)
+{
+	struct cgw_template_set *set = bpf_map_lookup_elem(&templates, &set_id);
+
+	if (!n || !set)
+		return 0;
+	for (int i = 0; i < CGW_DIR_TEMPLATES; i++) {
+		if (i >= set->count)
+			break;
+		if (template_matches(n, name_len, &set->t[i]))
+			return set->t[i].node;
+	}
+	return 0;
+}
+
+static __always_inline void count_bind(__u64 node, __u64 cgid)
+{
+	__u64 key = node & ~CGW_NODE_EPOCH;
+	struct cgw_node_stats *st;
+
+	if (!node)
+		return;
+	st = bpf_map_lookup_elem(&node_stats, &key);
+	if (!st)
+		return;
+	st->cgroup = cgid;
+	__sync_fetch_and_add(&st->binds, 1);
+}
+
+/*
+ * Binds a new cgroup to the nodes its path names, under both epochs (a
+ * policy change may be writing the other one). The tracepoint fires in
+ * cgroup_mkdir() under cgroup_mutex and before kernfs_activate() makes the
+ * directory visible; every migration takes cgroup_mutex too, so none can
+ * judge the new cgroup before this program has bound it.
+ */
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(cgwarden_mkdir, struct cgroup *cgrp, const char *path)
+{
+	__u32 zero = 0;
+	struct naming *n = bpf_map_lookup_elem(&naming_scratch, &zero);
+	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
+	struct cgroup *parent;
+	__u64 cgid, parent_id;
+	int path_len, name_len, level;
+
+	if (!n || BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0; /* a cgroup v1 hierarchy: its ids are another namespace */
+	level = BPF_CORE_READ(cgrp, level);
+	if (level < 1)
+		return 0;
+	__builtin_memset(n->key.path, 0, sizeof(n->key.path));
+	path_len = bpf_probe_read_kernel_str(n->key.path, sizeof(n->key.path), path);
+	name_len = bpf_probe_read_kernel_str(n->name, sizeof(n->name), BPF_CORE_READ(cgrp, kn, name)) - 1;
+	cgid = cgroup_id(cgrp);
+	parent = ancestor_at(cgrp, level - 1);
+	parent_id = cgroup_id(parent);
+
+	for (__u32 e = 0; e < 2; e++) {
+		struct cgw_bound_key bk = { .cgroup = parent_id, .epoch = e };
+		struct cgw_binding b = {}, *pb;
+		struct cgw_path *p = 0;
+
+		/* A path as long as the buffer may be cut short; userspace refuses such rules. */
+		if (path_len > 0 && path_len < CGW_PATH_LEN) {
+			n->key.epoch = e;
+			p = bpf_map_lookup_elem(&paths, &n->key);
+		}
+		if (p) {
+			b.exact = p->node;
+			b.children = p->children;
+		}
+		pb = bpf_map_lookup_elem(&bound, &bk);
+		if (pb && pb->children && name_len > 0)
+			b.matched = match_template(n, name_len, pb->children);
+		if (!b.exact && !b.matched && !b.children)
+			continue;
+		bk.cgroup = cgid;
+		bpf_map_update_elem(&bound, &bk, &b, BPF_ANY);
+		if (s && (s->epoch & 1) == e) {
+			count_bind(b.exact, cgid);
+			count_bind(b.matched, cgid);
+		}
+	}
+	return 0;
+}
+
+/* The cgroup is gone; a rule bound to its path waits for the path again. */
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(cgwarden_rmdir, struct cgroup *cgrp, const char *path)
+{
+	__u32 zero = 0;
+	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
+	__u64 cgid;
+
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;
+	cgid = cgroup_id(cgrp);
+	for (__u32 e = 0; e < 2; e++) {
+		struct cgw_bound_key bk = { .cgroup = cgid, .epoch = e };
+		struct cgw_binding *b = bpf_map_lookup_elem(&bound, &bk);
+
+		if (!b)
+			continue;
+		if (s && (s->epoch & 1) == e && b->exact) {
+			__u64 key = b->exact & ~CGW_NODE_EPOCH;
+			struct cgw_node_stats *st = bpf_map_lookup_elem(&node_stats, &key);
+
+			if (st && st->cgroup == cgid)
+				st->cgroup = 0;
+		}
+		bpf_map_delete_elem(&bound, &bk);
+	}
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 2
+#define CGW_ABI_VERSION 3
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
@@ -27,6 +27,19 @@
 
 #define CGW_COMM_LEN 16
 #define CGW_PATH_LEN 256
+
+/*
+ * Rules are bound to cgroup paths, never to cgroup ids. Each path (or
+ * template) a rule names is a node: locks, gates and selectors are keyed by
+ * node, and `bound` says which nodes the cgroup now at a path carries. The
+ * node id is a hash of the path; its top bit is the policy epoch it belongs
+ * to (see settings.epoch).
+ */
+#define CGW_NODE_EPOCH (1ULL << 63)
+
+/* Templates (`prefix*suffix` in a path's last component) per directory. */
+#define CGW_DIR_TEMPLATES 16
+#define CGW_TEMPLATE_PART 64
 
 enum cgw_via {
 	CGW_VIA_PROCS = 1,
@@ -72,7 +85,7 @@ enum cgw_mechanism {
 	CGW_MECH_MAINLINE = 2, /* fentry/fexit state + lsm/inode_permission */
 };
 
-/* locks: cgroup id -> lock. One lock per cgroup. */
+/* locks: node -> lock. One lock per path or template. */
 struct cgw_lock {
 	__u32 rule_id;
 	__u8 directions; /* CGW_DIR_* bits */
@@ -80,7 +93,7 @@ struct cgw_lock {
 	__u16 pad;
 };
 
-/* gates: (anchor cgroup id, CGW_RULE_ALLOW or CGW_RULE_DELEGATE) -> gate. */
+/* gates: (anchor node, CGW_RULE_ALLOW or CGW_RULE_DELEGATE) -> gate. */
 struct cgw_gate_key {
 	__u64 anchor;
 	__u32 kind;
@@ -101,11 +114,11 @@ struct cgw_gate {
 };
 
 /*
- * selectors: (anchor, gate kind, selector kind, value) -> bitmap of slots.
+ * selectors: (anchor node, gate kind, selector kind, value) -> bitmap of slots.
  *   PID:    value = tgid, value2 = start time in clock ticks (/proc/PID/stat #22)
  *   EXE:    value = st_dev (userspace encoding), value2 = st_ino
  *   UID:    value = effective uid
- *   CGROUP: value = cgroup id
+ *   CGROUP: value = node of the selector's path (matched through `bound`)
  */
 struct cgw_selector_key {
 	__u64 anchor;
@@ -115,14 +128,73 @@ struct cgw_selector_key {
 	__u32 selector;
 };
 
-/* rules: rule id -> rule. Userspace's record of what it asked for. */
+/*
+ * bound: (cgroup id, epoch) -> the nodes the cgroup carries. Written by
+ * userspace for cgroups that exist when a policy is written, and by the
+ * cgroup_mkdir tracepoint for every cgroup created later, under
+ * cgroup_mutex and before the new directory is visible: no migration can
+ * see a bound path's cgroup unbound. Deleted at rmdir.
+ */
+struct cgw_bound_key {
+	__u64 cgroup;
+	__u32 epoch;
+	__u32 pad;
+};
+
+struct cgw_binding {
+	__u64 exact;    /* node of the cgroup's own path, 0: none */
+	__u64 matched;  /* node of the template its name matched, 0: none */
+	__u64 children; /* template set for cgroups created inside, 0: none */
+};
+
+/* paths: (epoch, path) -> what a cgroup created at that path is bound to. */
+struct cgw_path_key {
+	__u32 epoch;
+	char path[CGW_PATH_LEN];
+};
+
+struct cgw_path {
+	__u64 node;     /* 0 when only templates for children are named here */
+	__u64 children; /* template set id, 0: none */
+};
+
+/*
+ * templates: set id -> the templates one directory's children are matched
+ * against. Userspace refuses templates of one directory that could both
+ * match one name, so the first match is the only one.
+ */
+struct cgw_template {
+	__u64 node;
+	__u8 prefix_len;
+	__u8 suffix_len;
+	__u8 pad[6];
+	char prefix[CGW_TEMPLATE_PART];
+	char suffix[CGW_TEMPLATE_PART];
+};
+
+struct cgw_template_set {
+	__u32 count;
+	__u32 pad;
+	struct cgw_template t[CGW_DIR_TEMPLATES];
+};
+
+/* node_stats: node without its epoch bit -> how its path was bound. */
+struct cgw_node_stats {
+	__u64 cgroup; /* the cgroup bound last; 0 once it was removed */
+	__u64 binds;  /* cgroups bound to the node since it was made */
+};
+
+/*
+ * rules: (epoch << 31 | rule id) -> rule. Userspace's record of what it
+ * asked for; the epoch in force holds the live policy's records.
+ */
 struct cgw_rule {
 	__u32 id;
 	__u8 kind;       /* CGW_RULE_* */
 	__u8 directions; /* locks */
 	__u8 mode;       /* locks */
 	__u8 slot;       /* allow and delegate: slot in the gate */
-	__u64 cgroup_id; /* anchor */
+	__u64 node;      /* anchor: node of cgroup_path */
 	__u32 selectors; /* bit per CGW_SEL_* present */
 	__u32 uid;
 	__u32 pid;
@@ -130,9 +202,10 @@ struct cgw_rule {
 	__u64 pid_start;
 	__u64 exe_dev;
 	__u64 exe_ino;
-	__u64 sel_cgroup_id;
+	__u64 sel_node;  /* node of sel_cgroup_path */
 	__u64 created_ns; /* CLOCK_REALTIME */
-	char cgroup_path[CGW_PATH_LEN]; /* anchor path when the rule was made */
+	__u64 binds_base; /* node_stats.binds when the rule was made */
+	char cgroup_path[CGW_PATH_LEN]; /* path or template the rule is bound to */
 	char exe_path[CGW_PATH_LEN];
 	char sel_cgroup_path[CGW_PATH_LEN];
 };
@@ -149,11 +222,12 @@ struct cgw_settings {
 	char version[32];  /* cgwarden version that loaded the object */
 	char object_sha256[72];
 	/*
-	 * Set while a policy change is between its first and last write, and
-	 * left set by one that was killed there: only then can a rule record
-	 * lack its place in the live maps, so only then does userspace look.
+	 * The policy in force: 0 or 1. A change writes the whole new policy
+	 * under the other epoch, flips this one field, waits out every
+	 * decision that may have read the old value, then deletes the old
+	 * epoch. Each decision reads it once, so it sees one policy, whole.
 	 */
-	__u32 interrupted;
+	__u32 epoch;
 	__u32 pad;
 };
 

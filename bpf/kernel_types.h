@@ -38,6 +38,7 @@ typedef struct {
 
 struct kernfs_node {
 	u64 id;
+	const char *name;
 	void *priv;
 } __attribute__((preserve_access_index));
 
@@ -49,10 +50,16 @@ struct cgroup_file {
 	struct kernfs_node *kn;
 } __attribute__((preserve_access_index));
 
+/* hierarchy_id 0 is the default (v2) hierarchy: it is set up first, by cgroup_init(). */
+struct cgroup_root {
+	int hierarchy_id;
+} __attribute__((preserve_access_index));
+
 struct cgroup {
 	struct cgroup_subsys_state self;
 	int level;
 	struct kernfs_node *kn;
+	struct cgroup_root *root;
 	struct cgroup_file procs_file;
 	struct cgroup *ancestors[];
 } __attribute__((preserve_access_index));

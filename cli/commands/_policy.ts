@@ -1,11 +1,13 @@
-// Shared by the commands that change policy: the cgroup argument and reporting a change.
+// Shared by the commands that change policy: the path argument, one change
+// of the spec, and reporting it.
 import { defineCommand, type ArgsDef } from "citty";
-import { requireRuleDepth, resolveCgroup, CgroupNames } from "../kernel/cgroupfs.ts";
 import { print, printJson } from "../output.ts";
-import { viewRule, formatRuleLine } from "../policy/describe.ts";
-import { PolicyStore, type Anchor, type ChangeResult } from "../policy/store.ts";
-import { parseSelectors, selectorArgs } from "../policy/selector-args.ts";
-import { withPolicyWriter } from "../pins/session.ts";
+import { viewRule, formatRuleLine, type RuleView } from "../policy/describe.ts";
+import { PolicyStore, specOfRecord as specOfView, type ReplaceResult } from "../policy/store.ts";
+import { parseSelectors, rulePath, selectorArgs } from "../policy/selector-args.ts";
+import { identity, type PolicySpec, type RuleSpec } from "../policy/spec.ts";
+import { withLoadedPolicyWriter, withPolicyWriter } from "../pins/session.ts";
+import type { PinnedState } from "../pins/state.ts";
 import { parsePid, parseUid } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -13,22 +15,53 @@ export const cgroupArg = {
   path: {
     type: "positional",
     required: true,
-    description: "Cgroup path (/system.slice/foo.service) or path under the cgroup2 mount",
+    description: "Cgroup path (/system.slice/foo.service, need not exist yet), template (/system.slice/*.service), or path under the cgroup2 mount",
     valueHint: "CGROUP",
   },
 } as const satisfies ArgsDef;
 
-export function anchorOf(input: string): Anchor {
-  const ref = resolveCgroup(input);
-  requireRuleDepth(ref);
-  return { id: ref.id, path: ref.path };
+export { rulePath };
+
+export type ChangeAction = "created" | "updated" | "unchanged" | "removed";
+
+export interface SpecChange {
+  result: ReplaceResult;
+  /** The view of the rule the command is about, after the change (before it, when removed). */
+  view: RuleView | null;
+  action: ChangeAction;
 }
 
-export function reportChange(r: ChangeResult, store: PolicyStore, json: boolean | undefined, verb: string): void {
-  const view = viewRule(r.rule, new CgroupNames(), store);
-  if (json) return printJson({ changed: r.changed, action: r.action, rule: view });
-  const what = r.action === "unchanged" ? `${verb}: already in place, nothing changed` : `${verb}: ${r.action}`;
-  print(`${what}\n${formatRuleLine(view)}`);
+/**
+ * One command's change: `edit` returns the whole desired spec, the store puts
+ * it in force atomically. `about` names the rule the command reports on.
+ */
+export async function changeSpec(
+  pinDir: string,
+  edit: (spec: PolicySpec) => PolicySpec,
+  about: RuleSpec | null,
+  opts: { loadIfNeeded: boolean },
+): Promise<SpecChange | null> {
+  const run = (state: PinnedState): SpecChange => {
+    const store = new PolicyStore(state);
+    const beforeRecords = store.records();
+    const result = store.replace(edit(store.spec()));
+    const key = about ? identity(about) : null;
+    const find = (records: typeof beforeRecords) => (key ? records.find((r) => identity(specOfView(r)) === key) : undefined);
+    const after = find(result.records);
+    const before = find(beforeRecords);
+    const rec = after ?? before;
+    const action: ChangeAction = !result.changed ? "unchanged" : !after ? "removed" : !before ? "created" : before.directions !== after.directions || before.mode !== after.mode || before.exe_ino !== after.exe_ino ? "updated" : "unchanged";
+    const view = rec ? viewRule(rec, store.bindStates([rec]).get(rec.id)!) : null;
+    return { result, view, action };
+  };
+  return opts.loadIfNeeded ? withPolicyWriter(pinDir, run) : withLoadedPolicyWriter(pinDir, run);
+}
+
+export function reportChange(c: SpecChange, json: boolean | undefined, verb: string): void {
+  const changed = c.action !== "unchanged";
+  if (json) return printJson({ changed, action: c.action, rule: c.view });
+  const what = !changed ? `${verb}: already in place, nothing changed` : `${verb}: ${c.action}`;
+  print(c.view ? `${what}\n${formatRuleLine(c.view)}` : what);
 }
 
 /** allow and delegate differ only in the gate they add a rule to. */
@@ -42,12 +75,11 @@ export function gateRuleCommand(kind: "allow" | "delegate", description: string)
       // Numbers first, strictly: a uid of "007" or "1e3" is a typo, not uid 7 or 1000.
       if (typeof args.uid === "string") parseUid(args.uid);
       if (typeof args.pid === "string") parsePid(args.pid, "--pid");
-      const anchor = anchorOf(args.path);
-      const { selectors, labels } = parseSelectors(args);
-      await withPolicyWriter(pinDir, (state) => {
-        const store = new PolicyStore(state);
-        reportChange(store.addGateRule(kind, anchor, selectors, labels), store, args.json, `${kind} ${anchor.path}`);
-      });
+      const path = rulePath(args.path);
+      const rule: RuleSpec = { kind, path, selectors: parseSelectors(args) };
+      const key = identity(rule);
+      const c = await changeSpec(pinDir, (spec) => ({ ...spec, rules: [...spec.rules.filter((r) => identity(r) !== key), rule] }), rule, { loadIfNeeded: true });
+      reportChange(c!, args.json, `${kind} ${path}`);
     },
   });
 }

@@ -1,12 +1,11 @@
 import { defineCommand } from "citty";
 import { ALL_DIRECTIONS, Direction } from "../object/abi.ts";
-import { PolicyStore } from "../policy/store.ts";
-import { withPolicyWriter } from "../pins/session.ts";
+import type { LockSpec } from "../policy/spec.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
-import { anchorOf, cgroupArg, reportChange } from "./_policy.ts";
+import { cgroupArg, changeSpec, reportChange, rulePath } from "./_policy.ts";
 
 export default defineCommand({
-  meta: { name: "lock", description: "Lock a cgroup subtree against migrations in, out of, or within it" },
+  meta: { name: "lock", description: "Lock the cgroup at a path (or every cgroup a template matches) against migrations in, out of, or within it" },
   args: {
     ...cgroupArg,
     in: { type: "boolean", description: "Deny moves into the subtree from outside it" },
@@ -19,18 +18,22 @@ export default defineCommand({
   plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    const anchor = anchorOf(args.path);
+    const path = rulePath(args.path);
     const given = (args.in ? Direction.in : 0) | (args.out ? Direction.out : 0) | (args.within ? Direction.within : 0);
-    const directions = given || ALL_DIRECTIONS;
-    await withPolicyWriter(pinDir, (state) => {
-      const store = new PolicyStore(state);
-      reportChange(store.setLock(anchor, directions, args.audit ? "audit" : "enforce"), store, args.json, `lock ${anchor.path}`);
-    });
+    const lock: LockSpec = { kind: "lock", path, directions: given || ALL_DIRECTIONS, mode: args.audit ? "audit" : "enforce" };
+    const c = await changeSpec(
+      pinDir,
+      (spec) => ({ ...spec, rules: [...spec.rules.filter((r) => !(r.kind === "lock" && r.path === path)), lock] }),
+      lock,
+      { loadIfNeeded: true },
+    );
+    reportChange(c!, args.json, `lock ${path}`);
   },
 });
 
 export const examples = [
   "cgwarden lock /system.slice/foo.service --out",
+  "cgwarden lock '/system.slice/*.service' --out          # every service, each on its own",
   "cgwarden lock /system.slice/foo.service --in --out --audit   # record only",
   "cgwarden lock /sys/fs/cgroup/user.slice --within",
 ];

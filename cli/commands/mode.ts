@@ -22,7 +22,12 @@ export default defineCommand({
     if (args.mode !== "enforce" && args.mode !== "audit") throw new UsageError(`mode is enforce or audit, not '${args.mode}'`);
     const wanted = args.mode as ModeName;
     // Not loaded means no locks to switch; saying so beats loading cgwarden to flip a mode nothing uses.
-    const before = await withLoadedPolicyWriter(pinDir, (state) => new PolicyStore(state).setGlobalMode(wanted));
+    const before = await withLoadedPolicyWriter(pinDir, (state) => {
+      const store = new PolicyStore(state);
+      const spec = store.spec();
+      store.replace({ ...spec, globalMode: wanted });
+      return spec.globalMode;
+    });
     if (before === null) throw notLoaded(pinDir);
     if (args.json) return printJson({ changed: before !== wanted, mode: wanted });
     print(

@@ -17,7 +17,10 @@ export default defineCommand({
     const { pinDir } = pinContext(args);
     if (args.what !== "denials" && args.what !== "all") throw new UsageError(`recording takes denials or all, not '${args.what}'`);
     // Not loaded means nothing decides, so nothing to record; the admin loads cgwarden first.
-    const changed = await withLoadedPolicyWriter(pinDir, (state) => new PolicyStore(state).setRecordAll(args.what === "all"));
+    const changed = await withLoadedPolicyWriter(pinDir, (state) => {
+      const store = new PolicyStore(state);
+      return store.replace({ ...store.spec(), recordAll: args.what === "all" }).changed;
+    });
     if (changed === null) throw notLoaded(pinDir);
     if (args.json) return printJson({ changed, recording: args.what });
     print(changed ? `recording ${args.what === "all" ? "every decision" : "denials and audit-mode denials only"}` : `recording is already '${args.what}'; nothing changed`);

@@ -13,7 +13,12 @@ export default defineCommand({
     const { pinDir } = pinContext(args);
     const id = parseRuleId(args.id);
     // Not loaded means no rules: removing one is already done, and loading cgwarden to find that out would attach programs.
-    const r = await withLoadedPolicyWriter(pinDir, (state) => ({ removed: !!new PolicyStore(state).removeRule(id) }));
+    const r = await withLoadedPolicyWriter(pinDir, (state) => {
+      const store = new PolicyStore(state);
+      const spec = store.spec();
+      const rules = store.identified();
+      return { removed: store.replace({ ...spec, rules: rules.filter((x) => x.id !== id).map((x) => x.spec) }).diff.removed.length > 0 };
+    });
     if (args.json) return printJson({ changed: !!r?.removed, id, loaded: r !== null });
     if (!r) return print(`no rule ${id} (cgwarden is not loaded), nothing changed`);
     print(r.removed ? `removed rule ${id}` : `no rule ${id}, nothing changed`);

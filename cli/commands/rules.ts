@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
 import { print, printJson } from "../output.ts";
-import { CgroupNames } from "../kernel/cgroupfs.ts";
 import { formatRuleLine, viewRule } from "../policy/describe.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { modeName } from "../object/abi.ts";
@@ -8,21 +7,22 @@ import { withPolicyReader } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "rules", description: "List the rules in force, with stable ids" },
+  meta: { name: "rules", description: "List the rules in force, with stable ids, their paths and whether each is bound now" },
   args: { ...jsonArg, ...pinArgs },
   plugins: [strictArgs],
   run({ args }) {
     const { pinDir } = pinContext(args);
     const out = withPolicyReader(pinDir, (state) => {
       const store = new PolicyStore(state);
-      const names = new CgroupNames();
-      return { globalMode: modeName(state.settings().global_mode), rules: store.rules().map((r) => viewRule(r, names, store)) };
+      const records = store.records();
+      const binds = store.bindStates(records);
+      return { globalMode: modeName(state.settings().global_mode), rules: records.map((r) => viewRule(r, binds.get(r.id)!)) };
     });
     if (args.json) return printJson({ loaded: !!out, globalMode: out?.globalMode ?? null, rules: out?.rules ?? [] });
     if (!out) return print(`cgwarden is not loaded (pin directory ${pinDir}); no rules`);
     print(`global mode: ${out.globalMode}`);
     if (out.rules.length === 0) return print("no rules");
-    print("  ID  KIND     CGROUP  DETAILS");
+    print("  ID  KIND     PATH  DETAILS  [BINDING]");
     for (const v of out.rules) {
       print(formatRuleLine(v));
       for (const w of v.warnings) print(`        ! ${w}`);
@@ -32,5 +32,5 @@ export default defineCommand({
 
 export const examples = [
   "cgwarden rules",
-  "cgwarden rules --json | jq '.rules[] | select(.state != \"live\")'",
+  "cgwarden rules --json | jq '.rules[] | select(.state == \"waiting\")'",
 ];

@@ -1,28 +1,30 @@
 import { defineCommand } from "citty";
 import { print, printJson } from "../output.ts";
-import { PolicyStore } from "../policy/store.ts";
-import { withLoadedPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
-import { anchorOf, cgroupArg } from "./_policy.ts";
+import { cgroupArg, changeSpec, rulePath } from "./_policy.ts";
 
 export default defineCommand({
-  meta: { name: "unlock", description: "Remove the lock on a cgroup (its allow list stays for a later lock); a no-op when cgwarden is not loaded" },
+  meta: { name: "unlock", description: "Remove the lock on a path or template (its allow list stays for a later lock); a no-op when cgwarden is not loaded" },
   args: { ...cgroupArg, ...jsonArg, ...pinArgs },
   plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    const anchor = anchorOf(args.path);
+    const path = rulePath(args.path);
     // Not loaded means no lock anywhere: nothing to unlock, and no reason to load cgwarden.
-    const r = await withLoadedPolicyWriter(pinDir, (state) => {
-      return { removed: new PolicyStore(state).removeLock(anchor.id)?.rule.id ?? null };
-    });
-    const removed = r?.removed ?? null;
-    if (args.json) return printJson({ changed: removed !== null, removedRule: removed, cgroup: anchor.path, loaded: r !== null });
-    if (!r) return print(`unlock ${anchor.path}: cgwarden is not loaded, so there is no lock; nothing changed`);
-    print(removed !== null ? `unlock ${anchor.path}: removed lock rule ${removed}` : `unlock ${anchor.path}: no lock there, nothing changed`);
+    const c = await changeSpec(
+      pinDir,
+      (spec) => ({ ...spec, rules: spec.rules.filter((r) => !(r.kind === "lock" && r.path === path)) }),
+      { kind: "lock", path, directions: 0, mode: "enforce" },
+      { loadIfNeeded: false },
+    );
+    const removed = c && c.action === "removed" ? c.view!.id : null;
+    if (args.json) return printJson({ changed: removed !== null, removedRule: removed, path, loaded: c !== null });
+    if (!c) return print(`unlock ${path}: cgwarden is not loaded, so there is no lock; nothing changed`);
+    print(removed !== null ? `unlock ${path}: removed lock rule ${removed}` : `unlock ${path}: no lock there, nothing changed`);
   },
 });
 
 export const examples = [
   "cgwarden unlock /system.slice/foo.service",
+  "cgwarden unlock '/system.slice/*.service'",
 ];

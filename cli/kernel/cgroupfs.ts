@@ -1,6 +1,6 @@
 // Cgroup paths and ids. A cgroup's id is its directory's inode number on
 // cgroup2, which is what the kernel's kernfs node id is, and what rules key on.
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync, statfsSync, type Dirent } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSync, statfsSync, type Dirent } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { CliError, UsageError, shown } from "../errors.ts";
 import { MAX_LEVEL } from "../object/abi.ts";
@@ -32,6 +32,33 @@ export function cgroupMount(): string {
 export function resolveCgroup(input: string, what = "cgroup"): CgroupRef {
   const fsPath = candidatePath(input, what, cgroupMount());
   return refOf(input, fsPath, what);
+}
+
+/**
+ * The cgroup path a rule binds to. An existing cgroup is resolved as by
+ * resolveCgroup(), whatever form it was given in. A path where nothing
+ * exists yet, given as an absolute cgroup path (or under the mount), names
+ * a cgroup that may be created later: `exists` is false. Templates (a `*`
+ * in the last component) are never resolved: they name many cgroups.
+ */
+export function ruleCgroupPath(input: string, what = "cgroup"): { path: string; exists: boolean } {
+  const mount = cgroupMount();
+  const inMount = input === mount ? "/" : input.startsWith(`${mount}/`) ? input.slice(mount.length) : null;
+  const asCgroupPath = inMount ?? input;
+  if (asCgroupPath.slice(asCgroupPath.lastIndexOf("/") + 1).includes("*") && asCgroupPath.startsWith("/"))
+    return { path: asCgroupPath, exists: false };
+  const fsPath = candidatePath(input, what, mount);
+  if (exists(fsPath) || lexists(input) || !isAbsolute(input)) return { path: refOf(input, fsPath, what).path, exists: true };
+  return { path: asCgroupPath, exists: false };
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // Longer inputs cannot name anything: the kernel refuses paths over PATH_MAX and names over NAME_MAX.

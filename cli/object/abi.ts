@@ -2,11 +2,15 @@
 // header and checks every offset and size below against the C compiler's.
 import { defineStruct } from "./struct.ts";
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 export const MAX_LEVEL = 32;
 export const GATE_SLOTS = 64;
 export const PATH_LEN = 256;
 export const COMM_LEN = 16;
+/** The epoch bit of a node id; see bpf/cgwarden.h. */
+export const NODE_EPOCH = 1n << 63n;
+export const DIR_TEMPLATES = 16;
+export const TEMPLATE_PART = 64;
 
 export const Via = { procs: 1, threads: 2, clone: 3 } as const;
 export type ViaName = keyof typeof Via;
@@ -94,37 +98,39 @@ export interface RuleValue extends Record<string, number | bigint | string> {
   directions: number;
   mode: number;
   slot: number;
-  cgroup_id: bigint;
+  node: bigint;
   selectors: number;
   uid: number;
   pid: number;
   pid_start: bigint;
   exe_dev: bigint;
   exe_ino: bigint;
-  sel_cgroup_id: bigint;
+  sel_node: bigint;
   created_ns: bigint;
+  binds_base: bigint;
   cgroup_path: string;
   exe_path: string;
   sel_cgroup_path: string;
 }
-export const RuleLayout = defineStruct<RuleValue>("cgw_rule", 840, [
+export const RuleLayout = defineStruct<RuleValue>("cgw_rule", 848, [
   { name: "id", type: "u32", offset: 0 },
   { name: "kind", type: "u8", offset: 4 },
   { name: "directions", type: "u8", offset: 5 },
   { name: "mode", type: "u8", offset: 6 },
   { name: "slot", type: "u8", offset: 7 },
-  { name: "cgroup_id", type: "u64", offset: 8 },
+  { name: "node", type: "u64", offset: 8 },
   { name: "selectors", type: "u32", offset: 16 },
   { name: "uid", type: "u32", offset: 20 },
   { name: "pid", type: "u32", offset: 24 },
   { name: "pid_start", type: "u64", offset: 32 },
   { name: "exe_dev", type: "u64", offset: 40 },
   { name: "exe_ino", type: "u64", offset: 48 },
-  { name: "sel_cgroup_id", type: "u64", offset: 56 },
+  { name: "sel_node", type: "u64", offset: 56 },
   { name: "created_ns", type: "u64", offset: 64 },
-  { name: "cgroup_path", type: "char", offset: 72, count: PATH_LEN },
-  { name: "exe_path", type: "char", offset: 328, count: PATH_LEN },
-  { name: "sel_cgroup_path", type: "char", offset: 584, count: PATH_LEN },
+  { name: "binds_base", type: "u64", offset: 72 },
+  { name: "cgroup_path", type: "char", offset: 80, count: PATH_LEN },
+  { name: "exe_path", type: "char", offset: 336, count: PATH_LEN },
+  { name: "sel_cgroup_path", type: "char", offset: 592, count: PATH_LEN },
 ]);
 
 export interface SettingsValue extends Record<string, number | bigint | string> {
@@ -137,7 +143,7 @@ export interface SettingsValue extends Record<string, number | bigint | string> 
   generation: bigint;
   version: string;
   object_sha256: string;
-  interrupted: number;
+  epoch: number;
   pad: number;
 }
 export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 144, [
@@ -150,7 +156,7 @@ export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 144, [
   { name: "generation", type: "u64", offset: 24 },
   { name: "version", type: "char", offset: 32, count: 32 },
   { name: "object_sha256", type: "char", offset: 64, count: 72 },
-  { name: "interrupted", type: "u32", offset: 136 },
+  { name: "epoch", type: "u32", offset: 136 },
   { name: "pad", type: "u32", offset: 140 },
 ]);
 
@@ -201,5 +207,80 @@ export const RecordLayout = defineStruct<RecordValue>("cgw_record", 136, [
   { name: "task_comm", type: "char", offset: 120, count: COMM_LEN },
 ]);
 
-export const ALL_LAYOUTS = [LockLayout, GateKeyLayout, GateLayout, SelectorKeyLayout, RuleLayout, SettingsLayout, RecordLayout];
+export interface BoundKey extends Record<string, bigint | number> {
+  cgroup: bigint;
+  epoch: number;
+}
+export const BoundKeyLayout = defineStruct<BoundKey>("cgw_bound_key", 16, [
+  { name: "cgroup", type: "u64", offset: 0 },
+  { name: "epoch", type: "u32", offset: 8 },
+]);
+
+export interface BindingValue extends Record<string, bigint> {
+  exact: bigint;
+  matched: bigint;
+  children: bigint;
+}
+export const BindingLayout = defineStruct<BindingValue>("cgw_binding", 24, [
+  { name: "exact", type: "u64", offset: 0 },
+  { name: "matched", type: "u64", offset: 8 },
+  { name: "children", type: "u64", offset: 16 },
+]);
+
+export interface PathKey extends Record<string, number | string> {
+  epoch: number;
+  path: string;
+}
+export const PathKeyLayout = defineStruct<PathKey>("cgw_path_key", 260, [
+  { name: "epoch", type: "u32", offset: 0 },
+  { name: "path", type: "char", offset: 4, count: PATH_LEN },
+]);
+
+export interface PathValue extends Record<string, bigint> {
+  node: bigint;
+  children: bigint;
+}
+export const PathLayout = defineStruct<PathValue>("cgw_path", 16, [
+  { name: "node", type: "u64", offset: 0 },
+  { name: "children", type: "u64", offset: 8 },
+]);
+
+export interface TemplateValue extends Record<string, bigint | number | string> {
+  node: bigint;
+  prefix_len: number;
+  suffix_len: number;
+  prefix: string;
+  suffix: string;
+}
+export const TemplateLayout = defineStruct<TemplateValue>("cgw_template", 144, [
+  { name: "node", type: "u64", offset: 0 },
+  { name: "prefix_len", type: "u8", offset: 8 },
+  { name: "suffix_len", type: "u8", offset: 9 },
+  { name: "prefix", type: "char", offset: 16, count: TEMPLATE_PART },
+  { name: "suffix", type: "char", offset: 80, count: TEMPLATE_PART },
+]);
+
+/** struct cgw_template_set: a count, then DIR_TEMPLATES templates from offset 8. */
+export const TEMPLATE_SET_SIZE = 8 + DIR_TEMPLATES * TemplateLayout.size;
+export function encodeTemplateSet(ts: TemplateValue[]): Buffer {
+  if (ts.length > DIR_TEMPLATES) throw new RangeError(`more than ${DIR_TEMPLATES} templates in one directory`);
+  const b = Buffer.alloc(TEMPLATE_SET_SIZE);
+  b.writeUInt32LE(ts.length, 0);
+  ts.forEach((t, i) => TemplateLayout.encode(t).copy(b, 8 + i * TemplateLayout.size));
+  return b;
+}
+
+export interface NodeStatsValue extends Record<string, bigint> {
+  cgroup: bigint;
+  binds: bigint;
+}
+export const NodeStatsLayout = defineStruct<NodeStatsValue>("cgw_node_stats", 16, [
+  { name: "cgroup", type: "u64", offset: 0 },
+  { name: "binds", type: "u64", offset: 8 },
+]);
+
+export const ALL_LAYOUTS = [
+  LockLayout, GateKeyLayout, GateLayout, SelectorKeyLayout, RuleLayout, SettingsLayout, RecordLayout,
+  BoundKeyLayout, BindingLayout, PathKeyLayout, PathLayout, TemplateLayout, NodeStatsLayout,
+];
 

@@ -25,12 +25,19 @@ export interface Mechanism {
 const IDENTITY_HOOKS = ["bpf_lsm_bprm_committed_creds", "bpf_lsm_task_prctl"];
 const IDENTITY_PROGRAMS = ["cgwarden_exec", "cgwarden_prctl"];
 
+/*
+ * Rules follow paths: the cgroup_mkdir and cgroup_rmdir tracepoints bind
+ * and unbind cgroups as they come and go (bpf/cgwarden.bpf.c). Attached
+ * before anything decides, so no decision sees a cgroup created unbound.
+ */
+const BINDING_PROGRAMS = ["cgwarden_mkdir", "cgwarden_rmdir"];
+
 export const NATIVE: Mechanism = {
   name: "native",
   code: 1,
   describe: "lsm/cgroup_attach (proposed kernel hook)",
   requires: ["bpf_lsm_cgroup_attach", ...IDENTITY_HOOKS],
-  programs: [...IDENTITY_PROGRAMS, "cgwarden_cgroup_attach"],
+  programs: [...IDENTITY_PROGRAMS, ...BINDING_PROGRAMS, "cgwarden_cgroup_attach"],
 };
 
 export const MAINLINE: Mechanism = {
@@ -47,6 +54,7 @@ export const MAINLINE: Mechanism = {
   ],
   programs: [
     ...IDENTITY_PROGRAMS,
+    ...BINDING_PROGRAMS,
     "cgwarden_procs_write_exit",
     "cgwarden_threads_write_exit",
     "cgwarden_can_fork_exit",

@@ -51,10 +51,15 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
   const createdDir = !existsSync(pinDir);
   try {
     for (const p of obj.programs()) p.setAutoload(mechanism.programs.includes(p.name));
-    obj.map("locks").setMaxEntries(caps.locks);
-    obj.map("gates").setMaxEntries(caps.gateRules);
-    obj.map("selectors").setMaxEntries(caps.gateRules * 4);
-    obj.map("rules").setMaxEntries(caps.locks + caps.gateRules);
+    // Every policy map holds two epochs while a change swaps one for the other (policy/store.ts).
+    const rules = caps.locks + caps.gateRules;
+    obj.map("locks").setMaxEntries(2 * caps.locks);
+    obj.map("gates").setMaxEntries(2 * caps.gateRules);
+    obj.map("selectors").setMaxEntries(2 * caps.gateRules * 4);
+    obj.map("rules").setMaxEntries(2 * rules);
+    obj.map("paths").setMaxEntries(2 * 2 * rules);
+    obj.map("node_stats").setMaxEntries(2 * 2 * rules);
+    obj.map("bound").setMaxEntries(2 * Math.max(65536, 2 * rules));
     obj.map("recorder").setMaxEntries(caps.records);
     obj.load();
 
@@ -71,7 +76,7 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
         generation: 0n,
         version: VERSION,
         object_sha256: await objectSha256(),
-        interrupted: 0,
+        epoch: 0,
         pad: 0,
       }),
     );

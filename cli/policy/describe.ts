@@ -1,62 +1,57 @@
 // Rules as admins read them, in text and JSON.
 import { existsSync, statSync } from "node:fs";
 import { Mode, ruleKindName, type RuleValue } from "../object/abi.ts";
-import { directionNames } from "./model.ts";
-import type { CgroupNames } from "../kernel/cgroupfs.ts";
 import { processFacts } from "../kernel/procfs.ts";
-import type { PolicyStore } from "./store.ts";
+import { directionNames } from "./model.ts";
 import { formatSelectors, selectorsOf } from "./selectors.ts";
+import type { BindState } from "./store.ts";
+import type { RuleSpec } from "./spec.ts";
 
 export interface RuleView {
   id: number;
   kind: "lock" | "allow" | "delegate";
-  cgroup: string;
-  cgroupId: bigint;
+  /** The path or template the rule is bound to. */
+  path: string;
+  template: boolean;
+  /** bound: a cgroup exists at the path (for a template: at least one matches); waiting: none yet. */
+  state: "bound" | "waiting";
+  /** Ids of the cgroups bound now. */
+  cgroups: bigint[];
+  /** Cgroups bound to the path since the rule was made. */
+  binds: number;
   directions?: string[];
   mode?: "enforce" | "audit";
   selectors?: Record<string, unknown>;
-  /** live, or incomplete when an interrupted change left it reserved but not in force. */
-  state: "live" | "incomplete";
   warnings: string[];
 }
 
-
-export function viewRule(r: RuleValue, names: CgroupNames, store: PolicyStore): RuleView {
+export function viewRule(r: RuleValue, bind: BindState): RuleView {
   const kind = ruleKindName(r.kind) ?? "lock";
-  const cgroup = names.pathOf(r.cgroup_id) ?? `(deleted) ${r.cgroup_path}`;
   const warnings: string[] = [];
-  const view: RuleView = { id: r.id, kind, cgroup, cgroupId: r.cgroup_id, state: "live", warnings };
+  const view: RuleView = {
+    id: r.id,
+    kind,
+    path: r.cgroup_path,
+    template: r.cgroup_path.slice(r.cgroup_path.lastIndexOf("/") + 1).includes("*"),
+    state: bind.state,
+    cgroups: bind.cgroups,
+    binds: bind.binds,
+    warnings,
+  };
   if (kind === "lock") {
-    // The lock element is what the kernel enforces; the record only says what was asked for.
-    const lock = store.lockAt(r.cgroup_id);
-    const live = lock && lock.rule_id === r.id ? lock : null;
-    view.directions = directionNames(live?.directions ?? r.directions);
-    view.mode = (live?.mode ?? r.mode) === Mode.audit ? "audit" : "enforce";
-    if (!live) {
-      view.state = "incomplete";
-      warnings.push(`not in force: an earlier change was interrupted; re-run it, or 'cgwarden remove ${r.id}'`);
-    } else if (live.directions !== r.directions || live.mode !== r.mode) {
-      view.state = "incomplete";
-      const asked = `${directionNames(r.directions).join(",")} ${r.mode === Mode.audit ? "audit" : "enforce"}`;
-      warnings.push(`an interrupted change asked for ${asked}; the kernel enforces what is shown. Re-run that lock command to finish it`);
-    }
+    view.directions = directionNames(r.directions);
+    view.mode = r.mode === Mode.audit ? "audit" : "enforce";
     return view;
   }
-  const gate = store.gate(r.cgroup_id, kind);
-  if (!gate || !(gate.live & (1n << BigInt(r.slot))) || gate.rule_id[r.slot] !== r.id) {
-    view.state = "incomplete";
-    warnings.push(`not in force: an earlier change was interrupted; re-run it, or 'cgwarden remove ${r.id}'`);
-  }
-  if (kind === "allow" && !store.lockAt(r.cgroup_id)) warnings.push(`no lock on ${cgroup} yet; this allow list applies once one exists`);
   const s = selectorsOf(r);
   const sel: Record<string, unknown> = {};
   if (s.exe) {
     sel.exe = { path: r.exe_path, dev: s.exe.dev, ino: s.exe.ino };
     const stale = exeStale(r.exe_path, s.exe.dev, s.exe.ino);
-    if (stale) warnings.push(`stale: ${stale}; the rule no longer matches it. Fix: cgwarden ${kind} ${cgroup} --exe ${r.exe_path} ... && cgwarden remove ${r.id}`);
+    if (stale) warnings.push(`stale: ${stale}; the rule no longer matches it. Fix: re-run the ${kind} command (or re-apply the policy file), which binds the new file`);
   }
   if (s.uid !== undefined) sel.uid = s.uid;
-  if (s.cgroup !== undefined) sel.cgroup = { path: names.pathOf(s.cgroup) ?? `(deleted) ${r.sel_cgroup_path}`, id: s.cgroup };
+  if (s.cgroup !== undefined) sel.cgroup = { path: r.sel_cgroup_path };
   if (s.pid) {
     sel.pid = { pid: s.pid.tgid, startTicks: s.pid.startTicks };
     if (!pidAlive(s.pid.tgid, s.pid.startTicks)) warnings.push(`stale: process ${s.pid.tgid} has exited; 'cgwarden remove ${r.id}'`);
@@ -80,10 +75,23 @@ function pidAlive(pid: number, start: bigint): boolean {
   }
 }
 
+/** "bound (cgroup 1234), bound 3 times" / "waiting". */
+export function formatBinding(v: RuleView): string {
+  const times = `${v.binds} bind${v.binds === 1 ? "" : "s"} since made`;
+  if (v.state === "waiting") return `waiting, ${times}`;
+  const now = v.template ? `${v.cgroups.length} cgroup${v.cgroups.length === 1 ? "" : "s"}` : `cgroup ${v.cgroups[0]}`;
+  return `bound (${now}), ${times}`;
+}
+
 export function formatRuleLine(v: RuleView): string {
-  const what =
-    v.kind === "lock"
-      ? `${(v.directions ?? []).join(",")} ${v.mode}`
-      : formatSelectors(v.selectors);
-  return `${String(v.id).padStart(4)}  ${v.kind.padEnd(8)} ${v.cgroup}  ${what}${v.state === "incomplete" ? "  (incomplete)" : ""}`;
+  const what = v.kind === "lock" ? `${(v.directions ?? []).join(",")} ${v.mode}` : formatSelectors(v.selectors);
+  return `${String(v.id).padStart(4)}  ${v.kind.padEnd(8)} ${v.path}  ${what}  [${formatBinding(v)}]`;
+}
+
+/** A rule as one line of a diff: `lock /a/*.service out enforce`, `allow /a exe=/usr/bin/x uid=0`. */
+export function describeSpec(r: RuleSpec): string {
+  if (r.kind === "lock") return `lock ${r.path} ${directionNames(r.directions).join(",")} ${r.mode}`;
+  const s = r.selectors;
+  const parts = [s.exe && `exe=${s.exe.path}`, s.uid !== undefined && `uid=${s.uid}`, s.cgroup !== undefined && `cgroup=${s.cgroup}`, s.pid && `pid=${s.pid.tgid}`];
+  return `${r.kind} ${r.path} ${parts.filter(Boolean).join(" ")}`;
 }

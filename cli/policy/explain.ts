@@ -25,7 +25,7 @@ export interface Explanation {
   dst: string;
   via: ViaName;
   actor: string;
-  locks: Array<{ ruleId: number; cgroup: string; direction: string; mode: string; exemptBy: { ruleId: number; kind: string; cgroup: string } | null }>;
+  locks: Array<{ ruleId: number; path: string; cgroup: string; direction: string; mode: string; exemptBy: { ruleId: number; kind: string; path: string } | null }>;
   /** A command that would allow the migration, when it is denied or audited. */
   suggestion: string | null;
 }
@@ -95,7 +95,8 @@ export function explainRequest(req: ExplainRequest, sources: ExplainSources, nam
 export function explain(policy: Policy, input: ExplainInput, names: CgroupNames): Explanation {
   const d = decideThreadGroup(policy, { actor: input.actor, src: input.src, dst: input.dst }, input.threadSrcs ?? []);
   const path = (id: bigint) => names.pathOf(id) ?? `(deleted, id ${id})`;
-  const gateLabel = (g: GateRule) => ({ ruleId: g.id, kind: g.kind, cgroup: path(g.anchor) });
+  const nodePath = (node: bigint) => policy.nodePaths?.get(node) ?? `(node ${node})`;
+  const gateLabel = (g: GateRule) => ({ ruleId: g.id, kind: g.kind, path: nodePath(g.anchor) });
   const blocking = d.findings.find((f) => !f.exemptBy && f.rule.id === d.ruleId);
   return {
     verdict: d.verdict,
@@ -107,18 +108,20 @@ export function explain(policy: Policy, input: ExplainInput, names: CgroupNames)
     actor: input.actorLabel,
     locks: d.findings.map((f) => ({
       ruleId: f.rule.id,
-      cgroup: path(f.rule.cgroup),
+      path: nodePath(f.rule.node),
+      cgroup: path(f.cgroup),
       direction: f.direction,
       mode: f.effectiveMode,
       exemptBy: f.exemptBy ? gateLabel(f.exemptBy) : null,
     })),
-    suggestion: blocking ? suggest(path(blocking.rule.cgroup), input) : null,
+    suggestion: blocking ? suggest(nodePath(blocking.rule.node), input) : null,
   };
 }
 
 function suggest(lockPath: string, input: ExplainInput): string {
   const who = input.exePath ? `--exe ${input.exePath}` : `--pid ${input.actor.tgid}`;
-  return `cgwarden allow ${lockPath} ${who} --uid ${input.actor.euid}`;
+  const quoted = lockPath.includes("*") ? `'${lockPath}'` : lockPath;
+  return `cgwarden allow ${quoted} ${who} --uid ${input.actor.euid}`;
 }
 
 export function formatExplanation(e: Explanation): string[] {
@@ -126,8 +129,9 @@ export function formatExplanation(e: Explanation): string[] {
   if (!e.migration) return [...lines, "verdict: allow (the task is already there: not a migration)"];
   if (!e.locks.length) lines.push("no lock applies to this migration");
   for (const l of e.locks) {
-    const exempt = l.exemptBy ? `exempt by ${l.exemptBy.kind} rule ${l.exemptBy.ruleId} on ${l.exemptBy.cgroup}` : "no allow or delegation exempts this actor";
-    lines.push(`lock rule ${l.ruleId} on ${l.cgroup} applies (direction ${l.direction}, ${l.mode}): ${exempt}`);
+    const exempt = l.exemptBy ? `exempt by ${l.exemptBy.kind} rule ${l.exemptBy.ruleId} on ${l.exemptBy.path}` : "no allow or delegation exempts this actor";
+    const where = l.path === l.cgroup ? l.cgroup : `${l.path} (binding ${l.cgroup})`;
+    lines.push(`lock rule ${l.ruleId} on ${where} applies (direction ${l.direction}, ${l.mode}): ${exempt}`);
   }
   const word = { allow: "allow", deny: `deny (EPERM), by rule ${e.ruleId}`, audit: `allow, recorded as audit by rule ${e.ruleId} (enforce mode would deny)` }[e.verdict];
   lines.push(`verdict: ${word}`);

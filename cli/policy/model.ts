@@ -3,13 +3,14 @@
 // differential tests hold the kernel to it migration by migration, so any
 // change to the decision must land in both places at once.
 import { Direction, MAX_LEVEL, type DirectionName, type ModeName, type RuleKindName, type SelectorName, type VerdictName } from "../object/abi.ts";
+import type { Binding } from "./compile.ts";
 import { selectorsMatch, type ActorIdentity, type Selectors } from "./selectors.ts";
-
 
 
 export interface LockRule {
   id: number;
-  cgroup: bigint;
+  /** The node of the path or template the lock is bound to. */
+  node: bigint;
   directions: number;
   mode: ModeName;
 }
@@ -17,6 +18,7 @@ export interface LockRule {
 export interface GateRule {
   id: number;
   kind: Exclude<RuleKindName, "lock">;
+  /** Node of the rule's path or template. */
   anchor: bigint;
   /** Position in the gate; the kernel reports the lowest matching slot. */
   slot: number;
@@ -25,8 +27,13 @@ export interface GateRule {
 
 export interface Policy {
   globalMode: ModeName;
+  /** By node. */
   locks: Map<bigint, LockRule>;
   gates: GateRule[];
+  /** What each cgroup id is bound to, as the `bound` map holds it for the epoch in force. */
+  bound: Map<bigint, Binding>;
+  /** The path or template of each node, for display. */
+  nodePaths?: Map<bigint, string>;
 }
 
 /** The actor of a migration; see selectors.ts. */
@@ -41,6 +48,8 @@ export interface Migration {
 
 export interface LockFinding {
   rule: LockRule;
+  /** The cgroup whose binding carries the lock. */
+  cgroup: bigint;
   level: number;
   direction: DirectionName;
   /** The allow or delegate rule that exempts the actor, if any. */
@@ -60,7 +69,13 @@ export interface Decision {
   migration: boolean;
 }
 
-export const emptyPolicy = (): Policy => ({ globalMode: "enforce", locks: new Map(), gates: [] });
+export const emptyPolicy = (): Policy => ({ globalMode: "enforce", locks: new Map(), gates: [], bound: new Map() });
+
+/** The nodes a cgroup carries: its own path's first, then its template's. */
+export function nodesOf(policy: Policy, cgroup: bigint): bigint[] {
+  const b = policy.bound.get(cgroup);
+  return b ? [b.exact, b.matched].filter((n) => n !== 0n) : [];
+}
 
 /** Chains are only consulted down to MAX_LEVEL, exactly as in BPF. */
 function capped(chain: bigint[]): bigint[] {
@@ -69,8 +84,17 @@ function capped(chain: bigint[]): bigint[] {
 
 export function gateMatch(policy: Policy, anchor: bigint, kind: GateRule["kind"], actor: Actor): GateRule | undefined {
   return policy.gates
-    .filter((g) => g.anchor === anchor && g.kind === kind && selectorsMatch(g.selectors, actor))
+    .filter((g) => g.anchor === anchor && g.kind === kind && selectorsMatch(g.selectors, actor, (c) => nodesOf(policy, c)))
     .sort((x, y) => x.slot - y.slot)[0];
+}
+
+/** A cgroup's gate is the union of its nodes' gates, its own path's first, as gate_match_bound() in BPF. */
+export function gateMatchAt(policy: Policy, cgroup: bigint, kind: GateRule["kind"], actor: Actor): GateRule | undefined {
+  for (const node of nodesOf(policy, cgroup)) {
+    const g = gateMatch(policy, node, kind, actor);
+    if (g) return g;
+  }
+  return undefined;
 }
 
 export function decide(policy: Policy, m: Migration): Decision {
@@ -87,7 +111,7 @@ export function decide(policy: Policy, m: Migration): Decision {
   let delegatedLevel = -1;
   let delegatedBy: GateRule | undefined;
   for (let level = lca; level >= 0; level--) {
-    const g = gateMatch(policy, src[level]!, "delegate", m.actor);
+    const g = gateMatchAt(policy, src[level]!, "delegate", m.actor);
     if (g) {
       delegatedLevel = level;
       delegatedBy = g;
@@ -96,12 +120,14 @@ export function decide(policy: Policy, m: Migration): Decision {
   }
 
   // Returns true once an enforcing lock denies: the kernel stops there too.
-  const judge = (cgroup: bigint, level: number, direction: DirectionName): boolean => {
-    const lock = policy.locks.get(cgroup);
+  const judge = (cgroup: bigint, level: number, direction: DirectionName): boolean =>
+    nodesOf(policy, cgroup).some((node) => judgeLock(cgroup, node, level, direction));
+  const judgeLock = (cgroup: bigint, node: bigint, level: number, direction: DirectionName): boolean => {
+    const lock = policy.locks.get(node);
     if (!lock || !(lock.directions & Direction[direction])) return false;
-    const exemptBy = level <= delegatedLevel ? delegatedBy : gateMatch(policy, cgroup, "allow", m.actor);
+    const exemptBy = level <= delegatedLevel ? delegatedBy : gateMatchAt(policy, cgroup, "allow", m.actor);
     const effectiveMode: ModeName = policy.globalMode === "audit" || lock.mode === "audit" ? "audit" : "enforce";
-    result.findings.push({ rule: lock, level, direction, exemptBy, effectiveMode });
+    result.findings.push({ rule: lock, cgroup, level, direction, exemptBy, effectiveMode });
     if (exemptBy) {
       if (result.verdict === "allow" && result.ruleId === 0) {
         result.ruleId = exemptBy.id;

@@ -1,16 +1,17 @@
 // Selectors from the command line: --exe, --uid/--user, --cgroup, --pid.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import type { ArgsDef } from "citty";
-import { CliError, UsageError } from "../errors.ts";
+import { CliError, UsageError, shown } from "../errors.ts";
 import { processFacts } from "../kernel/procfs.ts";
-import { requireRuleDepth, resolveCgroup } from "../kernel/cgroupfs.ts";
-import type { Selectors } from "./selectors.ts";
+import { ruleCgroupPath } from "../kernel/cgroupfs.ts";
+import { rulePathProblem } from "./paths.ts";
+import type { SelectorSpec } from "./spec.ts";
 
 export const selectorArgs = {
   exe: { type: "string", description: "Actor's executable (matched by device and inode)", valueHint: "PATH" },
   uid: { type: "string", description: "Actor's effective uid", valueHint: "UID" },
   user: { type: "string", description: "Actor's effective user, by name", valueHint: "NAME" },
-  cgroup: { type: "string", description: "Actor lives in this cgroup's subtree", valueHint: "PATH" },
+  cgroup: { type: "string", description: "Actor lives in the subtree of the cgroup at this path or template", valueHint: "PATH" },
   pid: { type: "string", description: "That one process (pid and start time)", valueHint: "PID" },
 } as const satisfies ArgsDef;
 
@@ -22,12 +23,6 @@ export interface SelectorInput {
   pid?: unknown;
 }
 
-/** What a rule's selectors were given as, for display. */
-export interface SelectorLabels {
-  exePath?: string;
-  cgroupPath?: string;
-}
-
 function single(flag: string, v: unknown): string | undefined {
   if (v === undefined || v === false) return undefined;
   if (Array.isArray(v))
@@ -36,9 +31,8 @@ function single(flag: string, v: unknown): string | undefined {
   return String(v);
 }
 
-export function parseSelectors(input: SelectorInput): { selectors: Selectors; labels: SelectorLabels } {
-  const selectors: Selectors = {};
-  const labels: SelectorLabels = {};
+export function parseSelectors(input: SelectorInput): SelectorSpec {
+  const selectors: SelectorSpec = {};
   const exe = single("exe", input.exe);
   const uid = single("uid", input.uid);
   const user = single("user", input.user);
@@ -46,37 +40,46 @@ export function parseSelectors(input: SelectorInput): { selectors: Selectors; la
   const pid = single("pid", input.pid);
 
   if (uid !== undefined && user !== undefined) throw new UsageError("--uid and --user both name the actor's uid; give one");
-  if (exe !== undefined) {
-    if (!existsSync(exe)) throw new CliError(`--exe ${exe} does not exist; give the path of the actor's executable`);
-    const real = realpathSync(exe);
-    const st = statSync(real, { bigint: true });
-    if (!st.isFile()) throw new CliError(`--exe ${exe} is not a regular file`);
-    selectors.exe = { dev: st.dev, ino: st.ino };
-    labels.exePath = real;
-  }
+  if (exe !== undefined) selectors.exe = resolveExe(exe, "--exe");
   if (uid !== undefined) {
     if (!/^(0|[1-9][0-9]*)$/.test(uid) || Number(uid) > 0xfffffffe) throw new UsageError(`--uid takes a numeric uid from 0 to ${0xfffffffe}, not '${uid}'`);
     selectors.uid = Number(uid);
   }
   if (user !== undefined) selectors.uid = uidOfUser(user);
-  if (cgroup !== undefined) {
-    const ref = resolveCgroup(cgroup, "--cgroup");
-    requireRuleDepth(ref);
-    selectors.cgroup = ref.id;
-    labels.cgroupPath = ref.path;
-  }
+  if (cgroup !== undefined) selectors.cgroup = rulePath(cgroup, "--cgroup");
   if (pid !== undefined) {
     if (!/^[1-9][0-9]*$/.test(pid) || Number(pid) > 1 << 22) throw new UsageError(`--pid takes a process id from 1 to ${1 << 22}, not '${pid}'`);
-    const facts = processFacts(Number(pid));
-    if (facts.tgid !== Number(pid)) throw new CliError(`--pid ${pid} is a thread of process ${facts.tgid}; give the process id`);
-    selectors.pid = { tgid: facts.tgid, startTicks: facts.startTicks };
+    selectors.pid = resolvePid(Number(pid), "--pid");
   }
   if (Object.keys(selectors).length === 0)
     throw new UsageError("give at least one selector: --exe, --uid, --user, --cgroup or --pid");
-  return { selectors, labels };
+  return selectors;
 }
 
-function uidOfUser(name: string): number {
+/** The path a rule binds to, from any form the admin gives it in; see ruleCgroupPath(). */
+export function rulePath(input: string, what = "cgroup"): string {
+  const { path } = ruleCgroupPath(input, what);
+  const problem = rulePathProblem(path);
+  if (problem) throw new UsageError(`${what} path '${shown(path)}' ${problem}`);
+  return path;
+}
+
+/** An executable by what the kernel will compare: device and inode of the file the path leads to. */
+export function resolveExe(path: string, what: string): { path: string; dev: bigint; ino: bigint } {
+  if (!existsSync(path)) throw new CliError(`${what} ${path} does not exist; give the path of the actor's executable`);
+  const real = realpathSync(path);
+  const st = statSync(real, { bigint: true });
+  if (!st.isFile()) throw new CliError(`${what} ${path} is not a regular file`);
+  return { path: real, dev: st.dev, ino: st.ino };
+}
+
+export function resolvePid(pid: number, what: string): { tgid: number; startTicks: bigint } {
+  const facts = processFacts(pid);
+  if (facts.tgid !== pid) throw new CliError(`${what} ${pid} is a thread of process ${facts.tgid}; give the process id`);
+  return { tgid: facts.tgid, startTicks: facts.startTicks };
+}
+
+export function uidOfUser(name: string): number {
   const passwd = existsSync("/etc/passwd") ? readFileSync("/etc/passwd", "utf8") : "";
   for (const line of passwd.split("\n")) {
     const [n, , uid] = line.split(":");

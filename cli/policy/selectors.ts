@@ -1,8 +1,8 @@
-// The selector: what an allow or delegate rule says about the actor. Its
-// type, map keys, equality, matching and display live here; BPF matches the
-// same keys in gate_match() (bpf/cgwarden.bpf.c), and selector-args.ts reads
-// selectors from the command line.
-import { MAX_LEVEL, RuleKind, Selector, type RuleValue } from "../object/abi.ts";
+// The selector: what an allow or delegate rule says about the actor, in the
+// kernel's terms. Its type, matching and display live here; BPF matches the
+// same keys in gate_match() (bpf/cgwarden.bpf.c), compile.ts writes them,
+// and selector-args.ts reads selectors from the command line.
+import { MAX_LEVEL, Selector, type RuleValue } from "../object/abi.ts";
 
 export interface PidKey {
   tgid: number;
@@ -19,6 +19,7 @@ export interface Selectors {
   pid?: PidKey;
   exe?: ExeKey;
   uid?: number;
+  /** The node of a path or template; the actor matches when a cgroup of its chain carries it. */
   cgroup?: bigint;
 }
 
@@ -39,23 +40,15 @@ export function selectorKinds(s: Selectors): SelectorKind[] {
   return (["pid", "exe", "uid", "cgroup"] as const).filter((k) => s[k] !== undefined);
 }
 
-export function sameSelectors(a: Selectors, b: Selectors): boolean {
-  return (
-    a.uid === b.uid &&
-    a.cgroup === b.cgroup &&
-    a.exe?.dev === b.exe?.dev &&
-    a.exe?.ino === b.exe?.ino &&
-    a.pid?.tgid === b.pid?.tgid &&
-    a.pid?.startTicks === b.pid?.startTicks
-  );
-}
-
-/** As gate_match() in BPF: the actor's cgroup chain is only consulted down to MAX_LEVEL. */
-export function selectorsMatch(s: Selectors, a: ActorIdentity): boolean {
+/**
+ * As gate_match() in BPF: the actor's cgroup chain is only consulted down to
+ * MAX_LEVEL, each cgroup through the nodes it is bound to.
+ */
+export function selectorsMatch(s: Selectors, a: ActorIdentity, nodesOf: (cgroup: bigint) => bigint[]): boolean {
   if (s.pid && (s.pid.tgid !== a.tgid || s.pid.startTicks !== a.startTicks)) return false;
   if (s.exe && (s.exe.dev !== a.exe.dev || s.exe.ino !== a.exe.ino)) return false;
   if (s.uid !== undefined && s.uid !== a.euid) return false;
-  if (s.cgroup !== undefined && !a.cgroupChain.slice(0, MAX_LEVEL + 1).includes(s.cgroup)) return false;
+  if (s.cgroup !== undefined && !a.cgroupChain.slice(0, MAX_LEVEL + 1).some((c) => nodesOf(c).includes(s.cgroup!))) return false;
   return true;
 }
 
@@ -66,19 +59,8 @@ export function selectorsOf(r: RuleValue): Selectors {
   if (has("pid")) s.pid = { tgid: r.pid, startTicks: r.pid_start };
   if (has("exe")) s.exe = { dev: r.exe_dev, ino: r.exe_ino };
   if (has("uid")) s.uid = r.uid;
-  if (has("cgroup")) s.cgroup = r.sel_cgroup_id;
+  if (has("cgroup")) s.cgroup = r.sel_node;
   return s;
-}
-
-/** The selector-map keys (struct cgw_selector_key) a rule sets its slot bit under. */
-export function selectorKeys(kind: "allow" | "delegate", anchor: bigint, s: Selectors) {
-  const base = { anchor, kind: RuleKind[kind] };
-  const keys = [];
-  if (s.pid) keys.push({ ...base, selector: Selector.pid, value: BigInt(s.pid.tgid), value2: s.pid.startTicks });
-  if (s.exe) keys.push({ ...base, selector: Selector.exe, value: s.exe.dev, value2: s.exe.ino });
-  if (s.uid !== undefined) keys.push({ ...base, selector: Selector.uid, value: BigInt(s.uid), value2: 0n });
-  if (s.cgroup !== undefined) keys.push({ ...base, selector: Selector.cgroup, value: s.cgroup, value2: 0n });
-  return keys;
 }
 
 /** A rule's selectors as the options that would give them again. */

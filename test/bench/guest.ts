@@ -67,16 +67,17 @@ function meter(figure: string, phase: string, op: Op, opts: { n?: number; timed:
   console.log(`@meter ${JSON.stringify({ figure, phase, op, n, intervals, ns })}`);
 }
 
-/** Adds n locks on fresh cgroups under /bench/many, straight through the store. */
+/** Adds n locks on fresh cgroups under /bench/many, in one change through the store. */
 function addLocks(n: number, from: number): void {
   const state = openState(PIN)!;
   const store = new PolicyStore(state);
+  const spec = store.spec();
   for (let i = from; i < from + n; i++) {
     const dir = join(CG, "bench/many", `c${i}`);
     if (!existsSync(dir)) mkdirSync(dir);
-    const ref = resolveCgroup(dir);
-    store.setLock({ id: ref.id, path: ref.path }, ALL_DIRECTIONS, "enforce");
+    spec.rules.push({ kind: "lock", path: resolveCgroup(dir).path, directions: ALL_DIRECTIONS, mode: "enforce" });
   }
+  store.replace(spec);
   state.close();
 }
 

@@ -18,12 +18,21 @@ const T = {
 const root: Actor = { tgid: 500, startTicks: 42n, euid: 0, exe: { dev: 1n, ino: 100n }, cgroupChain: T.x };
 const user: Actor = { ...root, tgid: 600, euid: 1000, exe: { dev: 1n, ino: 200n }, cgroupChain: T.xy };
 
+// Each cgroup of the tree bound to its own path, whose node is numbered as the cgroup id.
+function boundTree(): Policy {
+  const p = emptyPolicy();
+  for (const chain of Object.values(T)) p.bound.set(chain.at(-1)!, { exact: chain.at(-1)!, matched: 0n, children: 0n });
+  return p;
+}
+
 class PolicyBuilder {
-  p: Policy = emptyPolicy();
+  p: Policy = boundTree();
   private nextId = 1;
   lock(chain: bigint[], dirs = ALL_DIRECTIONS, mode: "enforce" | "audit" = "enforce"): number {
     const id = this.nextId++;
-    this.p.locks.set(chain.at(-1)!, { id, cgroup: chain.at(-1)!, directions: dirs, mode });
+    const cg = chain.at(-1)!;
+    if (!this.p.bound.has(cg)) this.p.bound.set(cg, { exact: cg, matched: 0n, children: 0n });
+    this.p.locks.set(cg, { id, node: cg, directions: dirs, mode });
     return id;
   }
   gate(kind: GateRule["kind"], chain: bigint[], selectors: Selectors): number {

@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { defineCommand } from "citty";
+import { CliError } from "../errors.ts";
+import { print, printJson } from "../output.ts";
+import { describeSpec } from "../policy/describe.ts";
+import { parsePolicyFile } from "../policy/file/parse.ts";
+import { specOfDocument } from "../policy/file/resolve.ts";
+import { diffSpecs, emptySpec, identity, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
+import { PolicyStore } from "../policy/store.ts";
+import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: {
+    name: "apply",
+    description: "Make the policy in force exactly what a TOML or JSON file says, in one atomic change (rules not in the file are removed)",
+  },
+  args: {
+    file: { type: "positional", required: true, description: "Policy file, or - for standard input", valueHint: "FILE" },
+    "dry-run": { type: "boolean", description: "Print what would change and change nothing" },
+    ...jsonArg,
+    ...pinArgs,
+  },
+  plugins: [strictArgs],
+  async run({ args }) {
+    const { pinDir } = pinContext(args);
+    const name = args.file === "-" ? "-" : args.file;
+    const doc = parsePolicyFile(await readPolicy(args.file), name);
+    const desired = specOfDocument(doc);
+    const dryRun = !!args["dry-run"];
+    // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
+    const outcome = dryRun
+      ? (withPolicyReader(pinDir, (state) => changeOf(new PolicyStore(state), desired, true)) ?? changeOfEmpty(desired))
+      : await withPolicyWriter(pinDir, (state) => changeOf(new PolicyStore(state), desired, false));
+    report(outcome, name, dryRun, !!args.json);
+  },
+});
+
+interface Outcome {
+  changed: boolean;
+  diff: SpecDiff;
+  /** Ids of the rules in force after the change, by identity. */
+  ids: Map<string, number>;
+  settings: { mode: string; record: string };
+}
+
+function changeOf(store: PolicyStore, desired: PolicySpec, dryRun: boolean): Outcome {
+  const r = store.replace(desired, dryRun);
+  const ids = new Map(r.records.map((rec) => [identity(store.specOf(rec)), rec.id]));
+  return { changed: r.changed, diff: r.diff, ids, settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
+}
+
+function changeOfEmpty(desired: PolicySpec): Outcome {
+  const diff = diffSpecs({ settings: emptySpec(), rules: [] }, desired);
+  const changed = diff.added.length > 0 || diff.settingsChanged;
+  return { changed, diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
+}
+
+async function readPolicy(file: string): Promise<string> {
+  if (file === "-") return await Bun.stdin.text();
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read policy file ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}; give the path of a TOML or JSON policy file, or - for standard input`);
+  }
+}
+
+function report(o: Outcome, name: string, dryRun: boolean, json: boolean): void {
+  const entry = (r: RuleSpec, id?: number) => ({ ...(id ? { id } : {}), kind: r.kind, path: r.path, rule: describeSpec(r) });
+  const added = o.diff.added.map((r) => entry(r, o.ids.get(identity(r))));
+  const removed = o.diff.removed.map((r) => entry(r.spec, r.id));
+  const updated = o.diff.updated.map((r) => entry(r.spec, r.id));
+  if (json)
+    return printJson({ changed: o.changed, dryRun, added, removed, updated, unchanged: o.diff.unchanged.length, settingsChanged: o.diff.settingsChanged, settings: o.settings });
+  const verb = dryRun ? "would change" : "changed";
+  if (!o.changed) return print(`apply ${name}: the policy in force already matches; nothing ${dryRun ? "would change" : "changed"}`);
+  const counts = `${added.length} added, ${removed.length} removed, ${updated.length} updated, ${o.diff.unchanged.length} unchanged${o.diff.settingsChanged ? `, settings now mode ${o.settings.mode}, recording ${o.settings.record}` : ""}`;
+  print(`apply ${name}: ${verb}: ${counts}`);
+  for (const a of added) print(`  + ${a.id ? `${a.id} ` : ""}${a.rule}`);
+  for (const r of removed) print(`  - ${r.id} ${r.rule}`);
+  for (const u of updated) print(`  ~ ${u.id} ${u.rule}`);
+}
+
+export const examples = [
+  "cgwarden apply /etc/cgwarden/policy.toml",
+  "cgwarden apply --dry-run policy.toml          # show the difference, change nothing",
+  "cgwarden export | cgwarden apply -            # a no-op: export is what is in force",
+  "cgwarden apply policy.json --json | jq .changed   # for Ansible, Salt, cloud-init",
+];

@@ -1,0 +1,31 @@
+import { defineCommand } from "citty";
+import { UsageError } from "../errors.ts";
+import { formatJson, formatToml } from "../policy/file/format.ts";
+import { documentOfSpec } from "../policy/file/resolve.ts";
+import { emptySpec } from "../policy/spec.ts";
+import { PolicyStore } from "../policy/store.ts";
+import { withPolicyReader } from "../pins/session.ts";
+import { pinArgs, pinContext, strictArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "export", description: "Write the policy in force as a policy file; applying it is a no-op" },
+  args: {
+    format: { type: "string", description: "toml (default) or json", valueHint: "toml|json" },
+    ...pinArgs,
+  },
+  plugins: [strictArgs],
+  run({ args }) {
+    const { pinDir } = pinContext(args);
+    const format = args.format ?? "toml";
+    if (format !== "toml" && format !== "json") throw new UsageError(`--format is toml or json, not '${format}'`);
+    // Not loaded: the policy in force is the empty one, and that is a valid file too.
+    const spec = withPolicyReader(pinDir, (state) => new PolicyStore(state).spec()) ?? emptySpec();
+    const doc = documentOfSpec(spec);
+    process.stdout.write(format === "json" ? formatJson(doc) : formatToml(doc));
+  },
+});
+
+export const examples = [
+  "cgwarden export > /etc/cgwarden/policy.toml",
+  "cgwarden export --format json | jq '.lock[].path'",
+];

@@ -1,0 +1,14 @@
+import { defineCommand } from "citty";
+import { POLICY_SCHEMA } from "../policy/file/schema.ts";
+import { strictArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "schema", description: "Print the JSON Schema of policy files (the one definition 'apply' validates against)" },
+  args: {},
+  plugins: [strictArgs],
+  run() {
+    process.stdout.write(`${JSON.stringify(POLICY_SCHEMA, null, 2)}\n`);
+  },
+});
+
+export const examples = ["cgwarden schema > /usr/share/cgwarden/policy.schema.json"];

@@ -1,0 +1,58 @@
+// A parsed policy file as the spec the store puts in force, and the spec in
+// force as a document `export` writes. Resolving needs the machine (which
+// inode an --exe path is now, which uid a user name has, a pid's start
+// time); every failure names the file, line and field, like a syntax error.
+import { CliError } from "../../errors.ts";
+import { directionNames } from "../model.ts";
+import { resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
+import { directionBits, type PolicySpec, type RuleSpec, type SelectorSpec } from "../spec.ts";
+import type { PolicyDocumentLike } from "./format.ts";
+import { locate, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
+
+export function specOfDocument(doc: PolicyDocument): PolicySpec {
+  const problems: string[] = [];
+  const attempt = <T>(kind: EntryKind, i: number, field: string, fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (e) {
+      problems.push(`${locate(doc, kind, i, field)}: ${(e as Error).message.replace(/^--\S+ /, "")}`);
+      return undefined;
+    }
+  };
+  const rules: RuleSpec[] = doc.locks.map((l) => ({ kind: "lock", path: l.path, directions: directionBits(l.directions), mode: l.mode }));
+  const gates = (kind: "allow" | "delegate", entries: GateEntry[]) =>
+    entries.forEach((e, i) => {
+      const selectors: SelectorSpec = {};
+      if (e.exe !== undefined) selectors.exe = attempt(kind, i, "exe", () => resolveExe(e.exe!, "exe"));
+      if (e.uid !== undefined) selectors.uid = e.uid;
+      if (e.user !== undefined) selectors.uid = attempt(kind, i, "user", () => uidOfUser(e.user!));
+      if (e.cgroup !== undefined) selectors.cgroup = e.cgroup;
+      if (e.pid !== undefined) selectors.pid = attempt(kind, i, "pid", () => resolvePid(e.pid!, "pid"));
+      rules.push({ kind, path: e.path, selectors });
+    });
+  gates("allow", doc.allows);
+  gates("delegate", doc.delegates);
+  if (problems.length) throw new CliError(problems[0]!);
+  return { globalMode: doc.settings.mode, recordAll: doc.settings.record === "all", rules };
+}
+
+/** The spec as a file would state it: exe by path, uid by number, pid by number. */
+export function documentOfSpec(spec: PolicySpec): PolicyDocumentLike {
+  const doc = { settings: { mode: spec.globalMode, record: spec.recordAll ? ("all" as const) : ("denials" as const) }, locks: [] as PolicyDocumentLike["locks"][number][], allows: [] as GateLike[], delegates: [] as GateLike[] };
+  for (const r of spec.rules) {
+    if (r.kind === "lock") {
+      doc.locks.push({ path: r.path, directions: directionNames(r.directions), mode: r.mode });
+      continue;
+    }
+    const s = r.selectors;
+    const entry: GateLike = { path: r.path };
+    if (s.exe) entry.exe = s.exe.path;
+    if (s.uid !== undefined) entry.uid = s.uid;
+    if (s.cgroup !== undefined) entry.cgroup = s.cgroup;
+    if (s.pid) entry.pid = s.pid.tgid;
+    (r.kind === "allow" ? doc.allows : doc.delegates).push(entry);
+  }
+  return doc;
+}
+
+type GateLike = PolicyDocumentLike["allows"][number] & { exe?: string; uid?: number; cgroup?: string; pid?: number };

@@ -1,0 +1,169 @@
+// The policy file's JSON Schema: the one definition of the format. validate.ts
+// interprets it, `cgwarden schema` prints it, editors can check files with it.
+// Change the format here and nowhere else; parse.ts reads its defaults and
+// format.ts its key order from this object.
+//
+// Each rule of the path syntax is an allOf branch of its own, with a pattern
+// a reader can check by eye; the branch's description is the fix an admin
+// reads when that rule is broken, so it is phrased as advice. JSON Schema
+// counts characters where the kernel counts UTF-8 bytes: maxLength is the
+// character bound, and the format "cgwarden-cgroup-path", checked by
+// parse.ts, adds the byte bounds.
+//
+// A future top-level section (such as `seal`) is one more entry in the
+// top-level `properties`; nothing else needs to move.
+
+/** Longest cgroup path, in UTF-8 bytes: the kernel-side buffer is CGW_PATH_LEN (256). */
+export const PATH_MAX_BYTES = 254;
+/** Deepest cgroup a rule may name, in components below the root: CGW_MAX_LEVEL. */
+export const PATH_MAX_DEPTH = 32;
+/** Longest text before or after a template's `*`, in UTF-8 bytes: CGW_TEMPLATE_PART (64) less the NUL. */
+export const TEMPLATE_PART_MAX_BYTES = 63;
+
+const SELECTOR_KEYS = ["exe", "uid", "user", "cgroup", "pid"] as const;
+
+export const POLICY_SCHEMA = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://cgwarden.dev/policy.schema.json",
+  title: "cgwarden policy",
+  description:
+    "Who may move processes between cgroup v2 cgroups. Every section and key is optional; an empty file is the empty policy.",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    settings: {
+      title: "settings",
+      description: "Policy-wide settings.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        mode: {
+          description: "enforce: each lock in its own mode. audit: every lock only records the denials it would make.",
+          enum: ["enforce", "audit"],
+          default: "enforce",
+        },
+        record: {
+          description: "denials: record denials and audit-mode denials. all: record every decision, allowed ones too.",
+          enum: ["denials", "all"],
+          default: "denials",
+        },
+      },
+    },
+    lock: {
+      description: "Locks: each refuses the moves of its directions across or inside the subtree at its path.",
+      type: "array",
+      items: { $ref: "#/$defs/lock" },
+    },
+    allow: {
+      description: "Allow rules: matching actors pass the lock at the same path, and no other lock.",
+      type: "array",
+      items: { $ref: "#/$defs/gate" },
+    },
+    delegate: {
+      description:
+        "Delegations: matching actors may move processes anywhere inside the subtree at the path, past locks there and above, not below.",
+      type: "array",
+      items: { $ref: "#/$defs/gate" },
+    },
+  },
+  $defs: {
+    cgroupPath: {
+      title: "cgroup path",
+      description:
+        "A cgroup path as seen from the cgroup2 mount, like /system.slice/foo.service. The last component may hold one '*' (prefix*suffix), matching cgroups by name, also ones created later.",
+      type: "string",
+      format: "cgwarden-cgroup-path",
+      maxLength: PATH_MAX_BYTES,
+      // Ordered from the most basic rule: only the first broken one is reported.
+      allOf: [
+        { description: "a cgroup path starts with '/', e.g. /system.slice/foo.service", pattern: "^/" },
+        {
+          description: "control characters (newline, tab, NUL...) cannot be part of a cgroup path",
+          pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        },
+        {
+          description: "components are separated by one '/' and the path does not end in '/' (except '/' itself)",
+          pattern: "^(/|(/[^/]+)+)$",
+        },
+        {
+          description: `rules sit at most ${PATH_MAX_DEPTH} levels below the root`,
+          pattern: `^(/[^/]*){0,${PATH_MAX_DEPTH}}$`,
+        },
+        {
+          description: "'.' and '..' are not allowed as components; write the path they lead to",
+          pattern: "^(?!.*/\\.\\.?(/|$))",
+        },
+        {
+          description: "'*' may appear once, and only in the last component (prefix*suffix)",
+          pattern: "^([^*]*|[^*]*/[^/*]*\\*[^/*]*)$",
+        },
+        {
+          description: `the text before and after '*' is at most ${TEMPLATE_PART_MAX_BYTES} bytes each`,
+          pattern: `^([^*]*|.*/[^/*]{0,${TEMPLATE_PART_MAX_BYTES}}\\*[^/*]{0,${TEMPLATE_PART_MAX_BYTES}})$`,
+        },
+      ],
+    },
+    lock: {
+      title: "lock",
+      description: "A lock on the subtree at a path.",
+      type: "object",
+      additionalProperties: false,
+      required: ["path"],
+      properties: {
+        path: { $ref: "#/$defs/cgroupPath", description: "The locked subtree, this cgroup and every cgroup below it." },
+        directions: {
+          description:
+            "The moves refused: in (from outside into the subtree), out (from the subtree to outside), within (between two cgroups of the subtree).",
+          type: "array",
+          minItems: 1,
+          uniqueItems: true,
+          items: { enum: ["in", "out", "within"] },
+          default: ["in", "out", "within"],
+        },
+        mode: {
+          description: "enforce: refuse and record. audit: let the move happen and record that it would have been refused.",
+          enum: ["enforce", "audit"],
+          default: "enforce",
+        },
+      },
+    },
+    gate: {
+      title: "rule",
+      description: "An actor the rule applies to: every selector given must match; separate rules are alternatives.",
+      type: "object",
+      additionalProperties: false,
+      required: ["path"],
+      properties: {
+        path: { $ref: "#/$defs/cgroupPath", description: "The cgroup (or template) the rule is bound to." },
+        exe: {
+          title: "executable path",
+          description: "The executable the actor runs, as an absolute path (matched by device and inode).",
+          type: "string",
+          allOf: [
+            { description: "give the executable's absolute path, e.g. /usr/bin/crun", pattern: "^/" },
+            { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$" },
+          ],
+        },
+        uid: { description: "The actor's effective uid.", type: "integer", minimum: 0, maximum: 4294967294 },
+        user: {
+          title: "user name",
+          description: "The actor's effective user, by name (looked up when the policy is applied).",
+          type: "string",
+          allOf: [{ description: "a user name has letters, digits, '_', '.', '-' (and may end in '$')", pattern: "^[A-Za-z0-9_.][A-Za-z0-9_.-]*\\$?$" }],
+        },
+        cgroup: { $ref: "#/$defs/cgroupPath", description: "The actor lives in this cgroup's subtree." },
+        pid: { description: "That one process (matched by pid and start time when applied).", type: "integer", minimum: 1, maximum: 4194304 },
+      },
+      allOf: [
+        {
+          description: "A rule names its actor with at least one selector.",
+          anyOf: SELECTOR_KEYS.map((k) => ({ required: [k] })),
+        },
+        {
+          description: "uid and user both name the actor's uid; give one.",
+          not: { required: ["uid", "user"] },
+        },
+      ],
+    },
+  },
+} as const;

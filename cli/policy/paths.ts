@@ -1,0 +1,97 @@
+// The paths rules are bound to: their syntax, templates, and node ids.
+//
+// A rule names a cgroup path ("/system.slice/foo.service") or a template
+// whose last component holds one `*` ("/system.slice/*.service"). The BPF
+// side keys policy by node: a hash of the path, with the epoch in the top
+// bit (bpf/cgwarden.h). Matching here is the TypeScript twin of
+// template_matches() in bpf/cgwarden.bpf.c.
+import { createHash } from "node:crypto";
+import { MAX_LEVEL, NODE_EPOCH, PATH_LEN, TEMPLATE_PART } from "../object/abi.ts";
+
+export interface Template {
+  /** The directory whose children the template matches. */
+  dir: string;
+  prefix: string;
+  suffix: string;
+}
+
+export interface RulePath {
+  path: string;
+  /** Set when the last component holds a `*`. */
+  template?: Template;
+}
+
+/** Why `path` cannot be a rule's path, or null when it can. */
+export function rulePathProblem(path: string): string | null {
+  if (!path.startsWith("/")) return "is not absolute; cgroup paths start with '/' (the root of the cgroup2 hierarchy)";
+  if (/[\x00-\x1f\x7f]/.test(path)) return "contains a control character; cgroup names have none";
+  if (/[\uFFFD\uD800-\uDFFF]/u.test(path)) return "is not valid UTF-8 text; cgwarden names cgroups by UTF-8 paths";
+  if (Buffer.byteLength(path) >= PATH_LEN - 1) return `is ${Buffer.byteLength(path)} bytes long; rule paths are at most ${PATH_LEN - 2} bytes`;
+  if (path === "/") return null;
+  if (path.endsWith("/")) return "ends with '/'; drop the trailing slash";
+  const parts = path.slice(1).split("/");
+  if (parts.some((c) => c === "")) return "has an empty component ('//'); write each '/' once";
+  if (parts.some((c) => c === "." || c === "..")) return "has a '.' or '..' component; give the path without them";
+  if (parts.length > MAX_LEVEL) return `is ${parts.length} levels deep; rules can sit at most ${MAX_LEVEL} levels deep`;
+  const last = parts.at(-1)!;
+  if (parts.slice(0, -1).some((c) => c.includes("*"))) return "has a '*' before its last component; templates match only the last component";
+  const stars = last.split("*").length - 1;
+  if (stars > 1) return `has ${stars} '*' in its last component; a template holds one (prefix*suffix)`;
+  if (stars === 1) {
+    const [prefix, suffix] = last.split("*") as [string, string];
+    for (const [what, part] of [["prefix", prefix], ["suffix", suffix]] as const)
+      if (Buffer.byteLength(part) >= TEMPLATE_PART) return `has a template ${what} of ${Buffer.byteLength(part)} bytes; at most ${TEMPLATE_PART - 1}`;
+  }
+  return null;
+}
+
+/** Splits a valid rule path; call rulePathProblem() first. */
+export function parseRulePath(path: string): RulePath {
+  if (path === "/" || !path.slice(path.lastIndexOf("/") + 1).includes("*")) return { path };
+  const cut = path.lastIndexOf("/");
+  const [prefix, suffix] = path.slice(cut + 1).split("*") as [string, string];
+  return { path, template: { dir: cut === 0 ? "/" : path.slice(0, cut), prefix, suffix } };
+}
+
+export function parentPath(path: string): string {
+  const cut = path.lastIndexOf("/");
+  return cut <= 0 ? "/" : path.slice(0, cut);
+}
+
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** As template_matches() in BPF: bytes, not characters. */
+export function templateMatches(t: Template, name: string): boolean {
+  const n = Buffer.from(name, "utf8");
+  const p = Buffer.from(t.prefix, "utf8");
+  const s = Buffer.from(t.suffix, "utf8");
+  if (p.length + s.length > n.length) return false;
+  return n.subarray(0, p.length).equals(p) && n.subarray(n.length - s.length).equals(s);
+}
+
+/** Two templates of one directory that some name matches both: refused, so BPF's first match is the only one. */
+export function templatesOverlap(a: Template, b: Template): boolean {
+  if (a.dir !== b.dir) return false;
+  const compatible = (x: string, y: string, at: "start" | "end") =>
+    at === "start" ? x.startsWith(y) || y.startsWith(x) : x.endsWith(y) || y.endsWith(x);
+  return compatible(a.prefix, b.prefix, "start") && compatible(a.suffix, b.suffix, "end");
+}
+
+const NODE_MASK = NODE_EPOCH - 1n;
+
+/** The node id of a path or template under an epoch (0 or 1); never 0. */
+export function nodeOf(path: string, epoch: number): bigint {
+  const h = createHash("sha256").update(path).digest().readBigUInt64LE(0) & NODE_MASK;
+  return (h === 0n ? 1n : h) | (epoch ? NODE_EPOCH : 0n);
+}
+
+export function nodeEpoch(node: bigint): number {
+  return node & NODE_EPOCH ? 1 : 0;
+}
+
+/** A node's identity across epochs: node_stats is keyed by it. */
+export function nodeBase(node: bigint): bigint {
+  return node & NODE_MASK;
+}

@@ -1,0 +1,104 @@
+// The policy as the admin states it: rules bound to paths, plus the global
+// settings. Every change, from `lock` to `apply`, computes the whole desired
+// spec and hands it to the store, which makes the kernel's policy match it
+// in one atomic step. Rules are told apart by identity (what they are
+// about) and compared by attributes (what they say), so an unchanged rule
+// keeps its id and a re-applied file changes nothing.
+import { Direction, type DirectionName, type ModeName } from "../object/abi.ts";
+
+export interface ExeSpec {
+  path: string;
+  dev: bigint;
+  ino: bigint;
+}
+
+export interface PidSpec {
+  tgid: number;
+  startTicks: bigint;
+}
+
+/** A conjunction: every selector present must match the actor. */
+export interface SelectorSpec {
+  exe?: ExeSpec;
+  uid?: number;
+  /** A rule path or template: the actor lives in the subtree of a cgroup bound to it. */
+  cgroup?: string;
+  pid?: PidSpec;
+}
+
+export interface LockSpec {
+  kind: "lock";
+  path: string;
+  directions: number;
+  mode: ModeName;
+}
+
+export interface GateSpec {
+  kind: "allow" | "delegate";
+  path: string;
+  selectors: SelectorSpec;
+}
+
+export type RuleSpec = LockSpec | GateSpec;
+
+export interface PolicySpec {
+  globalMode: ModeName;
+  recordAll: boolean;
+  rules: RuleSpec[];
+}
+
+export interface IdentifiedRule {
+  id: number;
+  spec: RuleSpec;
+}
+
+export const emptySpec = (): PolicySpec => ({ globalMode: "enforce", recordAll: false, rules: [] });
+
+/** What a rule is about: a path has one lock, and a gate rule is its selectors as written. */
+export function identity(r: RuleSpec): string {
+  if (r.kind === "lock") return `lock ${r.path}`;
+  const s = r.selectors;
+  return [r.kind, r.path, `exe=${s.exe?.path ?? ""}`, `uid=${s.uid ?? ""}`, `cgroup=${s.cgroup ?? ""}`, `pid=${s.pid?.tgid ?? ""}`].join(" ");
+}
+
+/** What a rule says beyond its identity: a changed lock, or a selector that now resolves elsewhere (an upgraded binary). */
+function attributes(r: RuleSpec): string {
+  if (r.kind === "lock") return `${r.directions}/${r.mode}`;
+  const s = r.selectors;
+  return `${s.exe ? `${s.exe.dev}:${s.exe.ino}` : ""}/${s.pid ? s.pid.startTicks : ""}`;
+}
+
+export interface SpecDiff {
+  added: RuleSpec[];
+  removed: IdentifiedRule[];
+  /** The rule keeps its id; `spec` is the new one. */
+  updated: IdentifiedRule[];
+  unchanged: IdentifiedRule[];
+  settingsChanged: boolean;
+}
+
+export function diffSpecs(current: { settings: Omit<PolicySpec, "rules">; rules: IdentifiedRule[] }, desired: PolicySpec): SpecDiff {
+  const byIdentity = new Map(current.rules.map((r) => [identity(r.spec), r]));
+  const diff: SpecDiff = { added: [], removed: [], updated: [], unchanged: [], settingsChanged: false };
+  const seen = new Set<string>();
+  for (const spec of desired.rules) {
+    const key = identity(spec);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const old = byIdentity.get(key);
+    if (!old) diff.added.push(spec);
+    else if (attributes(old.spec) === attributes(spec)) diff.unchanged.push(old);
+    else diff.updated.push({ id: old.id, spec });
+  }
+  for (const r of current.rules) if (!seen.has(identity(r.spec))) diff.removed.push(r);
+  diff.settingsChanged = current.settings.globalMode !== desired.globalMode || current.settings.recordAll !== desired.recordAll;
+  return diff;
+}
+
+export function diffIsEmpty(d: SpecDiff): boolean {
+  return !d.settingsChanged && d.added.length === 0 && d.removed.length === 0 && d.updated.length === 0;
+}
+
+export function directionBits(names: readonly DirectionName[]): number {
+  return names.reduce((bits, d) => bits | Direction[d], 0);
+}
