@@ -15,6 +15,7 @@ const GUEST_SUITES = [
   "test/guest/foundation.guest.ts",
   "test/guest/policy.guest.ts",
   "test/guest/audit.guest.ts",
+  "test/guest/binding.guest.ts",
   "test/guest/differential.guest.ts",
   "test/guest/corpus.guest.ts",
   "test/guest/crash.guest.ts",

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
+import { print } from "../output.ts";
 import { formatJson, formatToml } from "../policy/file/format.ts";
 import { documentOfSpec } from "../policy/file/resolve.ts";
 import { emptySpec } from "../policy/spec.ts";
@@ -21,7 +22,7 @@ export default defineCommand({
     // Not loaded: the policy in force is the empty one, and that is a valid file too.
     const spec = withPolicyReader(pinDir, (state) => new PolicyStore(state).spec()) ?? emptySpec();
     const doc = documentOfSpec(spec);
-    process.stdout.write(format === "json" ? formatJson(doc) : formatToml(doc));
+    print((format === "json" ? formatJson(doc) : formatToml(doc)).replace(/\n$/, ""));
   },
 });
 

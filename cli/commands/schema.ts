@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { POLICY_SCHEMA } from "../policy/file/schema.ts";
+import { print } from "../output.ts";
 import { strictArgs } from "./_shared.ts";
 
 export default defineCommand({
@@ -7,7 +8,7 @@ export default defineCommand({
   args: {},
   plugins: [strictArgs],
   run() {
-    process.stdout.write(`${JSON.stringify(POLICY_SCHEMA, null, 2)}\n`);
+    print(JSON.stringify(POLICY_SCHEMA, null, 2));
   },
 });
 
