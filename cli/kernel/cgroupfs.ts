@@ -197,3 +197,44 @@ export class CgroupNames {
     return out;
   }
 }
+
+// ---- the tree as path binding scans it (policy/store.ts) ----------------
+
+function fsPathOf(path: string): string {
+  return path === "/" ? cgroupMount() : join(cgroupMount(), path);
+}
+
+/** The id of the cgroup at a cgroup path, or null when there is none. */
+export function cgroupIdAtPath(path: string): bigint | null {
+  try {
+    const st = statSync(fsPathOf(path), { bigint: true });
+    return st.isDirectory() ? st.ino : null;
+  } catch {
+    return null;
+  }
+}
+
+export function childCgroupNames(dir: string): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(fsPathOf(dir), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+}
+
+/** Ids of the cgroups that exist: a bound entry outlives its cgroup when the cgroup went between a scan and its write. */
+export function liveCgroupIds(): Set<bigint> {
+  const ids = new Set<bigint>();
+  const visit = (fs: string) => {
+    try {
+      ids.add(statSync(fs, { bigint: true }).ino);
+      for (const e of readdirSync(fs, { withFileTypes: true })) if (e.isDirectory()) visit(join(fs, e.name));
+    } catch {
+      // removed while walking
+    }
+  };
+  visit(cgroupMount());
+  return ids;
+}

@@ -8,9 +8,7 @@
 // epoch. Every decision therefore judges one policy, old or new, whole; a
 // change that is killed midway leaves the policy in force untouched, and its
 // leftovers in the other epoch are swept by the next change.
-import { statSync, readdirSync, type Dirent } from "node:fs";
-import { join } from "node:path";
-import { BpfError } from "../libbpf/index.ts";
+import { BpfError, type MapFd } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
 import type { PinnedState } from "../pins/state.ts";
 import {
@@ -28,14 +26,16 @@ import {
   RuleLayout,
   Selector,
   SelectorKeyLayout,
+  TEMPLATE_SET_SIZE,
   encodeTemplateSet,
   modeName,
   ruleKindName,
   type RuleValue,
+  type NodeStatsValue,
   type SettingsValue,
 } from "../object/abi.ts";
 import { u32Key, u64Key } from "../object/struct.ts";
-import { cgroupMount } from "../kernel/cgroupfs.ts";
+import { cgroupIdAtPath as cgroupIdAt, childCgroupNames as childCgroups, liveCgroupIds } from "../kernel/cgroupfs.ts";
 import { bindablePaths, bindingFor, compile, type Binding, type Compiled } from "./compile.ts";
 import type { GateRule, LockRule, Policy } from "./model.ts";
 import { nodeBase, nodeEpoch, nodeOf } from "./paths.ts";
@@ -74,7 +74,7 @@ export class PolicyStore {
   records(): RuleValue[] {
     const epoch = this.epoch();
     const out: RuleValue[] = [];
-    for (const [k, v] of this.state.maps.rules.entries(4, RuleLayout.size)) {
+    for (const [k, v] of this.state.maps.rules.readAll(4, RuleLayout.size)) {
       if ((k.readUInt32LE(0) & EPOCH_KEY_BIT ? 1 : 0) === epoch) out.push(RuleLayout.decode(v));
     }
     return out.sort((a, b) => a.id - b.id);
@@ -104,7 +104,7 @@ export class PolicyStore {
     const settings = this.state.settings();
     const epoch = settings.epoch & 1;
     const locks = new Map<bigint, LockRule>();
-    for (const [k, v] of this.state.maps.locks.entries(8, LockLayout.size)) {
+    for (const [k, v] of this.state.maps.locks.readAll(8, LockLayout.size)) {
       const node = k.readBigUInt64LE(0);
       if (nodeEpoch(node) !== epoch) continue;
       const l = LockLayout.decode(v);
@@ -112,7 +112,7 @@ export class PolicyStore {
     }
     const records = new Map(this.records().map((r) => [r.id, r]));
     const gates: GateRule[] = [];
-    for (const [k, v] of this.state.maps.gates.entries(GateKeyLayout.size, GateLayout.size)) {
+    for (const [k, v] of this.state.maps.gates.readAll(GateKeyLayout.size, GateLayout.size)) {
       const key = GateKeyLayout.decode(k);
       if (nodeEpoch(key.anchor) !== epoch) continue;
       const g = GateLayout.decode(v);
@@ -124,7 +124,7 @@ export class PolicyStore {
       }
     }
     const bound = new Map<bigint, Binding>();
-    for (const [k, v] of this.state.maps.bound.entries(BoundKeyLayout.size, BindingLayout.size)) {
+    for (const [k, v] of this.state.maps.bound.readAll(BoundKeyLayout.size, BindingLayout.size)) {
       const key = BoundKeyLayout.decode(k);
       if (key.epoch === epoch) bound.set(key.cgroup, BindingLayout.decode(v));
     }
@@ -140,7 +140,7 @@ export class PolicyStore {
   bindStates(records: RuleValue[]): Map<number, BindState> {
     const epoch = this.epoch();
     const byNode = new Map<bigint, bigint[]>();
-    for (const [k, v] of this.state.maps.bound.entries(BoundKeyLayout.size, BindingLayout.size)) {
+    for (const [k, v] of this.state.maps.bound.readAll(BoundKeyLayout.size, BindingLayout.size)) {
       const key = BoundKeyLayout.decode(k);
       if (key.epoch !== epoch) continue;
       const b = BindingLayout.decode(v);
@@ -148,17 +148,13 @@ export class PolicyStore {
     }
     const out = new Map<number, BindState>();
     const live = liveCgroupIds();
+    const allStats = this.allNodeStats();
     for (const r of records) {
       const cgroups = (byNode.get(r.node) ?? []).filter((id) => live.has(id)).sort((a, b) => (a < b ? -1 : 1));
-      const stats = this.nodeStats(r.node);
+      const stats = allStats.get(nodeBase(r.node));
       out.set(r.id, { state: cgroups.length ? "bound" : "waiting", cgroups, binds: Number((stats?.binds ?? 0n) - r.binds_base) });
     }
     return out;
-  }
-
-  private nodeStats(node: bigint) {
-    const raw = this.state.maps.node_stats.lookup(u64Key(nodeBase(node)), NodeStatsLayout.size);
-    return raw ? NodeStatsLayout.decode(raw) : null;
   }
 
   // ---- changing ------------------------------------------------------------
@@ -180,16 +176,17 @@ export class PolicyStore {
     const rules: IdentifiedRule[] = [...diff.unchanged, ...diff.updated, ...added];
     const compiled = compile(rules, next);
     const previous = new Map(before.map((r) => [r.id, r]));
-    if (dryRun) return { changed: true, diff: { ...diff, added: added.map((a) => a.spec) }, records: this.recordsFor(rules, compiled, previous, true) };
+    if (dryRun) return { changed: true, diff, records: this.recordsFor(rules, compiled, previous, null) };
 
     this.sweep(next);
     try {
-      this.writeEpoch(compiled);
-      const records = this.recordsFor(rules, compiled, previous, false);
-      for (const r of records) this.write("rules", u32Key(ruleKey(r.id, next)), RuleLayout.encode(r));
+      const stats = this.allNodeStats();
+      const boundNow = this.writeEpoch(compiled, stats);
+      const records = this.recordsFor(rules, compiled, previous, { stats, boundNow });
+      this.writeAll("rules", records.map((r) => [u32Key(ruleKey(r.id, next)), RuleLayout.encode(r)]));
       this.flip(s, next, nextId, desired);
       this.sweep(active);
-      this.pruneStats(compiled);
+      this.pruneStats(compiled, stats);
       return { changed: true, diff, records };
     } catch (e) {
       // Nothing in force changed; leave the other epoch clean for the next change.
@@ -198,31 +195,44 @@ export class PolicyStore {
     }
   }
 
-  private writeEpoch(c: Compiled): void {
-    const m = this.state.maps;
-    // Paths and templates first: from here on cgwarden_mkdir() binds new cgroups under this epoch too, so the scan below misses none.
-    for (const [path, v] of c.paths) this.write("paths", PathKeyLayout.encode({ epoch: c.epoch, path }), PathLayout.encode(v));
-    for (const [id, ts] of c.templateSets) this.write("templates", u64Key(id), encodeTemplateSet(ts.map((t) => t.value)));
-    for (const node of c.nodes.keys()) {
-      const key = u64Key(nodeBase(node));
-      if (!m.node_stats.lookup(key, NodeStatsLayout.size)) this.write("node_stats", key, NodeStatsLayout.encode({ cgroup: 0n, binds: 0n }));
-    }
-    const fresh = new Set([...c.nodes.keys()].filter((n) => !this.nodeStats(n)?.binds));
+  private allNodeStats(): Map<bigint, NodeStatsValue> {
+    const out = new Map<bigint, NodeStatsValue>();
+    for (const [k, v] of this.state.maps.node_stats.readAll(8, NodeStatsLayout.size)) out.set(k.readBigUInt64LE(0), NodeStatsLayout.decode(v));
+    return out;
+  }
+
+  /**
+   * Writes one epoch's maps. Paths and templates go first: from then on
+   * cgwarden_mkdir() binds new cgroups under this epoch too, so the scan
+   * that follows misses none. Returns how many live cgroups each node binds.
+   */
+  private writeEpoch(c: Compiled, stats: Map<bigint, NodeStatsValue>): Map<bigint, number> {
+    this.writeAll("paths", [...c.paths].map(([path, v]) => [PathKeyLayout.encode({ epoch: c.epoch, path }), PathLayout.encode(v)]));
+    this.writeAll("templates", [...c.templateSets].map(([id, ts]) => [u64Key(id), encodeTemplateSet(ts.map((t) => t.value))]));
+    const fresh = new Set([...c.nodes.keys()].map(nodeBase).filter((n) => !stats.get(n)?.binds));
+    this.writeAll("node_stats", [...fresh].filter((n) => !stats.has(n)).map((n) => [u64Key(n), NodeStatsLayout.encode({ cgroup: 0n, binds: 0n })]));
+    const bound: Array<[Buffer, Buffer]> = [];
+    const boundNow = new Map<bigint, number>();
+    const firstCounts = new Map<bigint, NodeStatsValue>();
     for (const path of bindablePaths(c, childCgroups)) {
       const id = cgroupIdAt(path);
       const b = id === null ? null : bindingFor(c, path);
       if (id === null || !b) continue;
-      this.write("bound", BoundKeyLayout.encode({ cgroup: id, epoch: c.epoch }), BindingLayout.encode({ ...b }));
-      // A node named for the first time counts the cgroups it binds from the start.
+      bound.push([BoundKeyLayout.encode({ cgroup: id, epoch: c.epoch }), BindingLayout.encode({ ...b })]);
       for (const n of [b.exact, b.matched]) {
-        if (!n || !fresh.has(n)) continue;
-        const st = this.nodeStats(n) ?? { cgroup: 0n, binds: 0n };
-        this.write("node_stats", u64Key(nodeBase(n)), NodeStatsLayout.encode({ cgroup: id, binds: st.binds + 1n }));
+        if (!n) continue;
+        boundNow.set(n, (boundNow.get(n) ?? 0) + 1);
+        // A node named for the first time counts the cgroups it binds from the start.
+        if (fresh.has(nodeBase(n))) firstCounts.set(nodeBase(n), { cgroup: id, binds: (firstCounts.get(nodeBase(n))?.binds ?? 0n) + 1n });
       }
     }
-    for (const [node, lock] of c.locks) this.write("locks", u64Key(node), LockLayout.encode(lock));
-    for (const s of c.selectors) this.write("selectors", SelectorKeyLayout.encode(s), u64Key(s.bits));
-    for (const g of c.gates.values()) this.write("gates", GateKeyLayout.encode({ anchor: g.anchor, kind: RuleKind[g.kind] }), GateLayout.encode(g.gate));
+    this.writeAll("bound", bound);
+    this.writeAll("node_stats", [...firstCounts].map(([n, v]) => [u64Key(n), NodeStatsLayout.encode(v)]));
+    for (const [n, v] of firstCounts) stats.set(n, v);
+    this.writeAll("locks", [...c.locks].map(([node, lock]) => [u64Key(node), LockLayout.encode(lock)]));
+    this.writeAll("selectors", c.selectors.map((sel) => [SelectorKeyLayout.encode(sel), u64Key(sel.bits)]));
+    this.writeAll("gates", [...c.gates.values()].map((g) => [GateKeyLayout.encode({ anchor: g.anchor, kind: RuleKind[g.kind] }), GateLayout.encode(g.gate)]));
+    return boundNow;
   }
 
   /** One element write puts the new epoch and the new settings in force together; then waits out the old epoch's readers. */
@@ -241,53 +251,44 @@ export class PolicyStore {
   /** Deletes everything an epoch holds. Paths and templates go first, so mkdir stops binding under it before `bound` is swept. */
   private sweep(epoch: number): void {
     const m = this.state.maps;
-    const drop = (map: typeof m.rules, keySize: number, belongs: (k: Buffer) => boolean) => {
-      for (const k of [...map.keys(keySize)].filter(belongs)) map.delete(k);
-    };
-    drop(m.paths, PathKeyLayout.size, (k) => k.readUInt32LE(0) === epoch);
-    drop(m.templates, 8, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
-    drop(m.bound, BoundKeyLayout.size, (k) => k.readUInt32LE(8) === epoch);
-    drop(m.gates, GateKeyLayout.size, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
-    drop(m.selectors, SelectorKeyLayout.size, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
-    drop(m.locks, 8, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
-    drop(m.rules, 4, (k) => (k.readUInt32LE(0) & EPOCH_KEY_BIT ? 1 : 0) === epoch);
+    const drop = (map: MapFd, keySize: number, valueSize: number, belongs: (k: Buffer) => boolean) =>
+      map.deleteMany(map.readAll(keySize, valueSize).map(([k]) => k).filter(belongs));
+    drop(m.paths, PathKeyLayout.size, PathLayout.size, (k) => k.readUInt32LE(0) === epoch);
+    drop(m.templates, 8, TEMPLATE_SET_SIZE, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
+    drop(m.bound, BoundKeyLayout.size, BindingLayout.size, (k) => k.readUInt32LE(8) === epoch);
+    drop(m.gates, GateKeyLayout.size, GateLayout.size, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
+    drop(m.selectors, SelectorKeyLayout.size, 8, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
+    drop(m.locks, 8, LockLayout.size, (k) => nodeEpoch(k.readBigUInt64LE(0)) === epoch);
+    drop(m.rules, 4, RuleLayout.size, (k) => (k.readUInt32LE(0) & EPOCH_KEY_BIT ? 1 : 0) === epoch);
   }
 
-  private pruneStats(c: Compiled): void {
+  private pruneStats(c: Compiled, stats: Map<bigint, NodeStatsValue>): void {
     const keep = new Set([...c.nodes.keys()].map(nodeBase));
-    for (const k of [...this.state.maps.node_stats.keys(8)]) if (!keep.has(k.readBigUInt64LE(0))) this.state.maps.node_stats.delete(k);
+    this.state.maps.node_stats.deleteMany([...stats.keys()].filter((n) => !keep.has(n)).map(u64Key));
   }
 
   /** Records for the rules of a compiled epoch; ids, creation times and bind counts carry over from `previous`. */
-  private recordsFor(rules: IdentifiedRule[], c: Compiled, previous: Map<number, RuleValue>, dryRun: boolean): RuleValue[] {
+  private recordsFor(
+    rules: IdentifiedRule[],
+    c: Compiled,
+    previous: Map<number, RuleValue>,
+    bindings: { stats: Map<bigint, NodeStatsValue>; boundNow: Map<bigint, number> } | null,
+  ): RuleValue[] {
     const now = BigInt(Date.now()) * 1_000_000n;
-    const boundNow = rules.some(({ id }) => !previous.has(id)) && !dryRun ? this.boundCounts(c.epoch) : new Map<bigint, number>();
     return rules
       .map(({ id, spec }) => {
         const node = nodeOf(spec.path, c.epoch);
         const old = previous.get(id);
         // A new rule counts binds from now on: what its path saw before is not its history.
-        const base = old ? old.binds_base : dryRun ? 0n : (this.nodeStats(node)?.binds ?? 0n) - BigInt(boundNow.get(node) ?? 0);
+        const base = old ? old.binds_base : bindings ? (bindings.stats.get(nodeBase(node))?.binds ?? 0n) - BigInt(bindings.boundNow.get(node) ?? 0) : 0n;
         return recordOf(id, spec, c, node, old?.created_ns ?? now, base);
       })
       .sort((a, b) => a.id - b.id);
   }
 
-  /** How many live cgroups each node of an epoch is bound to. */
-  private boundCounts(epoch: number): Map<bigint, number> {
-    const live = liveCgroupIds();
-    const out = new Map<bigint, number>();
-    for (const [k, v] of this.state.maps.bound.entries(BoundKeyLayout.size, BindingLayout.size)) {
-      if (k.readUInt32LE(8) !== epoch || !live.has(k.readBigUInt64LE(0))) continue;
-      const b = BindingLayout.decode(v);
-      for (const n of [b.exact, b.matched]) if (n) out.set(n, (out.get(n) ?? 0) + 1);
-    }
-    return out;
-  }
-
-  private write(name: keyof PinnedState["maps"], key: Buffer, value: Buffer): void {
+  private writeAll(name: keyof PinnedState["maps"], entries: Array<[Buffer, Buffer]>): void {
     try {
-      this.state.maps[name].update(key, value);
+      this.state.maps[name].updateMany(entries);
     } catch (e) {
       if (e instanceof BpfError && e.errno === E2BIG)
         throw new CliError(`the ${name} map is full; nothing was changed. Reload with larger capacities: cgwarden unload && cgwarden load --max-locks N --max-rules N`);
@@ -340,44 +341,4 @@ export function specOfRecord(r: RuleValue): RuleSpec {
       ...(has("pid") ? { pid: { tgid: r.pid, startTicks: r.pid_start } } : {}),
     },
   };
-}
-
-// ---- the cgroup tree, as the bound scan sees it ---------------------------
-
-function fsPathOf(path: string): string {
-  return path === "/" ? cgroupMount() : join(cgroupMount(), path);
-}
-
-function cgroupIdAt(path: string): bigint | null {
-  try {
-    const st = statSync(fsPathOf(path), { bigint: true });
-    return st.isDirectory() ? st.ino : null;
-  } catch {
-    return null;
-  }
-}
-
-function childCgroups(dir: string): string[] {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(fsPathOf(dir), { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
-}
-
-/** Ids of the cgroups that exist: a bound entry outlives its cgroup when the cgroup went between a scan and its write. */
-function liveCgroupIds(): Set<bigint> {
-  const ids = new Set<bigint>();
-  const visit = (fs: string) => {
-    try {
-      ids.add(statSync(fs, { bigint: true }).ino);
-      for (const e of readdirSync(fs, { withFileTypes: true })) if (e.isDirectory()) visit(join(fs, e.name));
-    } catch {
-      // removed while walking
-    }
-  };
-  visit(cgroupMount());
-  return ids;
 }

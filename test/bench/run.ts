@@ -209,12 +209,35 @@ function report(kernel: string, metered: Metered[]): void {
   if (dirty.length) console.log(`note: few intervals hit the minimum in ${dirty.map((m) => `${m.phase} ${m.op}`).join(", ")}; those counts are less certain`);
 }
 
+interface PolicyRun {
+  rules: number;
+  apply: number;
+  reapply: number;
+  bpftool: number;
+  writes: number;
+}
+
+function policyReport(metered: Metered[], runs: PolicyRun[]): void {
+  const p = runs[0];
+  if (!p) return;
+  const perOp = (phase: string) => median(metered.filter((m) => m.phase === phase && m.op === "move").map((m) => m.perOp));
+  const none = perOp("cgwarden, no rules");
+  const many = perOp("cgwarden, 10,000 bound rules + 100 templates");
+  console.log(
+    `policy at scale: apply of a ${fmtInt(p.rules)}-rule file ${(p.apply / 1000).toFixed(2)} s (${fmtInt(p.writes)} map writes), ` +
+      `bpftool batch of ${fmtInt(p.rules)} map updates ${(p.bpftool / 1000).toFixed(2)} s, ratio ${(p.apply / p.bpftool).toFixed(2)}x (target <= 3x); ` +
+      `re-apply unchanged ${(p.reapply / 1000).toFixed(2)} s (${(p.reapply / p.bpftool).toFixed(2)}x bpftool)`,
+  );
+  console.log(`allowed migration with 10,000 bound rules + 100 templates vs none: ${fmtInt(many)} vs ${fmtInt(none)} instructions (${pct(many / none)}; target <= +5%)`);
+}
+
 startupFigure();
 
 for (const name of kernels) {
   const log = join(OUT, `insn-meter-${name}.log`);
   rmSync(log, { force: true });
   const runs: MeterRun[] = [];
+  const policyRuns: PolicyRun[] = [];
   let pending = "";
   // Progress and the CLI figure stream through; @meter lines are collected.
   const onOutput = (chunk: Uint8Array) => {
@@ -223,6 +246,7 @@ for (const name of kernels) {
     pending = lines.pop()!;
     for (const line of lines) {
       if (line.startsWith("@meter ")) runs.push(JSON.parse(line.slice(7)) as MeterRun);
+      else if (line.startsWith("@policy ")) policyRuns.push(JSON.parse(line.slice(8)) as PolicyRun);
       else console.log(line);
     }
   };
@@ -243,5 +267,7 @@ for (const name of kernels) {
     continue;
   }
   if (!existsSync(log)) throw new Error(`QEMU wrote no insn-meter log (${log})`);
-  report(name, pairUp(runs, readFileSync(log, "utf8")));
+  const metered = pairUp(runs, readFileSync(log, "utf8"));
+  report(name, metered);
+  policyReport(metered, policyRuns);
 }

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { DIR_TEMPLATES, NODE_EPOCH, TEMPLATE_PART, TEMPLATE_SET_SIZE } from "../../cli/object/abi.ts";
 import { ALL_LAYOUTS, ABI_VERSION, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -30,6 +31,7 @@ const lines = [
     ...l.fields.map((f) => `printf("${l.cName}.${f.name} %zu %zu\\n", offsetof(struct ${l.cName}, ${f.name}), sizeof(((struct ${l.cName} *)0)->${f.name}));`),
   ]),
   'printf("const ABI %d MAX_LEVEL %d SLOTS %d STATS %d\\n", CGW_ABI_VERSION, CGW_MAX_LEVEL, CGW_GATE_SLOTS, CGW_STAT_COUNT);',
+  'printf("binding %zu %d %d %llu\\n", sizeof(struct cgw_template_set), CGW_DIR_TEMPLATES, CGW_TEMPLATE_PART, (unsigned long long)CGW_NODE_EPOCH);',
   'printf("enum %d %d %d %d %d %d %d %d %d %d %d %d %d %d\\n", CGW_DIR_IN, CGW_DIR_OUT, CGW_DIR_WITHIN, CGW_VIA_PROCS, CGW_VIA_THREADS, CGW_VIA_CLONE, CGW_VERDICT_DENY, CGW_VERDICT_AUDIT, CGW_SEL_PID, CGW_SEL_EXE, CGW_SEL_UID, CGW_SEL_CGROUP, CGW_RULE_ALLOW, CGW_RULE_DELEGATE);',
   'printf("stat %d %d %d %d %d %d\\n", CGW_STAT_DECISIONS, CGW_STAT_ALLOWED, CGW_STAT_DENIED, CGW_STAT_AUDITED, CGW_STAT_DROPPED, CGW_STAT_RECORDED);',
   "return 0; }",
@@ -61,6 +63,10 @@ describe("struct layouts shared with bpf/cgwarden.h", () => {
       expect(layout.decode(layout.encode(sample as never))).toEqual(sample);
     });
   }
+
+  test("template sets and node ids", () => {
+    expect(facts.get("binding")).toEqual([String(TEMPLATE_SET_SIZE), String(DIR_TEMPLATES), String(TEMPLATE_PART), String(NODE_EPOCH)]);
+  });
 
   test("constants and enums", () => {
     expect(facts.get("const")).toEqual(["ABI", String(ABI_VERSION), "MAX_LEVEL", String(MAX_LEVEL), "SLOTS", String(GATE_SLOTS), "STATS", String(STAT_COUNT)]);
