@@ -9,6 +9,7 @@
 // real binary and a real SIGKILL (CGWARDEN_KILL_BEFORE_WRITE) to show the
 // two end the same way.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { onMapWrite } from "../../cli/libbpf/index.ts";
 import { openState } from "../../cli/pins/state.ts";
 import { PolicyStore } from "../../cli/policy/store.ts";
@@ -115,8 +116,8 @@ function leftovers(): string[] {
 }
 
 async function reset(): Promise<void> {
-  for (const r of (await json("rules")).rules) await ok("remove", String(r.id));
-  await ok("mode", "enforce");
+  writeFileSync("/tmp/cgw-crash-empty.toml", "");
+  await ok("apply", "/tmp/cgw-crash-empty.toml");
   const left = leftovers();
   if (left.length) throw new Error(`removing every rule left map entries behind: ${left.join(", ")}`);
 }

@@ -144,3 +144,38 @@ describe("error formatting", () => {
     expect(e.message).toContain("verifier: R2 unbounded memory access");
   });
 });
+
+describe("policy files without a kernel", () => {
+  test("schema prints the one schema, and it is the one apply validates with", async () => {
+    const { POLICY_SCHEMA } = await import("../../cli/policy/file/schema.ts");
+    const r = await cli("schema");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual(JSON.parse(JSON.stringify(POLICY_SCHEMA)));
+  });
+  test("export with nothing loaded writes the empty policy, which parses back", async () => {
+    const { parsePolicyFile } = await import("../../cli/policy/file/parse.ts");
+    const r = await cli("export", "--pin-dir", "/nonexistent/cgwarden", "--format", "json");
+    expect(r.code).toBe(0);
+    const doc = parsePolicyFile(r.out, "export.json");
+    expect({ locks: doc.locks, allows: doc.allows, delegates: doc.delegates, settings: doc.settings }).toEqual({ locks: [], allows: [], delegates: [], settings: { mode: "enforce", record: "denials" } });
+  });
+  test("apply --dry-run with nothing loaded diffs against the empty policy and loads nothing", async () => {
+    const file = `/tmp/cgw-unit-${process.pid}.toml`;
+    await Bun.write(file, '[[lock]]\npath = "/system.slice/*.service"\ndirections = ["out"]\n');
+    const r = await cli("apply", "--dry-run", "--json", "--pin-dir", "/nonexistent/cgwarden", file);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ changed: true, dryRun: true, added: [{ kind: "lock", path: "/system.slice/*.service", rule: "lock /system.slice/*.service out enforce" }], removed: [] });
+  });
+  test("a bad file is one line naming file, line and field, exit 1", async () => {
+    const file = `/tmp/cgw-unit-bad-${process.pid}.toml`;
+    await Bun.write(file, '[[lock]]\npath = "/a"\ndirection = ["out"]\n');
+    const r = await cli("apply", "--dry-run", "--pin-dir", "/nonexistent/cgwarden", file);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`cgwarden: ${file}:3: lock[0].direction: unknown key 'direction'; allowed keys: path, directions, mode`);
+  });
+  test("a missing file says so", async () => {
+    const r = await cli("apply", "/nonexistent/policy.toml");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("cannot read policy file /nonexistent/policy.toml: no such file");
+  });
+});
