@@ -138,7 +138,13 @@ struct cgw_selector_key {
 struct cgw_bound_key {
 	__u64 cgroup;
 	__u32 epoch;
-	__u32 pad;
+	/*
+	 * Set while the epoch not in force may hold entries: from the first
+	 * write of a change until the old epoch is swept. A change killed in
+	 * between leaves it set, and the next command sweeps, even one that
+	 * changes nothing else.
+	 */
+	__u32 stale;
 };
 
 struct cgw_binding {
@@ -228,7 +234,13 @@ struct cgw_settings {
 	 * epoch. Each decision reads it once, so it sees one policy, whole.
 	 */
 	__u32 epoch;
-	__u32 pad;
+	/*
+	 * Set while the epoch not in force may hold entries: from the first
+	 * write of a change until the old epoch is swept. A change killed in
+	 * between leaves it set, and the next command sweeps, even one that
+	 * changes nothing else.
+	 */
+	__u32 stale;
 };
 
 /* stats: per-CPU counters, indexed by enum cgw_stat. */

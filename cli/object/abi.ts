@@ -144,7 +144,7 @@ export interface SettingsValue extends Record<string, number | bigint | string> 
   version: string;
   object_sha256: string;
   epoch: number;
-  pad: number;
+  stale: number;
 }
 export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 144, [
   { name: "abi", type: "u32", offset: 0 },
@@ -157,7 +157,7 @@ export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 144, [
   { name: "version", type: "char", offset: 32, count: 32 },
   { name: "object_sha256", type: "char", offset: 64, count: 72 },
   { name: "epoch", type: "u32", offset: 136 },
-  { name: "pad", type: "u32", offset: 140 },
+  { name: "stale", type: "u32", offset: 140 },
 ]);
 
 export interface RecordValue extends Record<string, number | bigint | string> {

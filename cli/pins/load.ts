@@ -77,7 +77,7 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
         version: VERSION,
         object_sha256: await objectSha256(),
         epoch: 0,
-        pad: 0,
+        stale: 0,
       }),
     );
 

@@ -169,7 +169,10 @@ export class PolicyStore {
     const next = 1 - active;
     const before = this.records();
     const diff = diffSpecs({ settings: { globalMode: modeName(s.global_mode), recordAll: s.record_all !== 0 }, rules: before.map((r) => ({ id: r.id, spec: specOfRecord(r) })) }, desired);
-    if (diffIsEmpty(diff)) return { changed: false, diff, records: before };
+    if (diffIsEmpty(diff)) {
+      if (s.stale && !dryRun) this.finish(next, compile(before.map((r) => ({ id: r.id, spec: specOfRecord(r) })), active));
+      return { changed: false, diff, records: before };
+    }
 
     let nextId = s.next_rule_id || 1;
     const added = diff.added.map((spec) => ({ id: nextId++, spec }));
@@ -178,6 +181,7 @@ export class PolicyStore {
     const previous = new Map(before.map((r) => [r.id, r]));
     if (dryRun) return { changed: true, diff, records: this.recordsFor(rules, compiled, previous, null) };
 
+    this.state.writeSettings({ ...s, stale: 1 });
     this.sweep(next);
     try {
       const stats = this.allNodeStats();
@@ -185,14 +189,23 @@ export class PolicyStore {
       const records = this.recordsFor(rules, compiled, previous, { stats, boundNow });
       this.writeAll("rules", records.map((r) => [u32Key(ruleKey(r.id, next)), RuleLayout.encode(r)]));
       this.flip(s, next, nextId, desired);
-      this.sweep(active);
-      this.pruneStats(compiled, stats);
+      this.finish(active, compiled);
       return { changed: true, diff, records };
     } catch (e) {
       // Nothing in force changed; leave the other epoch clean for the next change.
-      if ((this.state.settings().epoch & 1) !== next) this.sweep(next);
+      if ((this.state.settings().epoch & 1) !== next) {
+        this.sweep(next);
+        this.state.writeSettings({ ...this.state.settings(), stale: 0 });
+      }
       throw e;
     }
+  }
+
+  /** Sweeps the epoch not in force and the stats of nodes no longer named, then clears `stale`. */
+  private finish(inactive: number, inForce: Compiled): void {
+    this.sweep(inactive);
+    this.pruneStats(inForce, this.allNodeStats());
+    this.state.writeSettings({ ...this.state.settings(), stale: 0 });
   }
 
   private allNodeStats(): Map<bigint, NodeStatsValue> {
@@ -240,6 +253,7 @@ export class PolicyStore {
     this.state.writeSettings({
       ...s,
       epoch: next,
+      stale: 1,
       next_rule_id: nextId,
       generation: s.generation + 1n,
       global_mode: Mode[desired.globalMode],
@@ -262,7 +276,7 @@ export class PolicyStore {
     drop(m.rules, 4, RuleLayout.size, (k) => (k.readUInt32LE(0) & EPOCH_KEY_BIT ? 1 : 0) === epoch);
   }
 
-  private pruneStats(c: Compiled, stats: Map<bigint, NodeStatsValue>): void {
+  private pruneStats(c: Compiled, stats: Map<bigint, unknown>): void {
     const keep = new Set([...c.nodes.keys()].map(nodeBase));
     this.state.maps.node_stats.deleteMany([...stats.keys()].filter((n) => !keep.has(n)).map(u64Key));
   }
