@@ -4,7 +4,8 @@ import { CliError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { describeSpec } from "../policy/describe.ts";
 import { parsePolicyFile } from "../policy/file/parse.ts";
-import { specOfDocument } from "../policy/file/resolve.ts";
+import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
+import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffSpecs, emptySpec, identity, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
@@ -29,9 +30,16 @@ export default defineCommand({
     const desired = specOfDocument(doc);
     const dryRun = !!args["dry-run"];
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
-    const outcome = dryRun
-      ? (withPolicyReader(pinDir, (state) => changeOf(new PolicyStore(state), desired, true)) ?? changeOfEmpty(desired))
-      : await withPolicyWriter(pinDir, (state) => changeOf(new PolicyStore(state), desired, false));
+    let outcome: Outcome;
+    try {
+      outcome = dryRun
+        ? (withPolicyReader(pinDir, (state) => changeOf(new PolicyStore(state), desired, true)) ?? changeOfEmpty(desired))
+        : await withPolicyWriter(pinDir, (state) => changeOf(new PolicyStore(state), desired, false));
+    } catch (e) {
+      // A rule the maps cannot hold is a problem in the file: name its line.
+      if (e instanceof PolicyConflict) throw new CliError(`${locateRule(doc, desired, e.rule)}: ${e.message}`);
+      throw e;
+    }
     report(outcome, name, dryRun, !!args.json);
   },
 });
@@ -51,6 +59,7 @@ function changeOf(store: PolicyStore, desired: PolicySpec, dryRun: boolean): Out
 }
 
 function changeOfEmpty(desired: PolicySpec): Outcome {
+  compile(desired.rules.map((spec, i) => ({ id: i + 1, spec })), 0); // what the maps cannot hold is refused in a dry run too
   const diff = diffSpecs({ settings: emptySpec(), rules: [] }, desired);
   const changed = diff.added.length > 0 || diff.settingsChanged;
   return { changed, diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };

@@ -7,7 +7,7 @@ import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, Selector, type GateValue, ty
 import type { GateRule, LockRule, Policy } from "./model.ts";
 import { baseName, nodeOf, parentPath, parseRulePath, templateMatches, templatesOverlap, type Template } from "./paths.ts";
 import type { Selectors } from "./selectors.ts";
-import type { IdentifiedRule, SelectorSpec } from "./spec.ts";
+import type { IdentifiedRule, RuleSpec, SelectorSpec } from "./spec.ts";
 
 export interface Binding {
   exact: bigint;
@@ -45,6 +45,16 @@ export interface Compiled {
 
 const gateKey = (anchor: bigint, kind: string) => `${anchor}/${kind}`;
 
+/** A spec the maps cannot hold; `rule` is the one that does not fit, so a policy file can name its line. */
+export class PolicyConflict extends CliError {
+  constructor(
+    message: string,
+    readonly rule: RuleSpec,
+  ) {
+    super(message);
+  }
+}
+
 /** The selectors a gate rule has in the kernel's terms, under an epoch. */
 export function selectorsFor(s: SelectorSpec, epoch: number): Selectors {
   const out: Selectors = {};
@@ -67,7 +77,9 @@ export function compile(rules: IdentifiedRule[], epoch: number): Compiled {
     nodes: new Map(),
   };
   const templatesByDir = new Map<string, Map<string, Template>>();
-  const name = (path: string) => {
+  const namedBy = new Map<string, RuleSpec>();
+  const name = (path: string, by: RuleSpec) => {
+    if (!namedBy.has(path)) namedBy.set(path, by);
     const node = nodeOf(path, epoch);
     c.nodes.set(node, path);
     const p = parseRulePath(path);
@@ -84,17 +96,17 @@ export function compile(rules: IdentifiedRule[], epoch: number): Compiled {
 
   const selectorBits = new Map<string, (typeof c.selectors)[number]>();
   for (const { id, spec } of [...rules].sort((a, b) => a.id - b.id)) {
-    const anchor = name(spec.path);
+    const anchor = name(spec.path, spec);
     if (spec.kind === "lock") {
       c.locks.set(anchor, { rule_id: id, directions: spec.directions, mode: Mode[spec.mode] });
       continue;
     }
-    if (spec.selectors.cgroup !== undefined) name(spec.selectors.cgroup);
+    if (spec.selectors.cgroup !== undefined) name(spec.selectors.cgroup, spec);
     const key = gateKey(anchor, spec.kind);
     const entry = c.gates.get(key) ?? { anchor, kind: spec.kind, gate: { live: 0n, need: [0n, 0n, 0n, 0n], rule_id: new Array<number>(GATE_SLOTS).fill(0) } };
     c.gates.set(key, entry);
     const slot = entry.gate.rule_id.indexOf(0);
-    if (slot < 0) throw new CliError(`${spec.kind} rules on ${spec.path} exceed ${GATE_SLOTS}; merge some (a rule may name several selectors) or remove some`);
+    if (slot < 0) throw new PolicyConflict(`${spec.kind} rules on ${spec.path} exceed ${GATE_SLOTS}; merge some (a rule may name several selectors) or remove some`, spec);
     const bit = 1n << BigInt(slot);
     entry.gate.rule_id[slot] = id;
     entry.gate.live |= bit;
@@ -118,11 +130,14 @@ export function compile(rules: IdentifiedRule[], epoch: number): Compiled {
   for (const [dir, templates] of templatesByDir) {
     const list = [...templates.entries()];
     if (list.length > DIR_TEMPLATES)
-      throw new CliError(`${list.length} templates name children of ${dir}; at most ${DIR_TEMPLATES} per directory`);
+      throw new PolicyConflict(`${list.length} templates name children of ${dir}; at most ${DIR_TEMPLATES} per directory`, namedBy.get(list[DIR_TEMPLATES]![0])!);
     for (let i = 0; i < list.length; i++)
       for (let j = i + 1; j < list.length; j++)
         if (templatesOverlap(list[i]![1], list[j]![1]))
-          throw new CliError(`templates ${list[i]![0]} and ${list[j]![0]} can both match one cgroup; make them disjoint (a cgroup takes the rules of one template)`);
+          throw new PolicyConflict(
+            `templates ${list[i]![0]} and ${list[j]![0]} can both match one cgroup; make them disjoint (a cgroup takes the rules of one template)`,
+            namedBy.get(list[j]![0])!,
+          );
     const setId = nodeOf(dir, epoch);
     const entry = c.paths.get(dir) ?? { node: 0n, children: 0n };
     c.paths.set(dir, { ...entry, children: setId });

@@ -5,7 +5,7 @@
 import { CliError } from "../../errors.ts";
 import { directionNames } from "../model.ts";
 import { resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
-import { directionBits, type PolicySpec, type RuleSpec, type SelectorSpec } from "../spec.ts";
+import { directionBits, identity, type PolicySpec, type RuleSpec, type SelectorSpec } from "../spec.ts";
 import type { PolicyDocumentLike } from "./format.ts";
 import { locate, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
 
@@ -34,6 +34,14 @@ export function specOfDocument(doc: PolicyDocument): PolicySpec {
   gates("delegate", doc.delegates);
   if (problems.length) throw new CliError(problems[0]!);
   return { globalMode: doc.settings.mode, recordAll: doc.settings.record === "all", rules };
+}
+
+/** `FILE:LINE: allow[3]` for a rule of the spec made from `doc` (specs keep the file's order per kind). */
+export function locateRule(doc: PolicyDocument, spec: PolicySpec, rule: RuleSpec): string {
+  const key = identity(rule);
+  const at = spec.rules.findIndex((r) => identity(r) === key);
+  const kinds = spec.rules.slice(0, at).filter((r) => r.kind === rule.kind).length;
+  return at < 0 ? doc.source : locate(doc, rule.kind, kinds);
 }
 
 /** The spec as a file would state it: exe by path, uid by number, pid by number. */
