@@ -30,16 +30,25 @@ export interface LinkInfo {
   progId: number;
   attachType: number;
   targetBtfId: number;
+  /** The tracepoint of a raw tracepoint link (tp_btf programs), else null. */
+  tracepoint: string | null;
 }
 
+const BPF_LINK_TYPE_RAW_TRACEPOINT = 1;
+
+/** struct bpf_link_info: type, id, prog_id, then a union by link type from offset 16. */
 export function linkInfo(fd: number): LinkInfo {
   const b = objectInfo(fd, 48, "link");
-  return {
-    linkId: b.readUInt32LE(4),
-    progId: b.readUInt32LE(8),
-    attachType: b.readUInt32LE(16),
-    targetBtfId: b.readUInt32LE(24),
-  };
+  const base = { linkId: b.readUInt32LE(4), progId: b.readUInt32LE(8) };
+  if (b.readUInt32LE(0) !== BPF_LINK_TYPE_RAW_TRACEPOINT) return { ...base, attachType: b.readUInt32LE(16), targetBtfId: b.readUInt32LE(24), tracepoint: null };
+  // raw_tracepoint: tp_name (a buffer we hand in) and tp_name_len.
+  const name = Buffer.alloc(128);
+  const info = Buffer.alloc(48);
+  info.writeBigUInt64LE(BigInt(ptr(name)), 16);
+  info.writeUInt32LE(name.length, 24);
+  const len = new Uint32Array([info.length]);
+  check("reading info of link", () => libbpf().bpf_obj_get_info_by_fd(fd, info, ptr(len)));
+  return { ...base, attachType: 0, targetBtfId: 0, tracepoint: name.toString("utf8", 0, Math.max(0, name.indexOf(0))) };
 }
 
 /** Upper bound on maps one program may use (the kernel's MAX_USED_MAPS). */

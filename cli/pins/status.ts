@@ -56,7 +56,8 @@ function programStatus(state: PinnedState): ProgramStatus[] {
       if (fd === null) return { program, progId: 0, linkId: 0, attachedTo: "(not attached)" };
       try {
         const info = linkInfo(fd);
-        return { program, progId: info.progId, linkId: info.linkId, attachedTo: hookName(info.attachType, btf.nameOf(info.targetBtfId)) };
+        const attachedTo = info.tracepoint !== null ? `tp_btf/${info.tracepoint}` : hookName(info.attachType, btf.nameOf(info.targetBtfId));
+        return { program, progId: info.progId, linkId: info.linkId, attachedTo };
       } finally {
         closeFd(fd);
       }

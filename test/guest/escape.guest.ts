@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { CGROOT, KERNEL, MOVER, Mover, PIN_DIR, ROOT, cgroupId, cgw, cleanup, json, mkcg, ok, place, reusePid, LineProcess } from "./harness.ts";
+import { nodeOf } from "../../cli/policy/paths.ts";
+import { openState } from "../../cli/pins/state.ts";
+import { CGROOT, KERNEL, MOVER, Mover, PIN_DIR, ROOT, cgw, cleanup, json, mkcg, ok, place, reusePid, LineProcess } from "./harness.ts";
 
 afterAll(cleanup);
 
@@ -103,6 +105,15 @@ function attack(...args: string[]): Reply {
 const said = (r: Reply): string => `${r.status === "err" ? errnoName(r.errno) : r.status}${r.detail ? ` ${r.detail}` : ""}`;
 
 // ---- the policy ------------------------------------------------------------
+
+function liveEpoch(): number {
+  const state = openState(PIN_DIR)!;
+  try {
+    return state.settings().epoch & 1;
+  } finally {
+    state.close();
+  }
+}
 
 /** No rules at all, in one change. */
 async function reset(): Promise<void> {
@@ -541,7 +552,8 @@ describe(`tamper routes on ${KERNEL}`, () => {
     ["cgwarden unload", async () => `cgwarden unload exit ${(await cgw("unload")).code}`],
     [
       "bpftool map delete of the lock",
-      async () => sh("bpftool", "map", "delete", "pinned", join(PIN_DIR, "maps/locks"), "key", "hex", ...leHex(cgroupId(P.L))),
+      // Locks are keyed by the node of their path (policy/paths.ts); root can read the key as easily as delete it.
+      async () => sh("bpftool", "map", "delete", "pinned", join(PIN_DIR, "maps/locks"), "key", "hex", ...leHex(nodeOf(`/${P.L}`, liveEpoch()))),
     ],
     [
       "bpftool link detach",

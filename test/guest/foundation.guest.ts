@@ -34,7 +34,7 @@ describe(`foundation on ${KERNEL}`, () => {
     expect(s.mechanism).toBe(EXPECTED_MECHANISM);
     const targets = s.programs.map((p: { attachedTo: string }) => p.attachedTo);
     if (EXPECTED_MECHANISM === "native") {
-      expect(targets).toEqual(["lsm/bprm_committed_creds", "lsm/task_prctl", "lsm/cgroup_attach"]);
+      expect(targets).toEqual(["lsm/bprm_committed_creds", "lsm/task_prctl", "tp_btf/cgroup_mkdir", "tp_btf/cgroup_rmdir", "lsm/cgroup_attach"]);
     } else {
       expect(targets).toContain("lsm/inode_permission");
       expect(targets).toContain("fentry/cgroup_procs_write");
@@ -42,6 +42,8 @@ describe(`foundation on ${KERNEL}`, () => {
       expect(targets).toContain("fentry/cgroup_can_fork");
       expect(targets).toContain("lsm/bprm_committed_creds");
       expect(targets).toContain("lsm/task_prctl");
+      expect(targets).toContain("tp_btf/cgroup_mkdir");
+      expect(targets).toContain("tp_btf/cgroup_rmdir");
     }
     for (const p of s.programs) {
       expect(p.progId).toBeGreaterThan(0);
