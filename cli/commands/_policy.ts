@@ -3,7 +3,7 @@
 import { defineCommand, type ArgsDef } from "citty";
 import { print, printJson } from "../output.ts";
 import { viewRule, formatRuleLine, type RuleView } from "../policy/describe.ts";
-import { PolicyStore, specOfRecord as specOfView, type ReplaceResult } from "../policy/store.ts";
+import { PolicyStore, specOfRecord, type ReplaceResult } from "../policy/store.ts";
 import { parseSelectors, rulePath, selectorArgs } from "../policy/selector-args.ts";
 import { identity, type PolicySpec, type RuleSpec } from "../policy/spec.ts";
 import { withLoadedPolicyWriter, withPolicyWriter } from "../pins/session.ts";
@@ -43,14 +43,19 @@ export async function changeSpec(
 ): Promise<SpecChange | null> {
   const run = (state: PinnedState): SpecChange => {
     const store = new PolicyStore(state);
-    const beforeRecords = store.records();
+    const before = store.records();
     const result = store.replace(edit(store.spec()));
     const key = about ? identity(about) : null;
-    const find = (records: typeof beforeRecords) => (key ? records.find((r) => identity(specOfView(r)) === key) : undefined);
-    const after = find(result.records);
-    const before = find(beforeRecords);
-    const rec = after ?? before;
-    const action: ChangeAction = !result.changed ? "unchanged" : !after ? "removed" : !before ? "created" : before.directions !== after.directions || before.mode !== after.mode || before.exe_ino !== after.exe_ino ? "updated" : "unchanged";
+    const is = (spec: RuleSpec) => identity(spec) === key;
+    const action: ChangeAction = result.diff.added.some(is)
+      ? "created"
+      : result.diff.updated.some((r) => is(r.spec))
+        ? "updated"
+        : result.diff.removed.some((r) => is(r.spec))
+          ? "removed"
+          : "unchanged";
+    // The rule as it is now; a removed one as it was.
+    const rec = [...result.records, ...before].find((r) => is(specOfRecord(r)));
     const view = rec ? viewRule(rec, store.bindStates([rec]).get(rec.id)!) : null;
     return { result, view, action };
   };

@@ -7,7 +7,7 @@ import { parsePolicyFile } from "../policy/file/parse.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffSpecs, emptySpec, identity, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
-import { PolicyStore } from "../policy/store.ts";
+import { PolicyStore, specOfRecord } from "../policy/store.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -54,7 +54,7 @@ interface Outcome {
 
 function changeOf(store: PolicyStore, desired: PolicySpec, dryRun: boolean): Outcome {
   const r = store.replace(desired, dryRun);
-  const ids = new Map(r.records.map((rec) => [identity(store.specOf(rec)), rec.id]));
+  const ids = new Map(r.records.map((rec) => [identity(specOfRecord(rec)), rec.id]));
   return { changed: r.changed, diff: r.diff, ids, settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
 }
 

@@ -121,12 +121,6 @@ function exists(path: string): boolean {
   }
 }
 
-/** Refuses anchors the BPF side cannot see (it reads ancestors down to MAX_LEVEL only). */
-export function requireRuleDepth(ref: CgroupRef): void {
-  if (ref.level > MAX_LEVEL)
-    throw new CliError(`cgroup ${ref.path} is ${ref.level} levels deep; rules can sit at most ${MAX_LEVEL} levels deep`);
-}
-
 /** Ancestor ids from the root down to the cgroup itself. */
 export function ancestorChain(ref: CgroupRef): bigint[] {
   const mount = cgroupMount();

@@ -36,10 +36,6 @@ export interface ActorIdentity {
 
 export type SelectorKind = keyof typeof Selector;
 
-export function selectorKinds(s: Selectors): SelectorKind[] {
-  return (["pid", "exe", "uid", "cgroup"] as const).filter((k) => s[k] !== undefined);
-}
-
 /**
  * As gate_match() in BPF: the actor's cgroup chain is only consulted down to
  * MAX_LEVEL, each cgroup through the nodes it is bound to.

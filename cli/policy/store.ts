@@ -91,10 +91,6 @@ export class PolicyStore {
     return { globalMode: modeName(s.global_mode), recordAll: s.record_all !== 0, rules: this.records().map(specOfRecord) };
   }
 
-  specOf(r: RuleValue): RuleSpec {
-    return specOfRecord(r);
-  }
-
   identified(): IdentifiedRule[] {
     return this.records().map((r) => ({ id: r.id, spec: specOfRecord(r) }));
   }
