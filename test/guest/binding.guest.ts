@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CGROOT, EPERM, KERNEL, MOVER, Mover, binary, cgroupId, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
+import { BINARY, CGROOT, EPERM, KERNEL, MOVER, Mover, binary, cgroupId, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
 
 afterAll(cleanup);
 
@@ -187,8 +187,8 @@ cgroup = "/${OUTSIDE}"
     expect((await json("apply", file("e.toml", toml))).changed).toBe(false);
     const asJson = await ok("export", "--format", "json");
     expect((await json("apply", file("e.json", asJson))).changed).toBe(false);
-    // Through stdin too, with the real binary.
-    const p = Bun.spawnSync(["sh", "-c", `${process.execPath} ${join(import.meta.dir, "../../cli/main.ts")} export | ${process.execPath} ${join(import.meta.dir, "../../cli/main.ts")} apply - --json`], { stdout: "pipe", stderr: "pipe" });
+    // Through a pipe too, with the compiled binary, as a provisioning script would.
+    const p = Bun.spawnSync(["sh", "-c", `${BINARY} export | ${BINARY} apply - --json`], { stdout: "pipe", stderr: "pipe" });
     expect(JSON.parse(p.stdout.toString()).changed).toBe(false);
   });
 
