@@ -80,11 +80,6 @@ export class PolicyStore {
     return out.sort((a, b) => a.id - b.id);
   }
 
-  rule(id: number): RuleValue | null {
-    const raw = this.state.maps.rules.lookup(u32Key(ruleKey(id, this.epoch())), RuleLayout.size);
-    return raw ? RuleLayout.decode(raw) : null;
-  }
-
   /** The spec in force: what `export` writes and every change starts from. */
   spec(): PolicySpec {
     const s = this.state.settings();
