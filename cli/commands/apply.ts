@@ -6,7 +6,7 @@ import { describeSpec } from "../policy/describe.ts";
 import { parsePolicyFile } from "../policy/file/parse.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
-import { diffSpecs, emptySpec, identity, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
+import { diffIsEmpty, diffSpecs, emptySpec, identity, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 import { PolicyStore, specOfRecord } from "../policy/store.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
@@ -25,8 +25,8 @@ export default defineCommand({
   plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    const name = args.file === "-" ? "-" : args.file;
-    const doc = parsePolicyFile(await readPolicy(args.file), name);
+    const name = args.file;
+    const doc = parsePolicyFile(await readPolicy(name), name);
     const desired = specOfDocument(doc);
     const dryRun = !!args["dry-run"];
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
@@ -61,8 +61,7 @@ function changeOf(store: PolicyStore, desired: PolicySpec, dryRun: boolean): Out
 function changeOfEmpty(desired: PolicySpec): Outcome {
   compile(desired.rules.map((spec, i) => ({ id: i + 1, spec })), 0); // what the maps cannot hold is refused in a dry run too
   const diff = diffSpecs({ settings: emptySpec(), rules: [] }, desired);
-  const changed = diff.added.length > 0 || diff.settingsChanged;
-  return { changed, diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
+  return { changed: !diffIsEmpty(diff), diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
 }
 
 async function readPolicy(file: string): Promise<string> {

@@ -159,9 +159,10 @@ export class PolicyStore {
     const active = s.epoch & 1;
     const next = 1 - active;
     const before = this.records();
-    const diff = diffSpecs({ settings: { globalMode: modeName(s.global_mode), recordAll: s.record_all !== 0 }, rules: before.map((r) => ({ id: r.id, spec: specOfRecord(r) })) }, desired);
+    const current = before.map((r) => ({ id: r.id, spec: specOfRecord(r) }));
+    const diff = diffSpecs({ settings: { globalMode: modeName(s.global_mode), recordAll: s.record_all !== 0 }, rules: current }, desired);
     if (diffIsEmpty(diff)) {
-      if (s.stale && !dryRun) this.finish(next, compile(before.map((r) => ({ id: r.id, spec: specOfRecord(r) })), active));
+      if (s.stale && !dryRun) this.finish(next, compile(current, active));
       return { changed: false, diff, records: before };
     }
 
