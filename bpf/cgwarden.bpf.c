@@ -26,10 +26,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Capacities are defaults; userspace sets them before load. */
+/*
+ * Capacities are defaults; userspace sets them before load. Maps that only
+ * userspace writes are BPF_F_RDONLY_PROG: no program, ours or another's
+ * reaching them through a map-in-map, can write them, so the seal may hand
+ * out read-only fds to them.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, struct cgw_lock);
@@ -37,7 +42,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__uint(max_entries, 8192);
 	__type(key, struct cgw_gate_key);
 	__type(value, struct cgw_gate);
@@ -45,7 +50,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__uint(max_entries, 65536);
 	__type(key, struct cgw_selector_key);
 	__type(value, __u64);
@@ -61,7 +66,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__uint(max_entries, 16384);
 	__type(key, struct cgw_path_key);
 	__type(value, struct cgw_path);
@@ -69,7 +74,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__uint(max_entries, 1024);
 	__type(key, __u64);
 	__type(value, struct cgw_template_set);
@@ -108,7 +113,7 @@ struct {
 /* Only userspace reads this one; it lives here so it is created and pinned with the rest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__uint(max_entries, 20480);
 	__type(key, __u32);
 	__type(value, struct cgw_rule);
@@ -117,9 +122,26 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
 	__type(key, __u32);
 	__type(value, struct cgw_settings);
 } settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__type(key, __u32);
+	__type(value, struct cgw_seal);
+} seal SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
+	__uint(max_entries, 256);
+	__type(key, struct cgw_protected_key);
+	__type(value, __u32);
+} protected SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -222,6 +244,8 @@ struct {
 struct exe_identity {
 	__u64 dev;
 	__u64 ino;
+	__u32 manager; /* executed cgwarden's binary as the child of a manager (see the seal) */
+	__u32 pad;
 };
 
 struct {
@@ -527,33 +551,48 @@ static __always_inline void exe_of(struct task_struct *task, __u64 *dev, __u64 *
 	file_identity(BPF_CORE_READ(task, mm, exe_file), dev, ino);
 }
 
+/*
+ * Who a process is: what it really executed (see `executed`), which process,
+ * and whether it is a manager's cgwarden (see the seal).
+ */
+static __always_inline void identify(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
+{
+	struct task_struct *leader = t->group_leader;
+	struct exe_identity *id = bpf_task_storage_get(&executed, leader, 0, 0);
+
+	*manager = 0;
+	if (t->ptrace || leader->ptrace) {
+		/*
+		 * A traced binary runs whatever code its tracer makes it run: it
+		 * is not the program an --exe rule or a seal vouches for.
+		 * Unknown, so no --exe selector matches (the thread is what
+		 * ptrace stops).
+		 */
+		a->exe_dev = 0;
+		a->exe_ino = 0;
+	} else if (id) {
+		a->exe_dev = id->dev;
+		a->exe_ino = id->ino;
+		*manager = id->manager;
+	} else {
+		/* Started before cgwarden loaded and never touched PR_SET_MM since. */
+		exe_of(t, &a->exe_dev, &a->exe_ino);
+	}
+	a->pid = BPF_CORE_READ(t, pid);
+	a->tgid = BPF_CORE_READ(t, tgid);
+	a->euid = BPF_CORE_READ(t, real_cred, euid.val);
+	/* /proc/PID/stat's starttime: boot-time ticks of USER_HZ (100). */
+	a->start_ticks = BPF_CORE_READ(t, group_leader, start_boottime) / 10000000ULL;
+	a->cgroup = cgroup_id(BPF_CORE_READ(t, cgroups, dfl_cgrp));
+}
+
 static __always_inline void observe_actor(struct cgw_decision *d)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct cgroup *cgrp = BPF_CORE_READ(current, cgroups, dfl_cgrp);
-	struct exe_identity *id = bpf_task_storage_get(&executed, current->group_leader, 0, 0);
+	__u32 manager;
 
-	if (current->ptrace || current->group_leader->ptrace) {
-		/*
-		 * A traced binary runs whatever code its tracer makes it run: it
-		 * is not the program an --exe rule vouches for. Unknown, so no
-		 * --exe selector matches (the thread is what ptrace stops).
-		 */
-		d->actor.exe_dev = 0;
-		d->actor.exe_ino = 0;
-	} else if (id) {
-		d->actor.exe_dev = id->dev;
-		d->actor.exe_ino = id->ino;
-	} else {
-		/* Started before cgwarden loaded and never touched PR_SET_MM since. */
-		exe_of(current, &d->actor.exe_dev, &d->actor.exe_ino);
-	}
-	d->actor.pid = BPF_CORE_READ(current, pid);
-	d->actor.tgid = BPF_CORE_READ(current, tgid);
-	d->actor.euid = BPF_CORE_READ(current, real_cred, euid.val);
-	/* /proc/PID/stat's starttime: boot-time ticks of USER_HZ (100). */
-	d->actor.start_ticks = BPF_CORE_READ(current, group_leader, start_boottime) / 10000000ULL;
-	d->actor.cgroup = cgroup_id(cgrp);
+	identify(current, &d->actor, &manager);
 	d->actor_level = capped_level(cgrp);
 	fill_ancestors(cgrp, d->actor_ids, d->actor_level);
 }
@@ -568,25 +607,47 @@ struct cgw_migration {
 	__u8 mechanism;
 };
 
-/* Writes the decision to the flight recorder and the events ring buffer. */
-static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __u32 slots)
+/* Numbers a filled record and writes it to the flight recorder and the events ring buffer. */
+static __noinline int publish(struct cgw_record *r, __u32 slots)
 {
-	struct task_struct *task;
-	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct cgw_record *r, *slot;
+	struct cgw_record *slot;
 	__u32 zero = 0, index;
 	__u64 *head, seq;
 
-	if (!d || !m || !slots)
+	if (!r || !slots)
 		return 0;
-	task = m->task;
 	head = bpf_map_lookup_elem(&recorder_head, &zero);
 	if (!head)
 		return 0;
 	seq = __sync_fetch_and_add(head, 1) + 1;
-	r = &d->record;
 	r->seq = seq;
 	r->time_ns = bpf_ktime_get_boot_ns();
+	index = seq % slots;
+	slot = bpf_map_lookup_elem(&recorder, &index);
+	if (slot) {
+		if (seq > slots)
+			count(CGW_STAT_DROPPED); /* the oldest record falls out */
+		/* Readers skip a slot whose seq is not the one they expect: mark it in flux first. */
+		slot->seq = 0;
+		__builtin_memcpy(slot, r, sizeof(*r));
+	}
+	count(CGW_STAT_RECORDED);
+	/* Nobody may be following; a full ring buffer is not a lost record, the recorder has it. */
+	bpf_ringbuf_output(&events, r, sizeof(*r), 0);
+	return 0;
+}
+
+/* Records one decision. */
+static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __u32 slots)
+{
+	struct task_struct *task;
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct cgw_record *r;
+
+	if (!d || !m)
+		return 0;
+	task = m->task;
+	r = &d->record;
 	r->src_cgroup = cgroup_id(m->src);
 	r->dst_cgroup = cgroup_id(m->dst);
 	r->rule_cgroup = d->rule_cgroup;
@@ -602,24 +663,13 @@ static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __
 	r->actor_pid = d->actor.pid;
 	r->actor_tgid = d->actor.tgid;
 	r->actor_euid = d->actor.euid;
+	r->object = 0;
+	r->tamper = 0;
 	r->task_pid = BPF_CORE_READ(task, pid);
 	r->task_tgid = BPF_CORE_READ(task, tgid);
 	bpf_probe_read_kernel_str(r->actor_comm, sizeof(r->actor_comm), current->comm);
 	bpf_probe_read_kernel_str(r->task_comm, sizeof(r->task_comm), task->comm);
-
-	index = seq % slots;
-	slot = bpf_map_lookup_elem(&recorder, &index);
-	if (slot) {
-		if (seq > slots)
-			count(CGW_STAT_DROPPED); /* the oldest record falls out */
-		/* Readers skip a slot whose seq is not the one they expect: mark it in flux first. */
-		slot->seq = 0;
-		__builtin_memcpy(slot, r, sizeof(*r));
-	}
-	count(CGW_STAT_RECORDED);
-	/* Nobody may be following; a full ring buffer is not a lost record, the recorder has it. */
-	bpf_ringbuf_output(&events, r, sizeof(*r), 0);
-	return 0;
+	return publish(r, slots);
 }
 
 static __noinline int cgw_decide(struct cgw_migration *m)
@@ -676,6 +726,8 @@ static __noinline int cgw_decide(struct cgw_migration *m)
 		bpf_map_lookup_elem(&rules, &zero);
 		bpf_map_lookup_elem(&grace, &zero);
 		bpf_map_lookup_elem(&grace_slot, &zero);
+		bpf_map_lookup_elem(&seal, &zero);
+		bpf_map_lookup_elem(&protected, &zero);
 	}
 	return d->verdict;
 }
@@ -1094,6 +1146,47 @@ int BPF_PROG(cgwarden_rmdir, struct cgroup *cgrp, const char *path)
 	return 0;
 }
 
+/* ---- the seal: who may change cgwarden's BPF state ---------------------- */
+
+static __always_inline struct cgw_seal *active_seal(void)
+{
+	__u32 zero = 0;
+	struct cgw_seal *s = bpf_map_lookup_elem(&seal, &zero);
+
+	return s && s->sealed ? s : 0;
+}
+
+/*
+ * A manager is judged by what it really executed, never by mm->exe_file,
+ * and not while traced. A manager's own child that executes cgwarden's
+ * binary was marked a manager at exec: that is how a manager uses the CLI.
+ */
+static __noinline int is_manager(struct task_struct *t, struct cgw_seal *s)
+{
+	struct cgw_actor a = {};
+	__u32 marked;
+
+	if (!t || !s)
+		return 0;
+	identify(t, &a, &marked);
+	if (!a.exe_ino)
+		return 0;
+	if (marked)
+		return 1;
+	for (int i = 0; i < CGW_MANAGERS; i++) {
+		struct cgw_manager *m = &s->managers[i];
+
+		if (i >= s->manager_count)
+			break;
+		if (m->exe_dev != a.exe_dev || m->exe_ino != a.exe_ino)
+			continue;
+		if (m->pid && (m->pid != a.tgid || m->start_ticks != a.start_ticks))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- executable identity (both mechanisms) ----------------------------- */
 
 /* After de_thread() the exec'ing task is its group's leader: current is where it belongs. */
@@ -1103,9 +1196,14 @@ int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct exe_identity *id;
 
+	struct cgw_seal *s = active_seal();
+
 	id = bpf_task_storage_get(&executed, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (id)
-		file_identity(BPF_CORE_READ(bprm, file), &id->dev, &id->ino);
+	if (!id)
+		return 0;
+	file_identity(BPF_CORE_READ(bprm, file), &id->dev, &id->ino);
+	id->manager = s && id->dev == s->cli_dev && id->ino == s->cli_ino &&
+		      is_manager(current->real_parent, s);
 	return 0;
 }
 
@@ -1133,6 +1231,324 @@ int BPF_PROG(cgwarden_prctl, int option, unsigned long arg2, unsigned long arg3,
 	if (__sync_val_compare_and_swap(&id->ino, 0, ino) == 0)
 		id->dev = dev;
 	return ret;
+}
+
+/* ---- the seal's programs: attached by `cgwarden seal` ------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgw_record);
+} tamper_scratch SEC(".maps");
+
+/* Records a refused tamper attempt by the current process. */
+static __noinline int record_tamper(__u32 tamper, __u64 object)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	__u32 zero = 0, manager;
+	struct cgw_record *r = bpf_map_lookup_elem(&tamper_scratch, &zero);
+	struct cgw_settings *st = bpf_map_lookup_elem(&settings, &zero);
+	struct cgw_actor a = {};
+
+	if (!r || !st)
+		return 0;
+	__builtin_memset(r, 0, sizeof(*r));
+	identify(current, &a, &manager);
+	r->verdict = CGW_VERDICT_DENY;
+	r->via = CGW_VIA_TAMPER;
+	r->mechanism = st->mechanism;
+	r->tamper = tamper;
+	r->object = object;
+	r->actor_exe_dev = a.exe_dev;
+	r->actor_exe_ino = a.exe_ino;
+	r->actor_cgroup = a.cgroup;
+	r->actor_start_ticks = a.start_ticks;
+	r->actor_pid = a.pid;
+	r->actor_tgid = a.tgid;
+	r->actor_euid = a.euid;
+	r->task_pid = a.pid;
+	r->task_tgid = a.tgid;
+	bpf_probe_read_kernel_str(r->actor_comm, sizeof(r->actor_comm), current->comm);
+	bpf_probe_read_kernel_str(r->task_comm, sizeof(r->task_comm), current->comm);
+	return publish(r, st->recorder_slots);
+}
+
+/* Managers pass; anyone else is refused, and the attempt recorded. */
+static __noinline int guard(struct cgw_seal *s, __u32 tamper, __u64 object)
+{
+	if (!s || is_manager((struct task_struct *)bpf_get_current_task_btf(), s))
+		return 0;
+	record_tamper(tamper, object);
+	return -EPERM;
+}
+
+static __always_inline int is_protected(__u32 kind, __u64 a, __u64 b)
+{
+	struct cgw_protected_key k = { .a = a, .b = b, .kind = kind };
+
+	return bpf_map_lookup_elem(&protected, &k) != 0;
+}
+
+static __always_inline int is_protected_map(__u64 id)
+{
+	return is_protected(CGW_PROT_MAP, id, 0) || is_protected(CGW_PROT_MAP_READABLE, id, 0);
+}
+
+/* The object behind one of the current process's fds: what bpf(2) is about to use. */
+static __always_inline void *fd_object(__u32 fd)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(current, files, fdt);
+	struct file **fds, *f = 0;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f ? BPF_CORE_READ(f, private_data) : 0;
+}
+
+static __always_inline __u32 attr_u32(void *field)
+{
+	__u32 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), field);
+	return v;
+}
+
+/*
+ * bpf(2) through an fd opened before the seal: after it, only managers get
+ * writable fds to cgwarden's maps (lsm/bpf_map below). Also link detach and
+ * update, which these kernels refuse for tracing links anyway: recorded.
+ * The fd is read here and again by the kernel: a thread swapping it with
+ * dup2() in between can only swap in another pre-seal fd.
+ */
+SEC("lsm/bpf")
+int BPF_PROG(cgwarden_seal_bpf, int cmd, union bpf_attr *attr, unsigned int size, int ret)
+{
+	struct cgw_seal *s;
+	__u32 fd, id;
+	void *obj;
+
+	if (ret)
+		return ret;
+	s = active_seal();
+	if (!s)
+		return 0;
+	switch (cmd) {
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_DELETE_ELEM:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+	case BPF_MAP_FREEZE:
+		fd = attr_u32(&attr->map_fd);
+		break;
+	case BPF_MAP_UPDATE_BATCH:
+	case BPF_MAP_DELETE_BATCH:
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+		fd = attr_u32(&attr->batch.map_fd);
+		break;
+	case BPF_LINK_DETACH:
+	case BPF_LINK_UPDATE:
+		obj = fd_object(attr_u32(&attr->link_detach.link_fd));
+		id = obj ? BPF_CORE_READ((struct bpf_link *)obj, id) : 0;
+		return id && is_protected(CGW_PROT_LINK, id, 0) ? guard(s, CGW_TAMPER_LINK, id) : 0;
+	default:
+		return 0;
+	}
+	obj = fd_object(fd);
+	id = obj ? BPF_CORE_READ((struct bpf_map *)obj, id) : 0;
+	return id && is_protected_map(id) ? guard(s, CGW_TAMPER_MAP_WRITE, id) : 0;
+}
+
+/*
+ * Every new fd to a map, by id or by pinned path. Maps that programs write
+ * get no fd at all (a read-only fd still lets a new program, or a
+ * map-in-map, write them); maps that only userspace writes are
+ * BPF_F_RDONLY_PROG and get read-only fds, so anyone can read the policy.
+ */
+SEC("lsm/bpf_map")
+int BPF_PROG(cgwarden_seal_bpf_map, struct bpf_map *map, fmode_t fmode, int ret)
+{
+	struct cgw_seal *s;
+	__u32 id;
+
+	if (ret)
+		return ret;
+	s = active_seal();
+	if (!s)
+		return 0;
+	id = BPF_CORE_READ(map, id);
+	if (is_protected(CGW_PROT_MAP, id, 0) ||
+	    ((fmode & FMODE_WRITE) && is_protected(CGW_PROT_MAP_READABLE, id, 0)))
+		return guard(s, CGW_TAMPER_MAP_OPEN, id);
+	return 0;
+}
+
+struct used_maps_walk {
+	struct bpf_map **maps;
+	__u32 count;
+	__u32 hit;
+};
+
+static long find_protected_map(__u32 i, struct used_maps_walk *w)
+{
+	struct bpf_map *map = 0;
+	__u32 id;
+
+	if (i >= w->count)
+		return 1;
+	bpf_probe_read_kernel(&map, sizeof(map), &w->maps[i]);
+	id = map ? BPF_CORE_READ(map, id) : 0;
+	if (id && is_protected_map(id)) {
+		w->hit = id;
+		return 1;
+	}
+	return 0;
+}
+
+/* enum bpf_attach_type values --lock-bpf refuses for BPF_PROG_TYPE_TRACING. */
+static __always_inline int locked_kind(struct bpf_prog *prog)
+{
+	__u32 type = BPF_CORE_READ(prog, type);
+	__u32 attach = BPF_CORE_READ(prog, expected_attach_type);
+
+	switch (type) {
+	case BPF_PROG_TYPE_LSM:
+	case BPF_PROG_TYPE_EXT:
+		return 1;
+	case BPF_PROG_TYPE_TRACING:
+		return attach == BPF_TRACE_FENTRY || attach == BPF_TRACE_FEXIT || attach == BPF_MODIFY_RETURN;
+	case BPF_PROG_TYPE_KPROBE:
+		return BPF_CORE_READ_BITFIELD_PROBED(prog, kprobe_override);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Every new fd to a program, the one that bpf(BPF_PROG_LOAD) returns
+ * included: by then the verifier has resolved the maps it uses and the
+ * program it attaches to, so this sees them without any race.
+ */
+SEC("lsm/bpf_prog")
+int BPF_PROG(cgwarden_seal_bpf_prog, struct bpf_prog *prog, int ret)
+{
+	struct used_maps_walk w = {};
+	struct bpf_prog_aux *aux;
+	struct bpf_prog *target;
+	struct cgw_seal *s;
+	__u32 id;
+
+	if (ret)
+		return ret;
+	s = active_seal();
+	if (!s)
+		return 0;
+	aux = BPF_CORE_READ(prog, aux);
+	/* cgwarden's own programs: an fd to one changes nothing (they attach only where they were verified to). */
+	if (is_protected(CGW_PROT_PROG, BPF_CORE_READ(aux, id), 0))
+		return 0;
+	target = BPF_CORE_READ(aux, dst_prog);
+	id = target ? BPF_CORE_READ(target, aux, id) : 0;
+	if (id && is_protected(CGW_PROT_PROG, id, 0))
+		return guard(s, CGW_TAMPER_PROG_USES, id);
+	w.maps = BPF_CORE_READ(aux, used_maps);
+	w.count = BPF_CORE_READ(aux, used_map_cnt);
+	if (w.maps && w.count)
+		bpf_loop(w.count & 0xffff, find_protected_map, &w, 0);
+	if (w.hit)
+		return guard(s, CGW_TAMPER_PROG_USES, w.hit);
+	if (s->lock_bpf && locked_kind(prog))
+		return guard(s, CGW_TAMPER_BPF_LOCKED,
+			     (__u64)BPF_CORE_READ(prog, type) << 32 | BPF_CORE_READ(prog, expected_attach_type));
+	return 0;
+}
+
+static __always_inline __u64 inode_dev(struct inode *inode)
+{
+	return encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
+}
+
+static __always_inline int is_pin_dir(struct inode *inode)
+{
+	return inode && is_protected(CGW_PROT_DIR, inode_dev(inode), BPF_CORE_READ(inode, i_ino));
+}
+
+/* Unlinking a pin is what ends a link or a map: the pin directories keep their entries. */
+static __always_inline int guard_removal(struct inode *dir, struct dentry *dentry)
+{
+	struct cgw_seal *s = active_seal();
+	struct inode *victim = BPF_CORE_READ(dentry, d_inode);
+
+	if (!s || !(is_pin_dir(dir) || is_pin_dir(victim)))
+		return 0;
+	return guard(s, CGW_TAMPER_UNLINK, victim ? BPF_CORE_READ(victim, i_ino) : 0);
+}
+
+SEC("lsm/inode_unlink")
+int BPF_PROG(cgwarden_seal_unlink, struct inode *dir, struct dentry *dentry, int ret)
+{
+	return ret ? ret : guard_removal(dir, dentry);
+}
+
+SEC("lsm/inode_rmdir")
+int BPF_PROG(cgwarden_seal_rmdir, struct inode *dir, struct dentry *dentry, int ret)
+{
+	return ret ? ret : guard_removal(dir, dentry);
+}
+
+/* Out of, into, or over a pin directory, or the directory itself (RENAME_EXCHANGE is checked both ways). */
+SEC("lsm/inode_rename")
+int BPF_PROG(cgwarden_seal_rename, struct inode *old_dir, struct dentry *old_dentry,
+	     struct inode *new_dir, struct dentry *new_dentry, int ret)
+{
+	struct cgw_seal *s;
+	struct inode *moved;
+
+	if (ret)
+		return ret;
+	s = active_seal();
+	if (!s)
+		return 0;
+	moved = BPF_CORE_READ(old_dentry, d_inode);
+	if (is_pin_dir(old_dir) || is_pin_dir(new_dir) || is_pin_dir(moved) ||
+	    is_pin_dir(BPF_CORE_READ(new_dentry, d_inode)))
+		return guard(s, CGW_TAMPER_RENAME, moved ? BPF_CORE_READ(moved, i_ino) : 0);
+	return 0;
+}
+
+/* The last unmount of a bpffs drops its pins, and with them the links. MNT_DETACH comes here too. */
+SEC("lsm/sb_umount")
+int BPF_PROG(cgwarden_seal_umount, struct vfsmount *mnt, int flags, int ret)
+{
+	struct cgw_seal *s;
+	__u64 dev;
+
+	if (ret)
+		return ret;
+	s = active_seal();
+	if (!s)
+		return 0;
+	dev = encode_dev(BPF_CORE_READ(mnt, mnt_sb, s_dev));
+	return is_protected(CGW_PROT_FS, dev, 0) ? guard(s, CGW_TAMPER_UMOUNT, dev) : 0;
+}
+
+/*
+ * ptrace, /proc/PID/mem, process_vm_writev and pidfd_getfd all ask for
+ * PTRACE_MODE_ATTACH: a manager's memory and fds are a manager's powers.
+ */
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(cgwarden_seal_ptrace, struct task_struct *child, unsigned int mode, int ret)
+{
+	struct cgw_seal *s;
+
+	if (ret)
+		return ret;
+	s = active_seal();
+	if (!s || !(mode & PTRACE_MODE_ATTACH) || !is_manager(child, s))
+		return 0;
+	return guard(s, CGW_TAMPER_PTRACE, BPF_CORE_READ(child, tgid));
 }
 
 SEC("lsm/inode_permission")

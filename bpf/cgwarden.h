@@ -12,7 +12,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 3
+#define CGW_ABI_VERSION 4
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
@@ -45,6 +45,7 @@ enum cgw_via {
 	CGW_VIA_PROCS = 1,
 	CGW_VIA_THREADS = 2,
 	CGW_VIA_CLONE = 3,
+	CGW_VIA_TAMPER = 4, /* not a migration: a refused attempt on a sealed policy */
 };
 
 enum cgw_direction {
@@ -271,6 +272,7 @@ struct cgw_record {
 	__u64 actor_exe_ino;
 	__u64 actor_cgroup;
 	__u64 actor_start_ticks;
+	__u64 object;     /* tamper: what was aimed at (see enum cgw_tamper) */
 	__u32 rule_id;
 	__u8 verdict;     /* CGW_VERDICT_* */
 	__u8 via;         /* CGW_VIA_* */
@@ -281,9 +283,66 @@ struct cgw_record {
 	__u32 actor_euid;
 	__u32 task_pid;
 	__u32 task_tgid;
-	__u32 pad;
+	__u32 tamper;     /* CGW_TAMPER_* when via is CGW_VIA_TAMPER */
 	char actor_comm[CGW_COMM_LEN];
 	char task_comm[CGW_COMM_LEN];
+};
+
+/*
+ * The seal: once sealed, only a manager may change cgwarden's BPF state.
+ * seal: single element, key 0; protected: what the seal covers. Both are
+ * written by userspace only (BPF_F_RDONLY_PROG, like every policy map).
+ */
+#define CGW_MANAGERS 8
+
+struct cgw_manager {
+	__u64 exe_dev;    /* what the manager really executed (userspace st_dev encoding) */
+	__u64 exe_ino;
+	__u64 start_ticks; /* with pid: that one process; 0 with pid 0: any process of the exe */
+	__u32 pid;
+	__u32 pad;
+	char exe[CGW_PATH_LEN]; /* for status; the kernel matches exe_dev and exe_ino */
+};
+
+struct cgw_seal {
+	__u32 sealed;       /* 0: the seal programs refuse nothing */
+	__u32 until_reboot; /* no managers at all */
+	__u32 lock_bpf;     /* refuse new fentry, fexit, fmod_ret, LSM, freplace and kprobe-override programs */
+	__u32 manager_count;
+	/* The cgwarden binary: a manager's child that executes it is a manager too. */
+	__u64 cli_dev;
+	__u64 cli_ino;
+	__u64 sealed_ns;    /* CLOCK_REALTIME */
+	struct cgw_manager managers[CGW_MANAGERS];
+};
+
+enum cgw_protected_kind {
+	CGW_PROT_MAP = 1,          /* no fd for anyone but managers: programs write it */
+	CGW_PROT_MAP_READABLE = 2, /* read-only fds for anyone: only userspace writes it */
+	CGW_PROT_PROG = 3,
+	CGW_PROT_LINK = 4,
+	CGW_PROT_DIR = 5,          /* a directory of the pins: a = dev, b = inode */
+	CGW_PROT_FS = 6,           /* the bpffs holding the pins: a = dev */
+};
+
+struct cgw_protected_key {
+	__u64 a; /* id, or dev */
+	__u64 b; /* inode, or 0 */
+	__u32 kind;
+	__u32 pad;
+};
+
+/* What a refused tamper attempt aimed at: record.tamper, and record.object. */
+enum cgw_tamper {
+	CGW_TAMPER_MAP_OPEN = 1,   /* an fd to a sealed map (object: map id) */
+	CGW_TAMPER_MAP_WRITE = 2,  /* bpf(2) writing through an fd opened before the seal (map id) */
+	CGW_TAMPER_PROG_USES = 4,  /* a new program using a sealed map or attaching to a cgwarden program (its id) */
+	CGW_TAMPER_LINK = 5,       /* detach, update or an fd of a cgwarden link (link id) */
+	CGW_TAMPER_BPF_LOCKED = 6, /* --lock-bpf: a program of a locked kind (prog type << 32 | attach type) */
+	CGW_TAMPER_UNLINK = 7,     /* unlink or rmdir in the pin directory (inode) */
+	CGW_TAMPER_RENAME = 8,     /* rename in, out of, or over the pin directory (inode) */
+	CGW_TAMPER_UMOUNT = 9,     /* unmounting the bpffs of the pins (dev) */
+	CGW_TAMPER_PTRACE = 10,    /* ptrace, /proc/PID/mem or pidfd_getfd of a manager (its pid) */
 };
 
 #endif /* CGWARDEN_H */

@@ -31,6 +31,10 @@ typedef _Bool bool;
 #define EPERM 1
 #define MAX_ERRNO 4095
 #define PR_SET_MM 35
+#define FMODE_WRITE 0x2
+#define PTRACE_MODE_ATTACH 0x02
+
+typedef unsigned int fmode_t;
 
 typedef struct {
 	__u32 val;
@@ -85,6 +89,50 @@ struct inode {
 
 struct file {
 	struct inode *f_inode;
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct inode *d_inode;
+} __attribute__((preserve_access_index));
+
+struct vfsmount {
+	struct super_block *mnt_sb;
+} __attribute__((preserve_access_index));
+
+struct bpf_map {
+	u32 id;
+} __attribute__((preserve_access_index));
+
+struct bpf_link {
+	u32 id;
+} __attribute__((preserve_access_index));
+
+struct bpf_prog;
+
+struct bpf_prog_aux {
+	u32 id;
+	u32 used_map_cnt;
+	struct bpf_map **used_maps;
+	struct bpf_prog *dst_prog;
+} __attribute__((preserve_access_index));
+
+struct bpf_prog {
+	__u16 pages;
+	__u16 jited:1,
+	      kprobe_override:1;
+	enum bpf_prog_type type;
+	enum bpf_attach_type expected_attach_type;
+	struct bpf_prog_aux *aux;
 } __attribute__((preserve_access_index));
 
 struct list_head {
@@ -108,6 +156,8 @@ struct task_struct {
 	char comm[16];
 	struct mm_struct *mm;
 	struct task_struct *group_leader;
+	struct task_struct *real_parent;
+	struct files_struct *files;
 	u64 start_boottime;
 	const struct cred *real_cred;
 	struct css_set *cgroups;

@@ -4,9 +4,22 @@ export interface Sink {
   err(line: string): void;
 }
 
+/**
+ * A reader that went away (`cgwarden status | head`) ends the command the
+ * way it ends any Unix tool, as SIGPIPE would (status 141), without a trace.
+ */
+function write(stream: NodeJS.WriteStream, text: string): void {
+  try {
+    stream.write(text);
+  } catch (e) {
+    if ((e as { code?: string }).code === "EPIPE") process.exit(141);
+    throw e;
+  }
+}
+
 const processSink: Sink = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
+  out: (line) => write(process.stdout, `${line}\n`),
+  err: (line) => write(process.stderr, `${line}\n`),
 };
 
 let sink: Sink = processSink;

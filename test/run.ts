@@ -20,6 +20,8 @@ const GUEST_SUITES = [
   "test/guest/corpus.guest.ts",
   "test/guest/crash.guest.ts",
   "test/guest/escape.guest.ts",
+  // Last: it leaves a second cgwarden sealed until reboot.
+  "test/guest/seal.guest.ts",
 ];
 /** A boot without the BPF LSM: cgwarden must refuse cleanly. */
 const UNSUPPORTED_SUITE = "test/guest/unsupported.guest.ts";
@@ -67,7 +69,17 @@ function build(): void {
   sh([BUN, "scripts/build.ts", "--verify"], "checking embedded/ against bpf/");
   sh([BUN, "scripts/build.ts"], "building dist/cgwarden");
   mkdirSync(join(ROOT, "dist/test"), { recursive: true });
-  for (const fixture of ["mover", "attacker"]) buildFixture(fixture);
+  for (const fixture of ["mover", "attacker", "intruder"]) buildFixture(fixture);
+  for (const kind of ["fentry", "fmod_ret", "lsm"]) buildBpfFixture("intruder", kind);
+}
+
+/** One program of a kind another root process might load (test/fixtures/intruder.bpf.c). */
+function buildBpfFixture(name: string, kind: string): void {
+  const src = join(ROOT, `test/fixtures/${name}.bpf.c`);
+  const out = join(ROOT, `dist/test/${name}-${kind}.bpf.o`);
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
+  const clang = process.env.CLANG ?? "clang-16";
+  sh([clang, "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", `-DKIND_${kind.toUpperCase()}`, "-c", src, "-o", out], `building the ${name} ${kind} BPF fixture`);
 }
 
 /**

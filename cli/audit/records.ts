@@ -1,11 +1,18 @@
 // Decision records from the pinned flight recorder, and how admins read them.
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import type { PinnedState } from "../pins/state.ts";
-import { RecordLayout, Verdict, viaName, type RecordValue } from "../object/abi.ts";
+import { RecordLayout, Verdict, Via, tamperName, viaName, type RecordValue, type TamperName } from "../object/abi.ts";
 import type { CgroupNames } from "../kernel/cgroupfs.ts";
 import { mechanismByCode } from "../object/mechanism.ts";
 import { UsageError } from "../errors.ts";
 import { u32Key as key } from "../object/struct.ts";
+
+/** Names of the pinned maps this reader could open, by map id: how tamper records name their object. */
+export function pinnedMapNames(state: PinnedState): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const [name, map] of Object.entries(state.maps)) if (!state.hidden.has(name as keyof PinnedState["maps"])) out.set(map.info().id, name);
+  return out;
+}
 
 /** Every record the recorder still holds, oldest first. */
 export function readRecords(state: PinnedState): RecordValue[] {
@@ -78,9 +85,38 @@ export interface RecordView {
   actor: { pid: number; tgid: number; euid: number; comm: string; startTicks: bigint; cgroupId: bigint; cgroup: string | null; exe: { dev: bigint; ino: bigint; path: string | null } };
   task: { pid: number; tgid: number; comm: string };
   threadgroup: boolean;
+  /** A refused attempt on a sealed policy (via "tamper"): what it aimed at. */
+  tamper: { kind: string; object: string } | null;
 }
 
-export function viewRecord(r: RecordValue, names: CgroupNames, nowBootMs: number): RecordView {
+/** What a tamper record's object is, in words: enum cgw_tamper in bpf/cgwarden.h says what `object` holds. */
+function tamperObject(kind: TamperName | undefined, object: bigint, mapNames: ReadonlyMap<number, string>): string {
+  const map = (id: bigint) => (mapNames.has(Number(id)) ? `maps/${mapNames.get(Number(id))} (map id ${id})` : `map id ${id}`);
+  switch (kind) {
+    case "map-open":
+      return `an fd to ${map(object)}`;
+    case "map-write":
+      return `writing ${map(object)} through an fd opened before the seal`;
+    case "prog-uses":
+      return `a new program using ${mapNames.has(Number(object)) ? map(object) : `cgwarden's map or program id ${object}`}`;
+    case "link":
+      return `detaching or updating link id ${object}`;
+    case "bpf-locked":
+      return `loading a program of a locked kind (type ${object >> 32n}, attach type ${object & 0xffffffffn}) under --lock-bpf`;
+    case "unlink":
+      return `removing a pin (inode ${object})`;
+    case "rename":
+      return `renaming in the pin directory (inode ${object})`;
+    case "umount":
+      return `unmounting the bpffs of the pins (dev ${object >> 8n}:${object & 0xffn})`;
+    case "ptrace":
+      return `ptrace, /proc/PID/mem or pidfd_getfd of manager process ${object}`;
+    default:
+      return `object ${object}`;
+  }
+}
+
+export function viewRecord(r: RecordValue, names: CgroupNames, nowBootMs: number, mapNames: ReadonlyMap<number, string> = new Map()): RecordView {
   const wall = Date.now() - (nowBootMs - Number(r.time_ns / 1_000_000n));
   return {
     seq: Number(r.seq),
@@ -103,6 +139,7 @@ export function viewRecord(r: RecordValue, names: CgroupNames, nowBootMs: number
     },
     task: { pid: r.task_pid, tgid: r.task_tgid, comm: r.task_comm },
     threadgroup: r.threadgroup !== 0,
+    tamper: r.via === Via.tamper ? { kind: tamperName(r.tamper) ?? `tamper ${r.tamper}`, object: tamperObject(tamperName(r.tamper), r.object, mapNames) } : null,
   };
 }
 
@@ -122,6 +159,7 @@ const showPath = (p: string | null, id: bigint) => p ?? `(deleted, id ${id})`;
 export function formatRecord(v: RecordView): string {
   const time = v.time.replace("T", " ").replace(/\.\d+Z$/, "");
   const exe = v.actor.exe.path ?? `dev ${v.actor.exe.dev} ino ${v.actor.exe.ino}`;
+  if (v.tamper) return `#${v.seq} ${time} ${v.verdict.padEnd(7)} ${v.via.padEnd(7)} ${v.actor.comm}[${v.actor.tgid}] uid ${v.actor.euid} (${exe})  ${v.tamper.kind}: ${v.tamper.object}  (sealed)`;
   const rule = v.rule.id ? `rule ${v.rule.id} on ${showPath(v.rule.cgroup, v.rule.cgroupId)}` : "no rule";
   return `#${v.seq} ${time} ${v.verdict.padEnd(7)} ${v.via.padEnd(7)} ${v.actor.comm}[${v.actor.tgid}] uid ${v.actor.euid} (${exe})  moving ${v.task.comm}[${v.task.pid}]  ${showPath(v.src.path, v.src.id)} → ${showPath(v.dst.path, v.dst.id)}  ${rule}`;
 }

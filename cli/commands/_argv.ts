@@ -7,6 +7,8 @@ import type { ArgsDef } from "citty";
 import { UsageError, shown } from "../errors.ts";
 
 const SELECTORS = new Set(["exe", "uid", "user", "cgroup", "pid"]);
+/** Options that may be given more than once; citty keeps only the last, so commands read them with allValues(). */
+const REPEATABLE = new Set(["manager-exe", "manager-pid"]);
 
 interface Option {
   canonical: string;
@@ -45,7 +47,7 @@ export function checkArgv(command: string, def: ArgsDef, raw: readonly string[])
   const count = (canonical: string) => {
     const times = (seen.get(canonical) ?? 0) + 1;
     seen.set(canonical, times);
-    if (times === 1) return;
+    if (times === 1 || REPEATABLE.has(canonical)) return;
     if (SELECTORS.has(canonical))
       throw new UsageError(`--${canonical} given ${times} times; selectors in one rule must all match, so give separate rules for alternatives`);
     throw new UsageError(`--${canonical} given ${times} times; give it once`);
@@ -102,6 +104,18 @@ export function checkArgv(command: string, def: ArgsDef, raw: readonly string[])
     const hint = (d as { valueHint?: string }).valueHint ?? name.toUpperCase();
     throw new UsageError(`missing ${hint}: usage is 'cgwarden ${command} ${hint}'; see 'cgwarden ${command} --help'`);
   }
+}
+
+/** Every value of a repeatable string option, in order (after checkArgv accepted the arguments). */
+export function allValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const tok = raw[i]!;
+    if (tok === "--") break;
+    if (tok === `--${name}`) out.push(raw[++i]!);
+    else if (tok.startsWith(`--${name}=`)) out.push(tok.slice(name.length + 3));
+  }
+  return out;
 }
 
 /** "-v" is fine when v is a declared alias; anything else with one dash is refused, with the likely meaning. */

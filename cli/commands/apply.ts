@@ -6,9 +6,11 @@ import { describeSpec } from "../policy/describe.ts";
 import { parsePolicyFile } from "../policy/file/parse.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
-import { diffIsEmpty, diffSpecs, emptySpec, identity, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
+import { diffIsEmpty, diffSpecs, emptySpec, identity, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 import { PolicyStore, specOfRecord } from "../policy/store.ts";
+import { applySeal, sealSpecOf } from "../pins/seal.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
+import type { PinnedState } from "../pins/state.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
@@ -32,9 +34,16 @@ export default defineCommand({
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
     let outcome: Outcome;
     try {
-      outcome = dryRun
-        ? (withPolicyReader(pinDir, (state) => changeOf(new PolicyStore(state), desired, true)) ?? changeOfEmpty(desired))
-        : await withPolicyWriter(pinDir, (state) => changeOf(new PolicyStore(state), desired, false));
+      const preview = withPolicyReader(pinDir, (state) => ({ ...changeOf(state, desired, true), sealed: state.seal().sealed }));
+      // Re-applying what is in force writes nothing, so on a sealed policy it succeeds for anyone.
+      outcome =
+        dryRun || (preview?.sealed && !preview.changed)
+          ? (preview ?? changeOfEmpty(desired))
+          : await withPolicyWriter(pinDir, async (state) => {
+              const o = changeOf(state, desired, false);
+              const seal = await applySeal(state, desired.seal ?? null);
+              return { ...o, changed: o.changed || seal.changed, sealChanged: seal.changed };
+            });
     } catch (e) {
       // A rule the maps cannot hold is a problem in the file: name its line.
       if (e instanceof PolicyConflict) throw new CliError(`${locateRule(doc, desired, e.rule)}: ${e.message}`);
@@ -46,22 +55,27 @@ export default defineCommand({
 
 interface Outcome {
   changed: boolean;
+  /** The seal in force differs from the file's [seal] (or its absence). */
+  sealChanged: boolean;
   diff: SpecDiff;
   /** Ids of the rules in force after the change, by identity. */
   ids: Map<string, number>;
   settings: { mode: string; record: string };
 }
 
-function changeOf(store: PolicyStore, desired: PolicySpec, dryRun: boolean): Outcome {
-  const r = store.replace(desired, dryRun);
+/** The rules' change; the seal's only as a comparison (applySeal makes it). */
+function changeOf(state: PinnedState, desired: PolicySpec, dryRun: boolean): Outcome {
+  const r = new PolicyStore(state).replace(desired, dryRun);
   const ids = new Map(r.records.map((rec) => [identity(specOfRecord(rec)), rec.id]));
-  return { changed: r.changed, diff: r.diff, ids, settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
+  const sealChanged = !sameSeal(sealSpecOf(state.seal()), desired.seal ?? null);
+  return { changed: r.changed || sealChanged, sealChanged, diff: r.diff, ids, settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
 }
 
 function changeOfEmpty(desired: PolicySpec): Outcome {
   compile(desired.rules.map((spec, i) => ({ id: i + 1, spec })), 0); // what the maps cannot hold is refused in a dry run too
   const diff = diffSpecs({ settings: emptySpec(), rules: [] }, desired);
-  return { changed: !diffIsEmpty(diff), diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
+  const sealChanged = !!desired.seal;
+  return { changed: !diffIsEmpty(diff) || sealChanged, sealChanged, diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
 }
 
 async function readPolicy(file: string): Promise<string> {
@@ -80,10 +94,10 @@ function report(o: Outcome, name: string, dryRun: boolean, json: boolean): void 
   const removed = o.diff.removed.map((r) => entry(r.spec, r.id));
   const updated = o.diff.updated.map((r) => entry(r.spec, r.id));
   if (json)
-    return printJson({ changed: o.changed, dryRun, added, removed, updated, unchanged: o.diff.unchanged.length, settingsChanged: o.diff.settingsChanged, settings: o.settings });
+    return printJson({ changed: o.changed, dryRun, added, removed, updated, unchanged: o.diff.unchanged.length, settingsChanged: o.diff.settingsChanged, settings: o.settings, sealChanged: o.sealChanged });
   const verb = dryRun ? "would change" : "changed";
   if (!o.changed) return print(`apply ${name}: the policy in force already matches; nothing ${dryRun ? "would change" : "changed"}`);
-  const counts = `${added.length} added, ${removed.length} removed, ${updated.length} updated, ${o.diff.unchanged.length} unchanged${o.diff.settingsChanged ? `, settings now mode ${o.settings.mode}, recording ${o.settings.record}` : ""}`;
+  const counts = `${added.length} added, ${removed.length} removed, ${updated.length} updated, ${o.diff.unchanged.length} unchanged${o.diff.settingsChanged ? `, settings now mode ${o.settings.mode}, recording ${o.settings.record}` : ""}${o.sealChanged ? ", and the seal as [seal] says" : ""}`;
   print(`apply ${name}: ${verb}: ${counts}`);
   for (const a of added) print(`  + ${a.id ? `${a.id} ` : ""}${a.rule}`);
   for (const r of removed) print(`  - ${r.id} ${r.rule}`);

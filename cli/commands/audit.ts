@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
-import { UsageError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
 import { print, printJson, note } from "../output.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
-import { RingBuffer } from "../libbpf/index.ts";
+import { BpfError, MapFd, RingBuffer } from "../libbpf/index.ts";
 import { RecordLayout } from "../object/abi.ts";
-import { openState } from "../pins/state.ts";
-import { bootNowMs, formatRecord, headSeq, matches, parseDuration, readRecords, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
+import { pinPaths } from "../pins/paths.ts";
+import { openState, sealedError, type PinnedState } from "../pins/state.ts";
+import { bootNowMs, formatRecord, headSeq, matches, parseDuration, pinnedMapNames, readRecords, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
 import { parseCount, parseRuleId } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -40,20 +41,39 @@ export default defineCommand({
     }
     const names = new CgroupNames();
     const emit = (r: ReturnType<typeof viewRecord>) => (args.json ? printJson(r) : print(formatRecord(r)));
+    const mapNames = pinnedMapNames(state);
     try {
       if (!args.follow) {
         const now = bootNowMs();
         const shown = readRecords(state).filter((r) => matches(r, filter, now));
-        for (const r of shown) emit(viewRecord(r, names, now));
+        for (const r of shown) emit(viewRecord(r, names, now, mapNames));
         if (!shown.length && !args.json) print("no records match (denials and audit-mode denials are recorded; 'cgwarden mode' and rules change what happens)");
         return;
       }
-      await follow(state.maps.events.fd, headSeq(state), filter, limit, (r) => emit(viewRecord(r, names, bootNowMs())));
+      const events = openEventsForFollowing(state);
+      try {
+        await follow(events.fd, headSeq(state), filter, limit, (r) => emit(viewRecord(r, names, bootNowMs(), mapNames)));
+      } finally {
+        events.close();
+      }
     } finally {
       state.close();
     }
   },
 });
+
+/** A ring buffer's reader writes its position into the map: following takes a writable fd, which a sealed policy gives managers only. */
+function openEventsForFollowing(state: PinnedState): MapFd {
+  try {
+    const m = MapFd.openPinned(pinPaths(state.pinDir).map("events"));
+    if (!m) throw new CliError(`map events is missing from ${state.pinDir}; see 'cgwarden status'`);
+    return m;
+  } catch (e) {
+    if (e instanceof BpfError && e.errno === 1 /* EPERM */ && state.seal().sealed)
+      throw sealedError(state.pinDir, state.seal(), "follow live records (a ring buffer reader needs a writable fd); 'cgwarden audit' without --follow reads the flight recorder");
+    throw e;
+  }
+}
 
 /** Streams records newer than `after` until interrupted or `limit` have been shown. */
 async function follow(fd: number, after: bigint, filter: RecordFilter, limit: number, show: (r: ReturnType<typeof RecordLayout.decode>) => void): Promise<void> {

@@ -3,16 +3,21 @@ import { assessKernel, type CheckItem } from "../kernel/readiness.ts";
 import { print, printJson } from "../output.ts";
 import { EXIT_OK, EXIT_RUNTIME } from "../errors.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { describeManagers, readSeal } from "../pins/state.ts";
 
 const MARK: Record<CheckItem["state"], string> = { ok: "ok  ", fail: "FAIL", warn: "warn", info: "info" };
 
 export default defineCommand({
   meta: { name: "check", description: "Report whether this kernel can enforce, and by which mechanism" },
-  args: { ...jsonArg, verbose: pinArgs.verbose },
+  args: { ...jsonArg, ...pinArgs },
   plugins: [strictArgs],
   async run({ args }) {
-    pinContext(args);
+    const { pinDir } = pinContext(args);
     const r = await assessKernel();
+    // A seal with --lock-bpf refuses cgwarden's own probe programs to anyone but its managers.
+    const seal = r.mechanism ? null : safeSeal(pinDir);
+    if (seal?.sealed && seal.lockBpf)
+      r.items.push({ id: "seal", state: "info", summary: `the policy at ${pinDir} is sealed with --lock-bpf: only its managers (${describeManagers(seal)}) may load LSM and trampoline programs, so 'load' fails above for anyone else; run check from a manager` });
     const exitCode = r.mechanism ? EXIT_OK : EXIT_RUNTIME;
     if (args.json) {
       printJson({
@@ -36,6 +41,14 @@ export default defineCommand({
     return { exitCode };
   },
 });
+
+function safeSeal(pinDir: string) {
+  try {
+    return readSeal(pinDir);
+  } catch {
+    return null;
+  }
+}
 
 export const examples = [
   "cgwarden check            # exit 0 only if this kernel can enforce",

@@ -6,7 +6,7 @@ import { bootNowMs, recordBySeq, viewRecord } from "../audit/records.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { explainRequest, formatExplanation, type ExplainRequest } from "../policy/explain.ts";
 import { withPolicyReader } from "../pins/session.ts";
-import type { ViaName } from "../object/abi.ts";
+import { Via, type ViaName } from "../object/abi.ts";
 import { parseCount, parsePid } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -44,6 +44,8 @@ export default defineCommand({
         const seq = seqOf(args.record);
         const record = recordBySeq(state, seq);
         if (!record) throw new CliError(`no record #${seq} in the flight recorder (see 'cgwarden audit'; old records are overwritten)`);
+        if (record.via === Via.tamper)
+          throw new CliError(`record #${seq} is a refused attempt on the sealed policy, not a migration: no rule decided it, the seal did (see 'cgwarden audit' and 'cgwarden status')`);
         req = { record, exePath: viewRecord(record, names, bootNowMs()).actor.exe.path };
       } else {
         const actor = args.actor === undefined ? process.ppid : parsePid(args.actor, "--actor");

@@ -5,6 +5,7 @@ import { formatJson, formatToml } from "../policy/file/format.ts";
 import { documentOfSpec } from "../policy/file/resolve.ts";
 import { emptySpec } from "../policy/spec.ts";
 import { PolicyStore } from "../policy/store.ts";
+import { sealSpecOf } from "../pins/seal.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
@@ -20,7 +21,7 @@ export default defineCommand({
     const format = args.format ?? "toml";
     if (format !== "toml" && format !== "json") throw new UsageError(`--format is toml or json, not '${format}'`);
     // Not loaded: the policy in force is the empty one, and that is a valid file too.
-    const spec = withPolicyReader(pinDir, (state) => new PolicyStore(state).spec()) ?? emptySpec();
+    const spec = withPolicyReader(pinDir, (state) => ({ ...new PolicyStore(state).spec(), seal: sealSpecOf(state.seal()) })) ?? emptySpec();
     const doc = documentOfSpec(spec);
     print((format === "json" ? formatJson(doc) : formatToml(doc)).replace(/\n$/, ""));
   },

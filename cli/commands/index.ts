@@ -19,6 +19,8 @@ export const commandModules = {
   audit: () => import("./audit.ts"),
   explain: () => import("./explain.ts"),
   recording: () => import("./recording.ts"),
+  seal: () => import("./seal.ts"),
+  unseal: () => import("./unseal.ts"),
   completion: () => import("./completion.ts"),
 } as const;
 

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { print, printJson } from "../output.ts";
 import { readStatus } from "../pins/status.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { describeSeal } from "./_seal.ts";
 
 export default defineCommand({
   meta: { name: "status", description: "Show whether cgwarden is loaded, how, and its counters" },
@@ -10,13 +11,14 @@ export default defineCommand({
   run({ args }) {
     const { pinDir } = pinContext(args);
     const s = readStatus(pinDir);
-    if (args.json) return printJson(s);
+    if (args.json) return printJson({ ...s, seal: s.seal ? describeSeal(s.seal) : undefined });
     if (!s.loaded) return print(`cgwarden is not loaded (pin directory ${pinDir}); run 'cgwarden load'`);
     print(`loaded:     yes (pin directory ${s.pinDir})`);
     print(`mechanism:  ${s.mechanism}`);
     print(`version:    ${s.version} (object sha256 ${s.objectSha256?.slice(0, 16)})`);
     print(`mode:       ${s.globalMode}${s.globalMode === "audit" ? " (every lock audits; its own mode is kept)" : " (each lock in its own mode)"}`);
     print(`rules:      ${s.rules}`);
+    print(describeSeal(s.seal!).text);
     const c = s.counters!;
     print(`decisions:  ${c.decisions} (allowed ${c.allowed}, denied ${c.denied}, audit-denied ${c.audited}, recorded ${c.recorded}, dropped ${c.dropped})`);
     print("programs:");

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { BpfObject, BpfError, KernelBtf } from "../libbpf/index.ts";
 import { objectBytes } from "../object/embedded.ts";
-import { MAINLINE, NATIVE, PROBES, type Mechanism } from "../object/mechanism.ts";
+import { MAINLINE, NATIVE, PROBES, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
 import { BPFFS, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
 
 export type CheckState = "ok" | "fail" | "warn" | "info";
@@ -18,6 +18,8 @@ export interface CheckItem {
 export interface Readiness {
   items: CheckItem[];
   mechanism: Mechanism | null;
+  /** Hooks `cgwarden seal` needs that this kernel lacks; empty: it can seal. */
+  sealMissing: string[];
   /** Why enforcement is impossible, when it is. */
   reason?: string;
   fix?: string;
@@ -97,6 +99,7 @@ export async function assessKernel(): Promise<Readiness> {
 
   let native = false;
   let mainline = false;
+  let sealMissing = Object.values(SEAL_HOOKS).map((h) => h.hook);
   if (hasBtf) {
     const btf = KernelBtf.load();
     try {
@@ -118,17 +121,23 @@ export async function assessKernel(): Promise<Readiness> {
               fix: "these functions are inlined or absent in this kernel build",
             },
       );
+      sealMissing = sealMissing.filter((f) => !btf.hasFunction(f));
+      add(
+        sealMissing.length === 0
+          ? { id: "seal-hooks", state: "ok", summary: "LSM hooks for 'cgwarden seal' present (bpf, bpf_map, bpf_prog, inode_unlink, inode_rmdir, inode_rename, sb_umount, ptrace_access_check)" }
+          : { id: "seal-hooks", state: "warn", summary: `'cgwarden seal' is refused here: the kernel lacks ${sealMissing.join(", ")}` },
+      );
     } finally {
       btf.free();
     }
   }
 
   const blocking = items.find((i) => i.state === "fail" && i.id !== "mainline-hooks");
-  if (blocking) return { items, mechanism: null, reason: blocking.summary, fix: blocking.fix };
-  if (!cg2 || !bpfLsm || !loadable) return { items, mechanism: null, reason: "kernel cannot run cgwarden's programs" };
-  if (native) return { items, mechanism: NATIVE };
-  if (mainline) return { items, mechanism: MAINLINE };
-  return { items, mechanism: null, reason: "neither the cgroup_attach hook nor the mainline attach points exist" };
+  if (blocking) return { items, mechanism: null, sealMissing, reason: blocking.summary, fix: blocking.fix };
+  if (!cg2 || !bpfLsm || !loadable) return { items, mechanism: null, sealMissing, reason: "kernel cannot run cgwarden's programs" };
+  if (native) return { items, mechanism: NATIVE, sealMissing };
+  if (mainline) return { items, mechanism: MAINLINE, sealMissing };
+  return { items, mechanism: null, sealMissing, reason: "neither the cgroup_attach hook nor the mainline attach points exist" };
 }
 
 /** Loads one probe program alone; null on success, the error otherwise. */

@@ -29,6 +29,8 @@ const libbpfSymbols = {
 
   bpf_obj_pin: { args: ["i32", "ptr"], returns: "i32" },
   bpf_obj_get: { args: ["ptr"], returns: "i32" },
+  bpf_obj_get_opts: { args: ["ptr", "ptr"], returns: "i32" },
+  bpf_raw_tracepoint_open: { args: ["ptr", "i32"], returns: "i32" },
   bpf_obj_get_info_by_fd: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   bpf_prog_get_fd_by_id: { args: ["u32"], returns: "i32" },
   bpf_link_get_fd_by_id: { args: ["u32"], returns: "i32" },

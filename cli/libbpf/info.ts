@@ -12,9 +12,20 @@ export function objectInfo(fd: number, size: number, what: string): Buffer {
   return buf;
 }
 
-/** Opens any pinned BPF object; null when nothing is pinned there. */
-export function openPinned(path: string): number | null {
-  const fd = libbpf().bpf_obj_get(cstr(path));
+// struct bpf_obj_get_opts (libbpf 1.0): sz, file_flags.
+const OBJ_GET_OPTS_SIZE = 16;
+const BPF_F_RDONLY = 1 << 3;
+
+/**
+ * Opens any pinned BPF object; null when nothing is pinned there. readOnly
+ * asks for a read-only map fd, which is all a sealed policy gives anyone
+ * but its managers.
+ */
+export function openPinned(path: string, readOnly = false): number | null {
+  const opts = Buffer.alloc(OBJ_GET_OPTS_SIZE);
+  opts.writeBigUInt64LE(BigInt(OBJ_GET_OPTS_SIZE), 0);
+  opts.writeUInt32LE(readOnly ? BPF_F_RDONLY : 0, 8);
+  const fd = libbpf().bpf_obj_get_opts(cstr(path), opts);
   if (fd >= 0) return fd;
   const errno = -fd || lastErrno();
   if (errno === ENOENT) return null;
@@ -72,6 +83,19 @@ export function programMapIds(progId: number): number[] {
   } finally {
     closeFd(fd);
   }
+}
+
+/**
+ * Attaches a loaded (pinned) LSM or tracing program to the hook it was
+ * verified for; returns the link's fd.
+ */
+export function attachProgramFd(progFd: number, what: string): number {
+  return check(`attaching ${what}`, () => libbpf().bpf_raw_tracepoint_open(null, progFd));
+}
+
+/** Pins any BPF object fd at `path`. */
+export function pinFd(fd: number, path: string): void {
+  check(`pinning ${path}`, () => libbpf().bpf_obj_pin(fd, cstr(path)));
 }
 
 const SYS_PIDFD_OPEN = 434; // x86-64

@@ -48,8 +48,8 @@ export class MapFd {
   ) {}
 
   /** Opens a pinned map; ENOENT becomes null so callers can tell "not loaded" from failure. */
-  static openPinned(path: string): MapFd | null {
-    const fd = openPinned(path);
+  static openPinned(path: string, readOnly = false): MapFd | null {
+    const fd = openPinned(path, readOnly);
     return fd === null ? null : new MapFd(fd, path);
   }
 

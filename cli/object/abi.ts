@@ -2,7 +2,7 @@
 // header and checks every offset and size below against the C compiler's.
 import { defineStruct } from "./struct.ts";
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 export const MAX_LEVEL = 32;
 export const GATE_SLOTS = 64;
 export const PATH_LEN = 256;
@@ -12,7 +12,7 @@ export const NODE_EPOCH = 1n << 63n;
 export const DIR_TEMPLATES = 16;
 export const TEMPLATE_PART = 64;
 
-export const Via = { procs: 1, threads: 2, clone: 3 } as const;
+export const Via = { procs: 1, threads: 2, clone: 3, tamper: 4 } as const;
 export type ViaName = keyof typeof Via;
 
 export const Direction = { in: 1, out: 2, within: 4 } as const;
@@ -170,6 +170,7 @@ export interface RecordValue extends Record<string, number | bigint | string> {
   actor_exe_ino: bigint;
   actor_cgroup: bigint;
   actor_start_ticks: bigint;
+  object: bigint;
   rule_id: number;
   verdict: number;
   via: number;
@@ -180,10 +181,11 @@ export interface RecordValue extends Record<string, number | bigint | string> {
   actor_euid: number;
   task_pid: number;
   task_tgid: number;
+  tamper: number;
   actor_comm: string;
   task_comm: string;
 }
-export const RecordLayout = defineStruct<RecordValue>("cgw_record", 136, [
+export const RecordLayout = defineStruct<RecordValue>("cgw_record", 144, [
   { name: "seq", type: "u64", offset: 0 },
   { name: "time_ns", type: "u64", offset: 8 },
   { name: "src_cgroup", type: "u64", offset: 16 },
@@ -193,18 +195,20 @@ export const RecordLayout = defineStruct<RecordValue>("cgw_record", 136, [
   { name: "actor_exe_ino", type: "u64", offset: 48 },
   { name: "actor_cgroup", type: "u64", offset: 56 },
   { name: "actor_start_ticks", type: "u64", offset: 64 },
-  { name: "rule_id", type: "u32", offset: 72 },
-  { name: "verdict", type: "u8", offset: 76 },
-  { name: "via", type: "u8", offset: 77 },
-  { name: "mechanism", type: "u8", offset: 78 },
-  { name: "threadgroup", type: "u8", offset: 79 },
-  { name: "actor_pid", type: "u32", offset: 80 },
-  { name: "actor_tgid", type: "u32", offset: 84 },
-  { name: "actor_euid", type: "u32", offset: 88 },
-  { name: "task_pid", type: "u32", offset: 92 },
-  { name: "task_tgid", type: "u32", offset: 96 },
-  { name: "actor_comm", type: "char", offset: 104, count: COMM_LEN },
-  { name: "task_comm", type: "char", offset: 120, count: COMM_LEN },
+  { name: "object", type: "u64", offset: 72 },
+  { name: "rule_id", type: "u32", offset: 80 },
+  { name: "verdict", type: "u8", offset: 84 },
+  { name: "via", type: "u8", offset: 85 },
+  { name: "mechanism", type: "u8", offset: 86 },
+  { name: "threadgroup", type: "u8", offset: 87 },
+  { name: "actor_pid", type: "u32", offset: 88 },
+  { name: "actor_tgid", type: "u32", offset: 92 },
+  { name: "actor_euid", type: "u32", offset: 96 },
+  { name: "task_pid", type: "u32", offset: 100 },
+  { name: "task_tgid", type: "u32", offset: 104 },
+  { name: "tamper", type: "u32", offset: 108 },
+  { name: "actor_comm", type: "char", offset: 112, count: COMM_LEN },
+  { name: "task_comm", type: "char", offset: 128, count: COMM_LEN },
 ]);
 
 export interface BoundKey extends Record<string, bigint | number> {
@@ -279,8 +283,86 @@ export const NodeStatsLayout = defineStruct<NodeStatsValue>("cgw_node_stats", 16
   { name: "binds", type: "u64", offset: 8 },
 ]);
 
+// ---- the seal ---------------------------------------------------------------
+
+export const MANAGERS = 8;
+
+export interface ManagerValue extends Record<string, bigint | number | string> {
+  exe_dev: bigint;
+  exe_ino: bigint;
+  start_ticks: bigint;
+  pid: number;
+  exe: string;
+}
+export const ManagerLayout = defineStruct<ManagerValue>("cgw_manager", 32 + PATH_LEN, [
+  { name: "exe_dev", type: "u64", offset: 0 },
+  { name: "exe_ino", type: "u64", offset: 8 },
+  { name: "start_ticks", type: "u64", offset: 16 },
+  { name: "pid", type: "u32", offset: 24 },
+  { name: "exe", type: "char", offset: 32, count: PATH_LEN },
+]);
+
+export interface SealValue extends Record<string, bigint | number> {
+  sealed: number;
+  until_reboot: number;
+  lock_bpf: number;
+  manager_count: number;
+  cli_dev: bigint;
+  cli_ino: bigint;
+  sealed_ns: bigint;
+}
+/** struct cgw_seal without its managers array, which starts at SEAL_MANAGERS_OFFSET. */
+export const SealLayout = defineStruct<SealValue>("cgw_seal", 40 + MANAGERS * (32 + PATH_LEN), [
+  { name: "sealed", type: "u32", offset: 0 },
+  { name: "until_reboot", type: "u32", offset: 4 },
+  { name: "lock_bpf", type: "u32", offset: 8 },
+  { name: "manager_count", type: "u32", offset: 12 },
+  { name: "cli_dev", type: "u64", offset: 16 },
+  { name: "cli_ino", type: "u64", offset: 24 },
+  { name: "sealed_ns", type: "u64", offset: 32 },
+]);
+export const SEAL_MANAGERS_OFFSET = 40;
+
+export function encodeSeal(seal: SealValue, managers: ManagerValue[]): Buffer {
+  if (managers.length > MANAGERS) throw new RangeError(`more than ${MANAGERS} managers`);
+  const b = SealLayout.encode({ ...seal, manager_count: managers.length });
+  managers.forEach((m, i) => ManagerLayout.encode(m).copy(b, SEAL_MANAGERS_OFFSET + i * ManagerLayout.size));
+  return b;
+}
+
+export function decodeSeal(raw: Uint8Array): { seal: SealValue; managers: ManagerValue[] } {
+  const seal = SealLayout.decode(raw);
+  const b = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const n = Math.min(seal.manager_count, MANAGERS);
+  const managers = Array.from({ length: n }, (_, i) =>
+    ManagerLayout.decode(b.subarray(SEAL_MANAGERS_OFFSET + i * ManagerLayout.size, SEAL_MANAGERS_OFFSET + (i + 1) * ManagerLayout.size)),
+  );
+  return { seal, managers };
+}
+
+export const ProtectedKind = { map: 1, mapReadable: 2, prog: 3, link: 4, dir: 5, fs: 6 } as const;
+
+export interface ProtectedKey extends Record<string, bigint | number> {
+  a: bigint;
+  b: bigint;
+  kind: number;
+}
+export const ProtectedKeyLayout = defineStruct<ProtectedKey>("cgw_protected_key", 24, [
+  { name: "a", type: "u64", offset: 0 },
+  { name: "b", type: "u64", offset: 8 },
+  { name: "kind", type: "u32", offset: 16 },
+]);
+
+/** enum cgw_tamper: what a refused attempt on a sealed policy aimed at. */
+export const Tamper = {
+  "map-open": 1, "map-write": 2, "prog-uses": 4, link: 5, "bpf-locked": 6, unlink: 7, rename: 8, umount: 9, ptrace: 10,
+} as const;
+export type TamperName = keyof typeof Tamper;
+export const tamperName = decoder(Tamper);
+
 export const ALL_LAYOUTS = [
   LockLayout, GateKeyLayout, GateLayout, SelectorKeyLayout, RuleLayout, SettingsLayout, RecordLayout,
   BoundKeyLayout, BindingLayout, PathKeyLayout, PathLayout, TemplateLayout, NodeStatsLayout,
+  ManagerLayout, SealLayout, ProtectedKeyLayout,
 ];
 

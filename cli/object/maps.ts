@@ -2,13 +2,13 @@
 // must have: anything else is not cgwarden's, or is from another ABI.
 import {
   BindingLayout, BoundKeyLayout, GateKeyLayout, GateLayout, LockLayout, NodeStatsLayout, PathKeyLayout, PathLayout,
-  RecordLayout, RuleLayout, SelectorKeyLayout, SettingsLayout, TEMPLATE_SET_SIZE,
+  ProtectedKeyLayout, RecordLayout, RuleLayout, SealLayout, SelectorKeyLayout, SettingsLayout, TEMPLATE_SET_SIZE,
 } from "./abi.ts";
 
 /** Maps pinned by name; together they are the whole policy and its bookkeeping. */
 export const PINNED_MAPS = [
   "settings", "locks", "gates", "selectors", "bound", "paths", "templates", "node_stats", "grace", "grace_slot",
-  "rules", "stats", "recorder", "recorder_head", "events", "executed",
+  "rules", "stats", "recorder", "recorder_head", "events", "executed", "seal", "protected",
 ] as const;
 export type PinnedMapName = (typeof PINNED_MAPS)[number];
 
@@ -20,8 +20,20 @@ const RINGBUF = 27;
 const TASK_STORAGE = 29;
 const ARRAY_OF_MAPS = 12;
 
-/** struct exe_identity in bpf/cgwarden.bpf.c: dev, ino. */
-export const EXE_IDENTITY_SIZE = 16;
+/** struct exe_identity in bpf/cgwarden.bpf.c: dev, ino, manager. */
+export const EXE_IDENTITY_SIZE = 24;
+
+/**
+ * What a sealed policy lets anyone but a manager open, read-only: the maps
+ * only userspace writes (BPF_F_RDONLY_PROG, so no program can write them by
+ * any route) and the audit trail. Every other map of the object, pinned or
+ * not, gets no fd at all: even a read-only fd lets a new map-in-map carry it
+ * to a program that writes it. See bpf/cgwarden.h, enum cgw_protected_kind.
+ */
+export const READABLE_WHEN_SEALED: ReadonlySet<PinnedMapName> = new Set<PinnedMapName>([
+  "settings", "locks", "gates", "selectors", "paths", "templates", "rules", "seal", "protected",
+  "recorder", "recorder_head", "stats", "node_stats", "events",
+]);
 
 export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; valueSize: number }> = {
   settings: { type: ARRAY, keySize: 4, valueSize: SettingsLayout.size },
@@ -40,4 +52,6 @@ export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; 
   recorder_head: { type: ARRAY, keySize: 4, valueSize: 8 },
   events: { type: RINGBUF, keySize: 0, valueSize: 0 },
   executed: { type: TASK_STORAGE, keySize: 4, valueSize: EXE_IDENTITY_SIZE },
+  seal: { type: ARRAY, keySize: 4, valueSize: SealLayout.size },
+  protected: { type: HASH, keySize: ProtectedKeyLayout.size, valueSize: 4 },
 };

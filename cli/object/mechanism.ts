@@ -72,5 +72,22 @@ export function mechanismByCode(code: number): Mechanism | undefined {
   return MECHANISMS.find((m) => m.code === code);
 }
 
+/**
+ * The seal (bpf/cgwarden.bpf.c, "the seal's programs"): loaded and pinned
+ * under progs/ at load, attached by `cgwarden seal` only, so an unsealed
+ * policy costs these hooks nothing. Each hook, and why it is needed:
+ */
+export const SEAL_HOOKS: Record<string, { hook: string; why: string }> = {
+  cgwarden_seal_bpf: { hook: "bpf_lsm_bpf", why: "map writes through fds opened before the seal; link detach and update" },
+  cgwarden_seal_bpf_map: { hook: "bpf_lsm_bpf_map", why: "every new fd to a map, by id or pinned path" },
+  cgwarden_seal_bpf_prog: { hook: "bpf_lsm_bpf_prog", why: "new programs using cgwarden's maps or attaching to its programs; --lock-bpf" },
+  cgwarden_seal_unlink: { hook: "bpf_lsm_inode_unlink", why: "unpinning: the pins keep the links and maps alive" },
+  cgwarden_seal_rmdir: { hook: "bpf_lsm_inode_rmdir", why: "removing the pin directories" },
+  cgwarden_seal_rename: { hook: "bpf_lsm_inode_rename", why: "moving pins out of, into or over the pin directories" },
+  cgwarden_seal_umount: { hook: "bpf_lsm_sb_umount", why: "unmounting the bpffs that holds the pins, lazily too" },
+  cgwarden_seal_ptrace: { hook: "bpf_lsm_ptrace_access_check", why: "ptrace, /proc/PID/mem and pidfd_getfd of a manager" },
+};
+export const SEAL_PROGRAMS = Object.keys(SEAL_HOOKS);
+
 /** Programs that only `check` loads, to learn whether the kernel loads such programs at all. */
 export const PROBES = { lsm: "cgwarden_probe_lsm", trampoline: "cgwarden_probe_trampoline" } as const;

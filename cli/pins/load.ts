@@ -1,10 +1,10 @@
 // Load the embedded object, attach one mechanism's programs and pin it all,
 // all or nothing.
 import { mkdirSync, rmSync, existsSync } from "node:fs";
-import { BpfObject, MapFd, type Link } from "../libbpf/index.ts";
+import { BpfObject, MapFd, pinFd, type Link } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
 import { objectBytes, objectSha256 } from "../object/embedded.ts";
-import type { Mechanism } from "../object/mechanism.ts";
+import { SEAL_PROGRAMS, type Mechanism } from "../object/mechanism.ts";
 import { ABI_VERSION, SettingsLayout } from "../object/abi.ts";
 import { VERSION } from "../version.ts";
 import { assessKernel } from "../kernel/readiness.ts";
@@ -50,7 +50,9 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
   const paths = pinPaths(pinDir);
   const createdDir = !existsSync(pinDir);
   try {
-    for (const p of obj.programs()) p.setAutoload(mechanism.programs.includes(p.name));
+    // The seal's programs are verified now, with the rest, but attached only by `cgwarden seal`.
+    const sealPrograms = readiness.sealMissing.length === 0 ? SEAL_PROGRAMS : [];
+    for (const p of obj.programs()) p.setAutoload(mechanism.programs.includes(p.name) || sealPrograms.includes(p.name));
     // Every policy map holds two epochs while a change swaps one for the other (policy/store.ts).
     const rules = caps.locks + caps.gateRules;
     obj.map("locks").setMaxEntries(2 * caps.locks);
@@ -92,13 +94,16 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
 
     mkdirSync(paths.mapsDir, { recursive: true });
     mkdirSync(paths.linksDir, { recursive: true });
+    mkdirSync(paths.progsDir, { recursive: true });
     for (const name of PINNED_MAPS) MapFd.borrow(obj.map(name).fd, name).pin(paths.map(name));
+    for (const name of sealPrograms) pinFd(obj.program(name).fd, paths.prog(name));
     mechanism.programs.forEach((name, i) => links[i]!.pin(paths.link(name)));
     return { alreadyLoaded: false, mechanism, pinDir };
   } catch (e) {
     // Unpinning first means destroying our link handles below really detaches.
     if (existsSync(paths.mapsDir)) rmSync(paths.mapsDir, { recursive: true, force: true });
     if (existsSync(paths.linksDir)) rmSync(paths.linksDir, { recursive: true, force: true });
+    if (existsSync(paths.progsDir)) rmSync(paths.progsDir, { recursive: true, force: true });
     if (createdDir && existsSync(pinDir)) rmSync(pinDir, { recursive: true, force: true });
     throw e;
   } finally {

@@ -11,6 +11,8 @@ export const pinPaths = (dir: string) => ({
   dir,
   mapsDir: join(dir, "maps"),
   linksDir: join(dir, "links"),
+  progsDir: join(dir, "progs"),
   map: (name: string) => join(dir, "maps", name),
   link: (program: string) => join(dir, "links", program),
+  prog: (program: string) => join(dir, "progs", program),
 });

@@ -9,17 +9,17 @@ import { loadWarden } from "./load.ts";
 import { withWriterLock } from "./serialize.ts";
 import { openState, type PinnedState } from "./state.ts";
 
-export async function withPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T): Promise<T> {
+export async function withPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T | Promise<T>): Promise<T> {
   return withWriterLock(pinDir, async () => {
-    let state = openState(pinDir);
+    let state = openState(pinDir, "write");
     if (!state) {
       const r = await loadWarden(pinDir);
       note(`cgwarden was not loaded; loaded it (${r.mechanism.name} mechanism) at ${pinDir}`);
-      state = openState(pinDir);
+      state = openState(pinDir, "write");
       if (!state) throw new CliError(`loaded cgwarden but cannot open its pins at ${pinDir}`);
     }
     try {
-      return fn(state);
+      return await fn(state);
     } finally {
       state.close();
     }
@@ -27,8 +27,16 @@ export async function withPolicyWriter<T>(pinDir: string, fn: (state: PinnedStat
 }
 
 /** Like withPolicyWriter, but null when cgwarden is not loaded: it never loads it. */
-export async function withLoadedPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T): Promise<T | null> {
-  return withWriterLock(pinDir, () => withPolicyReader(pinDir, fn));
+export async function withLoadedPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T | Promise<T>): Promise<T | null> {
+  return withWriterLock(pinDir, async () => {
+    const state = openState(pinDir, "write");
+    if (!state) return null;
+    try {
+      return await fn(state);
+    } finally {
+      state.close();
+    }
+  });
 }
 
 /** The error for commands that only make sense once cgwarden is loaded. */
@@ -38,7 +46,7 @@ export function notLoaded(pinDir: string): CliError {
 
 /** The open state for the length of `fn`; null when cgwarden is not loaded. Takes no lock. */
 export function withPolicyReader<T>(pinDir: string, fn: (state: PinnedState) => T): T | null {
-  const state = openState(pinDir);
+  const state = openState(pinDir, "read");
   if (!state) return null;
   try {
     return fn(state);

@@ -1,10 +1,11 @@
 // What is loaded, read back from the kernel rather than remembered.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { KernelBtf, closeFd, linkInfo, openPinned } from "../libbpf/index.ts";
 import { Mode, STAT_COUNT, Stat, type ModeName } from "../object/abi.ts";
 import { u32Key } from "../object/struct.ts";
 import { pinPaths } from "./paths.ts";
-import { openState, type PinnedState } from "./state.ts";
+import { SEAL_PROGRAMS } from "../object/mechanism.ts";
+import { openState, type PinnedState, type SealState } from "./state.ts";
 
 export interface ProgramStatus {
   program: string;
@@ -24,6 +25,7 @@ export interface WardenStatus {
   programs?: ProgramStatus[];
   counters?: Record<keyof typeof Stat, number>;
   rules?: number;
+  seal?: SealState;
 }
 
 export function readStatus(pinDir: string): WardenStatus {
@@ -41,6 +43,7 @@ export function readStatus(pinDir: string): WardenStatus {
       programs: programStatus(state),
       counters: readCounters(state),
       rules: [...state.maps.rules.keys(4)].length,
+      seal: state.seal(),
     };
   } finally {
     state.close();
@@ -51,7 +54,8 @@ function programStatus(state: PinnedState): ProgramStatus[] {
   const p = pinPaths(state.pinDir);
   const btf = KernelBtf.load();
   try {
-    return state.mechanism.programs.map((program) => {
+    const sealLinks = SEAL_PROGRAMS.filter((name) => existsSync(p.link(name)));
+    return [...state.mechanism.programs, ...sealLinks].map((program) => {
       const fd = openPinned(p.link(program));
       if (fd === null) return { program, progId: 0, linkId: 0, attachedTo: "(not attached)" };
       try {

@@ -3,17 +3,20 @@
 //
 // unload is the documented way out of damaged state, so it must not stop
 // half-way: it removes what it can, entry by entry, and only then reports
-// what it could not remove. Inside maps/ and links/, entries cgwarden never
+// what it could not remove. Inside maps/, links/ and progs/, entries cgwarden never
 // pins (an admin's mkdir, a stray pin) are removed too: anything left there
 // makes the next load see damaged state. Beside them, at the top of the pin
-// directory, nothing is removed but maps/ and links/: that directory may be
+// directory, nothing is removed but maps/, links/ and progs/: that directory may be
 // given as --pin-dir by mistake (even the bpffs root), so other entries are
 // left alone and named.
 import { lstatSync, readdirSync, rmSync, rmdirSync, statfsSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../errors.ts";
-import { closeFd, linkInfo, openPinned, waitDetached, type Attachment } from "../libbpf/index.ts";
-import { MECHANISMS } from "../object/mechanism.ts";
+import { BpfError, MapFd, closeFd, linkInfo, openPinned, waitDetached, type Attachment } from "../libbpf/index.ts";
+import { SealLayout } from "../object/abi.ts";
+import { u32Key } from "../object/struct.ts";
+import { readSeal, sealedError, type SealState } from "./state.ts";
+import { MECHANISMS, SEAL_PROGRAMS } from "../object/mechanism.ts";
 import { PINNED_MAPS } from "../object/maps.ts";
 import { pinPaths } from "./paths.ts";
 
@@ -37,6 +40,7 @@ export async function unloadWarden(pinDir: string): Promise<UnloadResult> {
     throw new CliError(`${pinDir} is not a directory on bpffs, so it holds no cgwarden pins; nothing was removed; give the right --pin-dir (default /sys/fs/bpf/cgwarden)`);
 
   const p = pinPaths(pinDir);
+  liftSealAsManager(pinDir);
   const removed: string[] = [];
   const strays: string[] = [];
   const failed: string[] = [];
@@ -56,10 +60,11 @@ export async function unloadWarden(pinDir: string): Promise<UnloadResult> {
   const links = detachOrder(entries(p.linksDir));
   const attachments = links.filter((name) => KNOWN_LINKS.has(name)).flatMap((name) => attachmentOf(p.link(name)));
   for (const name of links) remove(`links/${name}`, KNOWN_LINKS.has(name));
+  for (const name of entries(p.progsDir)) remove(`progs/${name}`, KNOWN_PROGS.has(name));
   const maps = entries(p.mapsDir);
   for (const name of [...PINNED_MAPS.filter((m) => maps.includes(m)), ...maps.filter((m) => !KNOWN_MAPS.has(m))])
     remove(`maps/${name}`, KNOWN_MAPS.has(name));
-  for (const dir of [p.linksDir, p.mapsDir]) {
+  for (const dir of [p.linksDir, p.progsDir, p.mapsDir]) {
     const st = lstatOrNull(dir);
     if (st && !st.isDirectory()) remove(dir.slice(pinDir.length + 1), false);
     else if (st) rmdirQuiet(dir, failed);
@@ -79,12 +84,40 @@ export async function unloadWarden(pinDir: string): Promise<UnloadResult> {
   return { wasLoaded: removed.length > 0, removed, strays, left };
 }
 
-const KNOWN_LINKS = new Set(MECHANISMS.flatMap((m) => m.programs));
+const KNOWN_LINKS = new Set([...SEAL_PROGRAMS, ...MECHANISMS.flatMap((m) => m.programs)]);
+const KNOWN_PROGS = new Set(SEAL_PROGRAMS);
 const KNOWN_MAPS = new Set<string>(PINNED_MAPS);
+
+/**
+ * A sealed policy is unloaded by its managers only. Only they get a writable
+ * fd to the seal map, which is the test; switching the seal off first means
+ * an unload that stops half-way leaves an unsealed policy behind.
+ */
+function liftSealAsManager(pinDir: string): void {
+  let seal: SealState | null = null;
+  try {
+    seal = readSeal(pinDir);
+  } catch {
+    return; // damaged: unload is the way out of that
+  }
+  if (!seal?.sealed) return;
+  let map: MapFd | null;
+  try {
+    map = MapFd.openPinned(pinPaths(pinDir).map("seal"));
+  } catch (e) {
+    if (e instanceof BpfError && e.errno === 1 /* EPERM */) throw sealedError(pinDir, seal, "unload it");
+    throw e;
+  }
+  try {
+    map?.update(u32Key(0), Buffer.alloc(SealLayout.size));
+  } finally {
+    map?.close();
+  }
+}
 
 /** Known programs in reverse attach order (deciders first), then anything else. */
 function detachOrder(links: string[]): string[] {
-  const known = MECHANISMS.flatMap((m) => [...m.programs].reverse());
+  const known = [...SEAL_PROGRAMS, ...MECHANISMS.flatMap((m) => [...m.programs].reverse())];
   return [...links].sort((a, b) => rank(known, a) - rank(known, b));
 }
 

@@ -5,7 +5,7 @@ import { CliError, UsageError, shown } from "../errors.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { ruleCgroupPath } from "../kernel/cgroupfs.ts";
 import { rulePathProblem } from "./paths.ts";
-import type { SelectorSpec } from "./spec.ts";
+import type { ManagerSpec, SelectorSpec } from "./spec.ts";
 
 export const selectorArgs = {
   exe: { type: "string", description: "Actor's executable (matched by device and inode)", valueHint: "PATH" },
@@ -77,6 +77,22 @@ export function resolvePid(pid: number, what: string): { tgid: number; startTick
   const facts = processFacts(pid);
   if (facts.tgid !== pid) throw new CliError(`${what} ${pid} is a thread of process ${facts.tgid}; give the process id`);
   return { tgid: facts.tgid, startTicks: facts.startTicks };
+}
+
+/**
+ * Seal managers: executables by file, and running processes by pid (with
+ * what that process really runs, read as /proc/PID/exe).
+ */
+export function parseManagers(exes: readonly string[], pids: readonly number[]): ManagerSpec[] {
+  const out: ManagerSpec[] = exes.map((path) => ({ exe: resolveExe(path, "--manager-exe") }));
+  for (const pid of pids) {
+    const facts = processFacts(pid);
+    if (facts.tgid !== pid) throw new CliError(`--manager-pid ${pid} is a thread of process ${facts.tgid}; give the process id`);
+    if (!facts.exe) throw new CliError(`--manager-pid ${pid} runs no executable (a kernel thread); give a user process`);
+    // The file it runs, even if that path now names another (an upgrade replaced it).
+    out.push({ exe: facts.exe, pid: { tgid: pid, startTicks: facts.startTicks } });
+  }
+  return out;
 }
 
 export function uidOfUser(name: string): number {

@@ -45,6 +45,34 @@ export interface PolicySpec {
   globalMode: ModeName;
   recordAll: boolean;
   rules: RuleSpec[];
+  /** Absent: the spec says nothing about the seal (the one-off commands); null: unsealed. */
+  seal?: SealSpec | null;
+}
+
+/**
+ * Who may change cgwarden's BPF state once it is sealed. A manager is any
+ * process that really executed `exe`, or with `pid` that one process.
+ */
+export interface ManagerSpec {
+  exe: ExeSpec;
+  pid?: PidSpec;
+}
+
+export interface SealSpec {
+  managers: ManagerSpec[];
+  /** No managers at all: nothing changes until the next boot. */
+  untilReboot: boolean;
+  /** Refuse new fentry, fexit, fmod_ret, LSM, freplace and kprobe-override programs to all but managers. */
+  lockBpf: boolean;
+}
+
+/** Two seals say the same when they name the same processes by the same files, and the same flags. */
+export function sameSeal(a: SealSpec | null, b: SealSpec | null): boolean {
+  const key = (s: SealSpec | null) =>
+    s === null
+      ? "unsealed"
+      : [s.untilReboot, s.lockBpf, ...s.managers.map((m) => `${m.exe.dev}:${m.exe.ino}:${m.pid?.tgid ?? 0}:${m.pid?.startTicks ?? 0}`).sort()].join(" ");
+  return key(a) === key(b);
 }
 
 export interface IdentifiedRule {

@@ -114,11 +114,7 @@ export class PolicyStore {
         if (rec) gates.push({ id: rec.id, kind, anchor: key.anchor, slot, selectors: selectorsOf(rec) });
       }
     }
-    const bound = new Map<bigint, Binding>();
-    for (const [k, v] of this.state.maps.bound.readAll(BoundKeyLayout.size, BindingLayout.size)) {
-      const key = BoundKeyLayout.decode(k);
-      if (key.epoch === epoch) bound.set(key.cgroup, BindingLayout.decode(v));
-    }
+    const bound = this.boundCgroups(epoch);
     const nodePaths = new Map<bigint, string>();
     for (const r of records.values()) {
       nodePaths.set(r.node, r.cgroup_path);
@@ -127,16 +123,36 @@ export class PolicyStore {
     return { globalMode: modeName(settings.global_mode), locks, gates, bound, nodePaths };
   }
 
+  /**
+   * What each cgroup carries under `epoch`, as the kernel's `bound` map
+   * holds it. A sealed policy lets only managers open that map; anyone else
+   * gets the same answer from paths and templates over the live cgroup tree,
+   * which is what userspace and the mkdir tracepoint write there.
+   */
+  private boundCgroups(epoch: number): Map<bigint, Binding> {
+    const bound = new Map<bigint, Binding>();
+    if (this.state.hidden.has("bound")) {
+      const c = compile(this.records().map((r) => ({ id: r.id, spec: specOfRecord(r) })), epoch);
+      for (const path of bindablePaths(c, childCgroups)) {
+        const id = cgroupIdAt(path);
+        const b = id === null ? null : bindingFor(c, path);
+        if (id !== null && b) bound.set(id, b);
+      }
+      return bound;
+    }
+    for (const [k, v] of this.state.maps.bound.readAll(BoundKeyLayout.size, BindingLayout.size)) {
+      const key = BoundKeyLayout.decode(k);
+      if (key.epoch === epoch) bound.set(key.cgroup, BindingLayout.decode(v));
+    }
+    return bound;
+  }
+
   /** Where each record's path is bound now; one pass over `bound` for all of them. */
   bindStates(records: RuleValue[]): Map<number, BindState> {
     const epoch = this.epoch();
     const byNode = new Map<bigint, bigint[]>();
-    for (const [k, v] of this.state.maps.bound.readAll(BoundKeyLayout.size, BindingLayout.size)) {
-      const key = BoundKeyLayout.decode(k);
-      if (key.epoch !== epoch) continue;
-      const b = BindingLayout.decode(v);
-      for (const n of [b.exact, b.matched]) if (n) byNode.set(n, [...(byNode.get(n) ?? []), key.cgroup]);
-    }
+    for (const [cgroup, b] of this.boundCgroups(epoch))
+      for (const n of [b.exact, b.matched]) if (n) byNode.set(n, [...(byNode.get(n) ?? []), cgroup]);
     const out = new Map<number, BindState>();
     const live = liveCgroupIds();
     const allStats = this.allNodeStats();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { DIR_TEMPLATES, NODE_EPOCH, TEMPLATE_PART, TEMPLATE_SET_SIZE } from "../../cli/object/abi.ts";
-import { ALL_LAYOUTS, ABI_VERSION, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
+import { ALL_LAYOUTS, ABI_VERSION, MANAGERS, ManagerLayout, ProtectedKind, SEAL_MANAGERS_OFFSET, SealLayout, Tamper, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -33,6 +33,8 @@ const lines = [
   'printf("const ABI %d MAX_LEVEL %d SLOTS %d STATS %d\\n", CGW_ABI_VERSION, CGW_MAX_LEVEL, CGW_GATE_SLOTS, CGW_STAT_COUNT);',
   'printf("binding %zu %d %d %llu\\n", sizeof(struct cgw_template_set), CGW_DIR_TEMPLATES, CGW_TEMPLATE_PART, (unsigned long long)CGW_NODE_EPOCH);',
   'printf("enum %d %d %d %d %d %d %d %d %d %d %d %d %d %d\\n", CGW_DIR_IN, CGW_DIR_OUT, CGW_DIR_WITHIN, CGW_VIA_PROCS, CGW_VIA_THREADS, CGW_VIA_CLONE, CGW_VERDICT_DENY, CGW_VERDICT_AUDIT, CGW_SEL_PID, CGW_SEL_EXE, CGW_SEL_UID, CGW_SEL_CGROUP, CGW_RULE_ALLOW, CGW_RULE_DELEGATE);',
+  'printf("seal %d %d %zu %d %d %d %d %d %d\\n", CGW_VIA_TAMPER, CGW_MANAGERS, sizeof(((struct cgw_seal *)0)->managers), CGW_PROT_MAP, CGW_PROT_MAP_READABLE, CGW_PROT_PROG, CGW_PROT_LINK, CGW_PROT_DIR, CGW_PROT_FS);',
+  'printf("tamper %d %d %d %d %d %d %d %d %d\\n", CGW_TAMPER_MAP_OPEN, CGW_TAMPER_MAP_WRITE, CGW_TAMPER_PROG_USES, CGW_TAMPER_LINK, CGW_TAMPER_BPF_LOCKED, CGW_TAMPER_UNLINK, CGW_TAMPER_RENAME, CGW_TAMPER_UMOUNT, CGW_TAMPER_PTRACE);',
   'printf("stat %d %d %d %d %d %d\\n", CGW_STAT_DECISIONS, CGW_STAT_ALLOWED, CGW_STAT_DENIED, CGW_STAT_AUDITED, CGW_STAT_DROPPED, CGW_STAT_RECORDED);',
   "return 0; }",
 ];
@@ -74,6 +76,12 @@ describe("struct layouts shared with bpf/cgwarden.h", () => {
       Direction.in, Direction.out, Direction.within, Via.procs, Via.threads, Via.clone, Verdict.deny, Verdict.audit,
       Selector.pid, Selector.exe, Selector.uid, Selector.cgroup, RuleKind.allow, RuleKind.delegate,
     ]);
+    expect(facts.get("seal")?.map(Number)).toEqual([
+      Via.tamper, MANAGERS, MANAGERS * ManagerLayout.size, ProtectedKind.map, ProtectedKind.mapReadable, ProtectedKind.prog,
+      ProtectedKind.link, ProtectedKind.dir, ProtectedKind.fs,
+    ]);
+    expect(facts.get("tamper")?.map(Number)).toEqual(Object.values(Tamper));
+    expect(SEAL_MANAGERS_OFFSET + MANAGERS * ManagerLayout.size).toBe(SealLayout.size);
     expect(facts.get("stat")?.map(Number)).toEqual([Stat.decisions, Stat.allowed, Stat.denied, Stat.audited, Stat.dropped, Stat.recorded]);
   });
 });

@@ -39,7 +39,7 @@ function allErrors(text: string, name = "policy.toml"): string[] {
 /** The document without positions: what export writes. */
 function content(doc: PolicyDocument): PolicyDocumentLike {
   const strip = <T extends { line: number; fieldLines: object }>({ line: _l, fieldLines: _f, ...rest }: T) => rest;
-  return { settings: doc.settings, locks: doc.locks.map(strip), allows: doc.allows.map(strip), delegates: doc.delegates.map(strip) };
+  return { settings: doc.settings, locks: doc.locks.map(strip), allows: doc.allows.map(strip), delegates: doc.delegates.map(strip), seal: doc.seal ? strip(doc.seal) : null };
 }
 
 const lockAt = (path: string) => `[[lock]]\npath = ${tomlString(path)}\n`;
@@ -56,6 +56,7 @@ describe("examples", () => {
       ],
       allows: [{ path: "/system.slice/*.service", exe: "/usr/lib/systemd/systemd", uid: 0 }],
       delegates: [{ path: "/system.slice/container.service", exe: "/usr/bin/crun" }],
+      seal: null,
     });
   });
   test("services-stay-put.toml: one out lock on every service, PID 1 allowed", async () => {
@@ -65,6 +66,7 @@ describe("examples", () => {
       locks: [{ path: "/system.slice/*.service", directions: ["out"], mode: "enforce" }],
       allows: [{ path: "/system.slice/*.service", exe: "/usr/lib/systemd/systemd", uid: 0 }],
       delegates: [],
+      seal: null,
     });
   });
   test("both read the same through Bun's own TOML parser", async () => {
@@ -79,7 +81,7 @@ describe("defaults and shape", () => {
   test("an empty file (or only comments) is the empty policy", () => {
     for (const text of ["", "\n\n", "# nothing yet\n", "{}"]) {
       const doc = parsePolicyFile(text, "p");
-      expect(content(doc)).toEqual({ settings: { mode: "enforce", record: "denials" }, locks: [], allows: [], delegates: [] });
+      expect(content(doc)).toEqual({ settings: { mode: "enforce", record: "denials" }, locks: [], allows: [], delegates: [], seal: null });
       expect(doc.source).toBe("p");
     }
   });
@@ -115,7 +117,13 @@ describe("messages: FILE:LINE: FIELD: problem; fix", () => {
     expect(firstError(text)).toBe("policy.toml:10: allow[1].usr: unknown key 'usr'; allowed keys: path, exe, uid, user, cgroup, pid");
   });
   test("unknown top-level section", () => {
-    expect(firstError('[seal]\nkey = "x"\n')).toBe("policy.toml:1: seal: unknown key 'seal'; allowed keys: settings, lock, allow, delegate");
+    expect(firstError('[sealed]\nkey = "x"\n')).toBe("policy.toml:1: sealed: unknown key 'sealed'; allowed keys: settings, lock, allow, delegate, seal");
+  });
+  test("[seal]: managers, manager_pids or until_reboot; at most 8 each; absolute paths", () => {
+    expect(firstError("[seal]\nlock_bpf = true\n")).toBe("policy.toml:1: seal: no managers, manager_pids or until_reboot; give at least one of managers, manager_pids, until_reboot");
+    expect(firstError('[seal]\nmanagers = ["bin/sh"]\n')).toStartWith("policy.toml:2: seal.managers[0]: ");
+    expect(firstError(`[seal]\nmanager_pids = [${Array.from({ length: 9 }, (_, i) => i + 1).join(", ")}]\n`)).toBe("policy.toml:2: seal.manager_pids: has 9 items, more than 8; give at most 8");
+    expect(firstError("[seal]\nuntil_reboot = true\nlock_bpf = true\n")).toBe("ok");
   });
   const badPaths: [string, string][] = [
     ["relative", "a cgroup path starts with '/', e.g. /system.slice/foo.service"],
@@ -502,6 +510,7 @@ describe("canonical export", () => {
       { path: "/a#not-a-comment = [x]", cgroup: "/c/*", pid: 42 },
     ],
     delegates: [{ path: "/*", exe: "/opt/é/run" }],
+    seal: { managers: ["/usr/sbin/z", "/usr/lib/systemd/systemd"], manager_pids: [1], until_reboot: false, lock_bpf: true },
   };
   test("TOML export reads back to the same policy, sorted, and is byte-stable", () => {
     const toml = formatToml(tricky);
@@ -520,7 +529,7 @@ describe("canonical export", () => {
     expect(Bun.TOML.parse(formatToml(tricky))).toEqual(JSON.parse(json)); // an independent TOML reader agrees on the escaping
   });
   test("the TOML export has a fixed header, settings always, every default written", () => {
-    const toml = formatToml({ settings: { mode: "enforce", record: "denials" }, locks: [{ path: "/a", directions: ["in", "out", "within"], mode: "enforce" }], allows: [], delegates: [] });
+    const toml = formatToml({ settings: { mode: "enforce", record: "denials" }, locks: [{ path: "/a", directions: ["in", "out", "within"], mode: "enforce" }], allows: [], delegates: [], seal: null });
     expect(toml).toBe(
       '# cgwarden policy, exported (canonical: same policy, same bytes)\n\n[settings]\nmode = "enforce"\nrecord = "denials"\n\n[[lock]]\npath = "/a"\ndirections = ["in", "out", "within"]\nmode = "enforce"\n',
     );
@@ -559,6 +568,16 @@ describe("canonical export", () => {
         locks,
         allows: unique(Array.from({ length: rand(5) }, gate)),
         delegates: unique(Array.from({ length: rand(3) }, gate)),
+        seal: rand(3)
+          ? null
+          : rand(3) === 0
+            ? { managers: [], manager_pids: [], until_reboot: true, lock_bpf: rand(2) === 0 }
+            : {
+                managers: [...new Set(Array.from({ length: 1 + rand(3) }, () => `/usr/${component()}`))],
+                manager_pids: [...new Set(Array.from({ length: rand(3) }, () => 1 + rand(4194304)))],
+                until_reboot: false,
+                lock_bpf: rand(2) === 0,
+              },
       };
     }
   }

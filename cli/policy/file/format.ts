@@ -2,23 +2,25 @@
 // bytes, so that a diff of two exports shows policy changes and nothing else:
 // fixed section order, entries sorted, keys in schema order, every default
 // written out, no timestamp.
-import type { DirectionName, GateEntry, Located, LockEntry, PolicyDocument } from "./parse.ts";
+import type { DirectionName, GateEntry, Located, LockEntry, PolicyDocument, SealEntry } from "./parse.ts";
 import { POLICY_SCHEMA } from "./schema.ts";
 
 export type LockEntryLike = Omit<LockEntry, keyof Located>;
 export type GateEntryLike = Omit<GateEntry, keyof Located>;
+export type SealEntryLike = Omit<SealEntry, keyof Located>;
 export interface PolicyDocumentLike {
   settings: PolicyDocument["settings"];
   locks: readonly LockEntryLike[];
   allows: readonly GateEntryLike[];
   delegates: readonly GateEntryLike[];
+  seal: SealEntryLike | null;
 }
 
 type Scalar = string | number | boolean;
 type FileValue = Scalar | Scalar[];
 type FileEntry = Record<string, FileValue>;
 /** The document in the file's own shape: top-level keys as the schema names them. */
-interface FileShape { settings: FileEntry; lock: FileEntry[]; allow: FileEntry[]; delegate: FileEntry[] }
+interface FileShape { settings: FileEntry; lock: FileEntry[]; allow: FileEntry[]; delegate: FileEntry[]; seal?: FileEntry }
 
 const { lock: LOCK, gate: GATE } = POLICY_SCHEMA.$defs;
 const DIRECTION_ORDER: readonly DirectionName[] = LOCK.properties.directions.items.enum;
@@ -32,6 +34,7 @@ export function formatToml(doc: PolicyDocumentLike): string {
   const out = ["# cgwarden policy, exported (canonical: same policy, same bytes)", "", "[settings]", ...pairs(shape.settings)];
   for (const kind of ["lock", "allow", "delegate"] as const)
     for (const entry of shape[kind]) out.push("", `[[${kind}]]`, ...pairs(entry));
+  if (shape.seal) out.push("", "[seal]", ...pairs(shape.seal));
   return `${out.join("\n")}\n`;
 }
 
@@ -39,7 +42,13 @@ function fileShape(doc: PolicyDocumentLike): FileShape {
   const settings = pick(doc.settings, Object.keys(POLICY_SCHEMA.properties.settings.properties));
   const locks = doc.locks.map((l) => pick({ ...l, directions: DIRECTION_ORDER.filter((d) => l.directions.includes(d)) }, Object.keys(LOCK.properties)));
   const gates = (list: readonly GateEntryLike[]) => list.map((g) => pick(g, Object.keys(GATE.properties))).sort(compareEntries);
-  return { settings, lock: locks.sort(compareEntries), allow: gates(doc.allows), delegate: gates(doc.delegates) };
+  const shape: FileShape = { settings, lock: locks.sort(compareEntries), allow: gates(doc.allows), delegate: gates(doc.delegates) };
+  if (doc.seal) {
+    // Managers as sets: sorted, and only the lists that have members.
+    const s = { ...doc.seal, managers: [...doc.seal.managers].sort(), manager_pids: [...doc.seal.manager_pids].sort((a, b) => a - b) };
+    shape.seal = pick({ ...s, managers: s.managers.length ? s.managers : undefined, manager_pids: s.manager_pids.length ? s.manager_pids : undefined }, Object.keys(POLICY_SCHEMA.properties.seal.properties));
+  }
+  return shape;
 }
 
 /** The given keys, in that order, leaving out absent ones (and anything else, such as line numbers). */

@@ -27,11 +27,14 @@ export interface Located {
 }
 export interface LockEntry extends Located { path: string; directions: DirectionName[]; mode: ModeName }
 export interface GateEntry extends Located { path: string; exe?: string; uid?: number; user?: string; cgroup?: string; pid?: number }
+export interface SealEntry extends Located { managers: string[]; manager_pids: number[]; until_reboot: boolean; lock_bpf: boolean }
 export interface PolicyDocument {
   settings: { mode: ModeName; record: RecordName };
   locks: LockEntry[];
   allows: GateEntry[];
   delegates: GateEntry[];
+  /** null: the file has no [seal], so applying it leaves the policy unsealed. */
+  seal: SealEntry | null;
   /** The file name as given. */
   source: string;
 }
@@ -56,6 +59,7 @@ export function formatProblems(problems: readonly PolicyProblem[]): string {
 
 const { lock: LOCK, gate: GATE } = POLICY_SCHEMA.$defs;
 const SETTINGS = POLICY_SCHEMA.properties.settings.properties;
+const SEAL = POLICY_SCHEMA.properties.seal.properties;
 /** The schema's enum, checked against the ABI's names by the compiler. */
 const DIRECTION_ORDER = LOCK.properties.directions.items.enum satisfies readonly DirectionName[];
 
@@ -97,6 +101,12 @@ export function parsePolicyFile(text: string, fileName: string, format: PolicyFo
   return toDocument(data as RawPolicy, lines, fileName);
 }
 
+/** `FILE:LINE: seal.managers`: the prefix for problems with the [seal] found when the document is applied. */
+export function locateSeal(doc: PolicyDocument, field?: string): string {
+  const line = (field !== undefined ? doc.seal?.fieldLines[field] : undefined) ?? doc.seal?.line ?? 1;
+  return `${doc.source}:${line}: seal${field !== undefined ? `.${field}` : ""}`;
+}
+
 /** `FILE:LINE: lock[1].path`: the prefix for problems found when the document is applied. */
 export function locate(doc: PolicyDocument, kind: EntryKind, index: number, field?: string): string {
   const entries = { lock: doc.locks, allow: doc.allows, delegate: doc.delegates }[kind];
@@ -109,7 +119,7 @@ export function locate(doc: PolicyDocument, kind: EntryKind, index: number, fiel
 // ---- after validation ------------------------------------------------------------
 
 type RawEntry = Record<string, unknown>;
-interface RawPolicy { settings?: { mode?: ModeName; record?: RecordName }; lock?: RawEntry[]; allow?: RawEntry[]; delegate?: RawEntry[] }
+interface RawPolicy { settings?: { mode?: ModeName; record?: RecordName }; lock?: RawEntry[]; allow?: RawEntry[]; delegate?: RawEntry[]; seal?: RawEntry }
 
 function toDocument(raw: RawPolicy, lines: ReadonlyMap<string, number>, source: string): PolicyDocument {
   const located = (kind: EntryKind, i: number, e: RawEntry): Located => {
@@ -133,6 +143,16 @@ function toDocument(raw: RawPolicy, lines: ReadonlyMap<string, number>, source: 
     }),
     allows: gates("allow"),
     delegates: gates("delegate"),
+    seal: raw.seal
+      ? {
+          line: lineOf(lines, "/seal"),
+          fieldLines: Object.fromEntries(Object.keys(raw.seal).map((k) => [k, lineOf(lines, childPointer("/seal", k))])),
+          managers: (raw.seal.managers as string[] | undefined) ?? [],
+          manager_pids: (raw.seal.manager_pids as number[] | undefined) ?? [],
+          until_reboot: (raw.seal.until_reboot as boolean | undefined) ?? SEAL.until_reboot.default,
+          lock_bpf: (raw.seal.lock_bpf as boolean | undefined) ?? SEAL.lock_bpf.default,
+        }
+      : null,
     source,
   };
 }

@@ -4,10 +4,10 @@
 // time); every failure names the file, line and field, like a syntax error.
 import { CliError } from "../../errors.ts";
 import { directionNames } from "../model.ts";
-import { resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
-import { directionBits, identity, type PolicySpec, type RuleSpec, type SelectorSpec } from "../spec.ts";
+import { parseManagers, resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
+import { directionBits, identity, type ManagerSpec, type PolicySpec, type RuleSpec, type SealSpec, type SelectorSpec } from "../spec.ts";
 import type { PolicyDocumentLike } from "./format.ts";
-import { locate, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
+import { locate, locateSeal, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
 
 export function specOfDocument(doc: PolicyDocument): PolicySpec {
   const problems: string[] = [];
@@ -32,8 +32,28 @@ export function specOfDocument(doc: PolicyDocument): PolicySpec {
     });
   gates("allow", doc.allows);
   gates("delegate", doc.delegates);
+  let seal: SealSpec | null = null;
+  if (doc.seal) {
+    const at = (field: string, fn: () => ManagerSpec[]) => {
+      try {
+        return fn();
+      } catch (e) {
+        problems.push(`${locateSeal(doc, field)}: ${(e as Error).message.replace(/^--\S+ /, "")}`);
+        return [];
+      }
+    };
+    seal = {
+      managers: [...at("managers", () => parseManagers(doc.seal!.managers, [])), ...at("manager_pids", () => parseManagers([], doc.seal!.manager_pids))],
+      untilReboot: doc.seal.until_reboot,
+      lockBpf: doc.seal.lock_bpf,
+    };
+    const named = doc.seal.managers.length + doc.seal.manager_pids.length;
+    if (doc.seal.until_reboot && named) problems.push(`${locateSeal(doc, "until_reboot")}: a seal until reboot has no managers; remove managers and manager_pids, or set until_reboot = false`);
+    else if (!doc.seal.until_reboot && !named) problems.push(`${locateSeal(doc)}: a seal needs managers (managers, manager_pids) or until_reboot = true`);
+    else if (named > 8) problems.push(`${locateSeal(doc)}: a seal has at most 8 managers, not ${named}; name fewer`);
+  }
   if (problems.length) throw new CliError(problems[0]!);
-  return { globalMode: doc.settings.mode, recordAll: doc.settings.record === "all", rules };
+  return { globalMode: doc.settings.mode, recordAll: doc.settings.record === "all", rules, seal };
 }
 
 /** `FILE:LINE: allow[3]` for a rule of the spec made from `doc` (specs keep the file's order per kind). */
@@ -46,7 +66,15 @@ export function locateRule(doc: PolicyDocument, spec: PolicySpec, rule: RuleSpec
 
 /** The spec as a file would state it: exe by path, uid by number, pid by number. */
 export function documentOfSpec(spec: PolicySpec): PolicyDocumentLike {
-  const doc = { settings: { mode: spec.globalMode, record: spec.recordAll ? ("all" as const) : ("denials" as const) }, locks: [] as PolicyDocumentLike["locks"][number][], allows: [] as GateLike[], delegates: [] as GateLike[] };
+  const seal = spec.seal
+    ? {
+        managers: spec.seal.managers.filter((m) => !m.pid).map((m) => m.exe.path),
+        manager_pids: spec.seal.managers.filter((m) => m.pid).map((m) => m.pid!.tgid),
+        until_reboot: spec.seal.untilReboot,
+        lock_bpf: spec.seal.lockBpf,
+      }
+    : null;
+  const doc = { settings: { mode: spec.globalMode, record: spec.recordAll ? ("all" as const) : ("denials" as const) }, locks: [] as PolicyDocumentLike["locks"][number][], allows: [] as GateLike[], delegates: [] as GateLike[], seal };
   for (const r of spec.rules) {
     if (r.kind === "lock") {
       doc.locks.push({ path: r.path, directions: directionNames(r.directions), mode: r.mode });

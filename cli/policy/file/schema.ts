@@ -10,8 +10,6 @@
 // character bound, and the format "cgwarden-cgroup-path", checked by
 // parse.ts, adds the byte bounds.
 //
-// A future top-level section (such as `seal`) is one more entry in the
-// top-level `properties`; nothing else needs to move.
 
 /** Longest cgroup path, in UTF-8 bytes: the kernel-side buffer is CGW_PATH_LEN (256). */
 export const PATH_MAX_BYTES = 254;
@@ -64,6 +62,43 @@ export const POLICY_SCHEMA = {
         "Delegations: matching actors may move processes anywhere inside the subtree at the path, past locks there and above, not below.",
       type: "array",
       items: { $ref: "#/$defs/gate" },
+    },
+    seal: {
+      title: "seal",
+      description:
+        "Seal the policy: only managers may then change, detach or unpin it. Without this section, applying the file lifts a seal (which only a manager can do).",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        managers: {
+          description: "Managers by executable: any process that really executed one of these files (and cgwarden run by such a process).",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 8,
+          items: {
+            type: "string",
+            allOf: [
+              { description: "give the executable's absolute path, e.g. /usr/lib/systemd/systemd", pattern: "^/" },
+              { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$" },
+            ],
+          },
+        },
+        manager_pids: {
+          description: "Managers by process: that running process only (matched by pid and start time when applied), such as 1 for PID 1.",
+          type: "array",
+          uniqueItems: true,
+          maxItems: 8,
+          items: { type: "integer", minimum: 1, maximum: 4194304 },
+        },
+        until_reboot: { description: "No managers at all: nothing changes the policy until the next boot.", type: "boolean", default: false },
+        lock_bpf: {
+          description: "Also refuse new fentry, fexit, fmod_ret, LSM, freplace and kprobe-override BPF programs to everyone but managers.",
+          type: "boolean",
+          default: false,
+        },
+      },
+      // until_reboot = true with managers, or false without, is refused when the file is applied (resolve.ts).
+      anyOf: [{ required: ["managers"] }, { required: ["manager_pids"] }, { required: ["until_reboot"] }],
     },
   },
   $defs: {

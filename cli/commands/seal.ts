@@ -1,0 +1,59 @@
+import { defineCommand } from "citty";
+import { print, printJson } from "../output.ts";
+import { applySeal } from "../pins/seal.ts";
+import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
+import { parseManagers } from "../policy/selector-args.ts";
+import type { SealSpec } from "../policy/spec.ts";
+import { allValues } from "./_argv.ts";
+import { parsePid } from "./_numbers.ts";
+import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { describeSeal } from "./_seal.ts";
+
+export default defineCommand({
+  meta: {
+    name: "seal",
+    description: "Seal the policy: from now on only managers may change, detach or unpin it (cgwarden must be loaded)",
+  },
+  args: {
+    "manager-exe": {
+      type: "string",
+      description: "A manager: any process that really executed this file (repeatable)",
+      valueHint: "PATH",
+    },
+    "manager-pid": {
+      type: "string",
+      description: "A manager: that one running process, by pid and start time (repeatable)",
+      valueHint: "PID",
+    },
+    "until-reboot": { type: "boolean", description: "No managers at all: nothing changes the policy until the next boot" },
+    "lock-bpf": {
+      type: "boolean",
+      description: "Also refuse new fentry, fexit, fmod_ret, LSM, freplace and kprobe-override programs to all but managers",
+    },
+    ...jsonArg,
+    ...pinArgs,
+  },
+  plugins: [strictArgs],
+  async run({ args, rawArgs }) {
+    const { pinDir } = pinContext(args);
+    const pids = allValues(rawArgs, "manager-pid").map((p) => parsePid(p, "--manager-pid"));
+    const desired: SealSpec = {
+      managers: parseManagers(allValues(rawArgs, "manager-exe"), pids),
+      untilReboot: !!args["until-reboot"],
+      lockBpf: !!args["lock-bpf"],
+    };
+    // Sealing is not a reason to load: a seal on nothing protects nothing.
+    const r = await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, desired));
+    if (r === null) throw notLoaded(pinDir);
+    const { changed, seal } = r;
+    if (args.json) return printJson({ changed, seal: describeSeal(seal) });
+    print(changed ? `sealed the policy at ${pinDir}` : `the policy at ${pinDir} is already sealed so; nothing changed`);
+    print(describeSeal(seal).text);
+  },
+});
+
+export const examples = [
+  "cgwarden seal --manager-pid 1                     # only PID 1 (and cgwarden run by it) may change the policy",
+  "cgwarden seal --manager-exe /usr/local/sbin/fleet-agent --lock-bpf",
+  "cgwarden seal --until-reboot                      # nobody, until the next boot",
+];

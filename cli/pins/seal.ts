@@ -1,0 +1,185 @@
+// Sealing the pinned state: after it, only managers may change cgwarden's
+// BPF state (bpf/cgwarden.bpf.c, "the seal"). The order makes every step
+// safe to interrupt: the seal's programs are attached (refusing nothing
+// while seal.sealed is 0), `protected` is filled, and only then is the seal
+// switched on, in one element write. Unsealing switches it off first.
+import { existsSync, rmSync, statSync } from "node:fs";
+import { CliError } from "../errors.ts";
+import { KernelBtf, attachProgramFd, closeFd, linkInfo, openPinned, pinFd, programMapIds, waitDetached } from "../libbpf/index.ts";
+import { ProtectedKeyLayout, ProtectedKind, SealLayout, encodeSeal, type ManagerValue } from "../object/abi.ts";
+import { PINNED_MAPS, READABLE_WHEN_SEALED } from "../object/maps.ts";
+import { SEAL_HOOKS, SEAL_PROGRAMS } from "../object/mechanism.ts";
+import { u32Key } from "../object/struct.ts";
+import { sameSeal, type SealSpec } from "../policy/spec.ts";
+import { pinPaths } from "./paths.ts";
+import type { PinnedState, SealState } from "./state.ts";
+
+export interface SealChange {
+  changed: boolean;
+  seal: SealState;
+}
+
+/** The seal in force as a spec: what `export` writes and `apply` compares. */
+export function sealSpecOf(seal: SealState): SealSpec | null {
+  if (!seal.sealed) return null;
+  return {
+    untilReboot: seal.untilReboot,
+    lockBpf: seal.lockBpf,
+    managers: seal.managers.map((m) => ({
+      exe: { path: m.exe, dev: m.exe_dev, ino: m.exe_ino },
+      ...(m.pid ? { pid: { tgid: m.pid, startTicks: m.start_ticks } } : {}),
+    })),
+  };
+}
+
+/**
+ * Makes the seal equal `desired` (null: unsealed). `state` was opened for
+ * writing, so this process is allowed to (the policy is unsealed, or it is
+ * a manager). `cli` is what this process runs: a manager's child that
+ * executes it is a manager too.
+ */
+export async function applySeal(state: PinnedState, desired: SealSpec | null, cli = selfExe()): Promise<SealChange> {
+  const current = state.seal();
+  if (sameSeal(sealSpecOf(current), desired)) return { changed: false, seal: current };
+  if (current.sealed && current.untilReboot)
+    throw new CliError(`the policy at ${state.pinDir} is sealed until reboot; nothing can change it before the next boot`);
+  if (desired === null) {
+    await unseal(state);
+    return { changed: true, seal: state.seal() };
+  }
+  validate(desired);
+  requireSealHooks(state.pinDir);
+  attachSealPrograms(state.pinDir);
+  writeProtected(state);
+  const managers: ManagerValue[] = desired.managers.map((m) => ({
+    exe_dev: m.exe.dev,
+    exe_ino: m.exe.ino,
+    start_ticks: m.pid?.startTicks ?? 0n,
+    pid: m.pid?.tgid ?? 0,
+    exe: m.exe.path,
+  }));
+  const seal = {
+    sealed: 1,
+    until_reboot: desired.untilReboot ? 1 : 0,
+    lock_bpf: desired.lockBpf ? 1 : 0,
+    manager_count: managers.length,
+    cli_dev: cli.dev,
+    cli_ino: cli.ino,
+    sealed_ns: BigInt(Date.now()) * 1_000_000n,
+  };
+  state.maps.seal.update(u32Key(0), encodeSeal(seal, managers));
+  return { changed: true, seal: state.seal() };
+}
+
+function validate(s: SealSpec): void {
+  if (s.untilReboot && s.managers.length)
+    throw new CliError("a seal until reboot has no managers; give --until-reboot or managers, not both", 2);
+  if (!s.untilReboot && !s.managers.length)
+    throw new CliError("a seal needs its managers (--manager-exe PATH or --manager-pid PID), or --until-reboot for none", 2);
+  if (s.managers.length > 8) throw new CliError(`a seal has at most 8 managers, not ${s.managers.length}`, 2);
+}
+
+/** A seal that cannot be whole on this kernel is refused, never half done. */
+function requireSealHooks(pinDir: string): void {
+  const btf = KernelBtf.load();
+  let missing: string[];
+  try {
+    missing = Object.values(SEAL_HOOKS).map((h) => h.hook).filter((f) => !btf.hasFunction(f));
+  } finally {
+    btf.free();
+  }
+  if (missing.length) throw new CliError(`cannot seal on this kernel: it lacks the LSM hooks ${missing.join(", ")}; nothing was changed (see 'cgwarden check')`);
+  const p = pinPaths(pinDir);
+  const absent = SEAL_PROGRAMS.filter((name) => !existsSync(p.prog(name)));
+  if (absent.length)
+    throw new CliError(`cannot seal: the seal's programs are not pinned in ${p.progsDir} (missing ${absent.join(", ")}); this cgwarden was loaded without them, so unload and load again`);
+}
+
+function attachSealPrograms(pinDir: string): void {
+  const p = pinPaths(pinDir);
+  for (const name of SEAL_PROGRAMS) {
+    if (existsSync(p.link(name))) continue;
+    const prog = openPinned(p.prog(name));
+    if (prog === null) throw new CliError(`program ${name} vanished from ${p.progsDir}`);
+    try {
+      const link = attachProgramFd(prog, `${name} to lsm/${SEAL_HOOKS[name]!.hook.slice("bpf_lsm_".length)}`);
+      try {
+        pinFd(link, p.link(name));
+      } finally {
+        closeFd(link);
+      }
+    } finally {
+      closeFd(prog);
+    }
+  }
+}
+
+/** Everything of cgwarden's the seal covers, as `protected` keys: all maps, programs, links, pin directories and the bpffs. */
+function protectedKeys(state: PinnedState): Buffer[] {
+  const keys: Buffer[] = [];
+  const add = (kind: number, a: bigint, b = 0n) => keys.push(ProtectedKeyLayout.encode({ kind, a, b }));
+  const pinnedMapIds = new Set<number>();
+  for (const name of PINNED_MAPS) {
+    const id = state.maps[name].info().id;
+    pinnedMapIds.add(id);
+    add(READABLE_WHEN_SEALED.has(name) ? ProtectedKind.mapReadable : ProtectedKind.map, BigInt(id));
+  }
+  const p = pinPaths(state.pinDir);
+  const progIds = new Set<number>();
+  for (const name of [...state.mechanism.programs, ...SEAL_PROGRAMS]) {
+    const fd = openPinned(p.link(name));
+    if (fd === null) continue;
+    try {
+      const info = linkInfo(fd);
+      add(ProtectedKind.link, BigInt(info.linkId));
+      progIds.add(info.progId);
+    } finally {
+      closeFd(fd);
+    }
+  }
+  for (const id of progIds) {
+    add(ProtectedKind.prog, BigInt(id));
+    // Maps no pin names (.bss, per-CPU scratch, the mainline's per-task state): nobody opens those.
+    for (const mapId of programMapIds(id)) if (!pinnedMapIds.has(mapId)) (pinnedMapIds.add(mapId), add(ProtectedKind.map, BigInt(mapId)));
+  }
+  for (const dir of [p.dir, p.mapsDir, p.linksDir, p.progsDir]) {
+    const st = statSync(dir, { bigint: true });
+    add(ProtectedKind.dir, st.dev, st.ino);
+  }
+  add(ProtectedKind.fs, statSync(p.dir, { bigint: true }).dev);
+  return keys;
+}
+
+function writeProtected(state: PinnedState): void {
+  const keys = protectedKeys(state);
+  const want = new Set(keys.map((k) => k.toString("hex")));
+  const stale = state.maps.protected.readAll(ProtectedKeyLayout.size, 4).map(([k]) => k).filter((k) => !want.has(k.toString("hex")));
+  state.maps.protected.deleteMany(stale);
+  state.maps.protected.updateMany(keys.map((k) => [k, u32Key(1)]));
+}
+
+/** Switches the seal off, then detaches its programs: what was sealed is now open to root again. */
+async function unseal(state: PinnedState): Promise<void> {
+  state.maps.seal.update(u32Key(0), Buffer.alloc(SealLayout.size));
+  const p = pinPaths(state.pinDir);
+  const links: number[] = [];
+  for (const name of SEAL_PROGRAMS) {
+    const fd = openPinned(p.link(name));
+    if (fd === null) continue;
+    try {
+      links.push(linkInfo(fd).linkId);
+    } finally {
+      closeFd(fd);
+    }
+    rmSync(p.link(name));
+  }
+  // The programs stay pinned under progs/, so only the links can be waited for.
+  await waitDetached(links.map((linkId) => ({ linkId, progId: 0 })));
+  state.maps.protected.deleteMany(state.maps.protected.readAll(ProtectedKeyLayout.size, 4).map(([k]) => k));
+}
+
+/** The executable of this process, by what the kernel compares. */
+export function selfExe(): { dev: bigint; ino: bigint } {
+  const st = statSync("/proc/self/exe", { bigint: true });
+  return { dev: st.dev, ino: st.ino };
+}

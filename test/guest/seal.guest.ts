@@ -1,0 +1,301 @@
+// Issue "Seal": once sealed, root cannot detach, rewrite or unpin the policy;
+// only its managers can change it, with the same CLI. Every tamper route is
+// tried by root (this test process, or a tool it runs, none a manager), and
+// after each the move the lock denies is tried again. One line per route:
+//
+//   seal: ROUTE: refused (...)            the seal held, and so did the lock
+//
+// and a closing "seal: N routes, N refused, 0 lifted the lock". The routes on
+// an unsealed policy are in the escape suite ("tamper route ...", reported).
+//
+// The manager is a copy of test/fixtures/intruder.c's `manage` (fork, exec,
+// wait), so that "cgwarden run by a manager" is a real child process of it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openState } from "../../cli/pins/state.ts";
+import { nodeOf } from "../../cli/policy/paths.ts";
+import { BINARY, KERNEL, LineProcess, PIN_DIR, ROOT, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
+
+const MANAGER = "/tmp/seal-manager";
+const INTRUDER = "/tmp/seal-intruder";
+const ATTACKER = "/tmp/seal-attacker";
+const FIXTURES = join(ROOT, "dist/test");
+const SVC = { L: "seal/L", La: "seal/L/a", O: "seal/O", M: "seal/M" };
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+function run(argv: string[], input?: string): Run {
+  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", stdin: input === undefined ? "ignore" : Buffer.from(input), env: { ...process.env, NO_COLOR: "1" } });
+  return { code: p.exitCode ?? -1, out: p.stdout.toString().trim(), err: p.stderr.toString().trim() };
+}
+const firstLine = (r: Run) => (r.err || r.out).split("\n")[0] ?? "";
+/** cgwarden run by root: not a manager. */
+const asRoot = (...args: string[]) => run([BINARY, ...args]);
+/** cgwarden run as a manager's child. */
+const asManager = (...args: string[]) => run([MANAGER, "manage", BINARY, ...args]);
+
+let task: ReturnType<typeof Bun.spawn>;
+let holder: LineProcess;
+
+/** The move the lock denies: the task out of seal/L. True when it stayed. */
+function lockHolds(): boolean {
+  try {
+    place(task.pid, SVC.O);
+  } catch {
+    // EPERM, as it should be
+  }
+  const stayed = cgroupOf(task.pid) === `/${SVC.La}`;
+  if (!stayed) place(task.pid, SVC.La); // put it back for the next route, if the route's own check passes
+  return stayed;
+}
+
+function liveEpoch(): number {
+  const s = openState(PIN_DIR)!;
+  try {
+    return s.settings().epoch & 1;
+  } finally {
+    s.close();
+  }
+}
+
+function mapId(name: "locks" | "settings"): number {
+  const s = openState(PIN_DIR)!;
+  try {
+    return s.maps[name].info().id;
+  } finally {
+    s.close();
+  }
+}
+
+function leHex(n: bigint, bytes = 8): string[] {
+  return Array.from({ length: bytes }, (_, i) => ((n >> (8n * BigInt(i))) & 0xffn).toString(16).padStart(2, "0"));
+}
+
+const pins = () => ["maps", "links", "progs"].flatMap((d) => (existsSync(join(PIN_DIR, d)) ? readdirSync(join(PIN_DIR, d)).map((e) => `${d}/${e}`) : []));
+
+let routes = 0;
+let lifted = 0;
+
+/** One tamper route: it must fail, leave every pin, and leave the lock in force. */
+function route(name: string, act: () => Run | Promise<Run>, expectRefusal: (r: Run) => boolean = (r) => r.code !== 0) {
+  test(`seal: ${name}`, async () => {
+    const before = pins();
+    const r = await act();
+    const refused = expectRefusal(r);
+    const holds = lockHolds();
+    const intact = JSON.stringify(pins()) === JSON.stringify(before);
+    routes++;
+    if (!holds) lifted++;
+    console.log(`seal: ${name}: ${refused && holds && intact ? "refused" : "NOT REFUSED"} (${firstLine(r) || `exit ${r.code}`}; lock ${holds ? "held" : "LIFTED"}${intact ? "" : "; pins changed"})`);
+    expect({ refused, holds, intact }).toEqual({ refused: true, holds: true, intact: true });
+  });
+}
+
+beforeAll(async () => {
+  copyFileSync(join(FIXTURES, "intruder"), MANAGER);
+  copyFileSync(join(FIXTURES, "intruder"), INTRUDER);
+  copyFileSync(join(FIXTURES, "attacker"), ATTACKER);
+  for (const f of [MANAGER, INTRUDER, ATTACKER]) Bun.spawnSync(["chmod", "755", f]);
+  await cgw("unload");
+  mkcg(SVC.La, SVC.O, SVC.M);
+  task = Bun.spawn(["sleep", "3600"]);
+  place(task.pid, SVC.La);
+  await ok("load");
+  await ok("lock", `/${SVC.L}`, "--out");
+  expect(lockHolds()).toBe(true);
+  // A writable fd opened before the seal, kept by a process that is no manager.
+  holder = new LineProcess(Bun.spawn([INTRUDER, "hold-write", join(PIN_DIR, "maps/locks")], { stdin: "pipe", stdout: "pipe" }));
+  expect(await holder.line()).toBe("ok ready");
+});
+
+afterAll(async () => {
+  asManager("unseal");
+  holder?.proc.kill(9);
+  task?.kill(9);
+  await cleanup();
+});
+
+describe(`seal on ${KERNEL}`, () => {
+  test("check reports the hooks the seal needs", async () => {
+    const r = await json("check");
+    expect(r.items.find((i: { id: string }) => i.id === "seal-hooks")?.state).toBe("ok");
+  });
+
+  test("seal --manager-exe: sealed, status names the manager, and sealing again changes nothing", async () => {
+    const r = asRoot("seal", "--manager-exe", MANAGER, "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ changed: true, seal: { sealed: true, lockBpf: false, managers: [{ exe: MANAGER, pid: null }] } });
+    const status = await json("status");
+    expect(status.seal).toMatchObject({ sealed: true, managers: [{ exe: MANAGER }] });
+    expect(status.programs.map((p: { program: string }) => p.program)).toContain("cgwarden_seal_bpf_map");
+    const again = asManager("seal", "--manager-exe", MANAGER, "--json");
+    expect(JSON.parse(again.out).changed).toBe(false);
+    expect(lockHolds()).toBe(true);
+  });
+
+  test("bad seals are refused and change nothing", () => {
+    expect(asManager("seal").code).toBe(2);
+    expect(asManager("seal", "--until-reboot", "--manager-exe", MANAGER).code).toBe(2);
+    expect(firstLine(asManager("seal", "--manager-exe", "/nonexistent"))).toContain("does not exist");
+    expect(firstLine(asManager("seal", "--manager-pid", "999999"))).toContain("does not exist");
+  });
+
+  // ---- every route, by root ------------------------------------------------------
+
+  const sealed = (r: Run) => r.code === 1 && /is sealed/.test(r.err) && !/\n/.test(r.err);
+  route("cgwarden unload", () => asRoot("unload"), sealed);
+  route("cgwarden unlock", () => asRoot("unlock", `/${SVC.L}`), sealed);
+  route("cgwarden apply of an empty policy", () => asRoot("apply", "-"), (r) => sealed(r));
+  route("cgwarden unseal", () => asRoot("unseal"), sealed);
+  route("cgwarden mode audit", () => asRoot("mode", "audit"), sealed);
+  route("bpftool map update by pinned path", () =>
+    run(["bpftool", "map", "update", "pinned", join(PIN_DIR, "maps/locks"), "key", "hex", ...leHex(nodeOf(`/${SVC.L}`, liveEpoch())), "value", "hex", ...leHex(0n)]),
+  );
+  route("bpftool map delete by pinned path", () =>
+    run(["bpftool", "map", "delete", "pinned", join(PIN_DIR, "maps/locks"), "key", "hex", ...leHex(nodeOf(`/${SVC.L}`, liveEpoch()))]),
+  );
+  route("bpftool map delete by id", () => run(["bpftool", "map", "delete", "id", String(mapId("locks")), "key", "hex", ...leHex(nodeOf(`/${SVC.L}`, liveEpoch()))]));
+  route("bpftool map update of settings by id (audit mode for everything)", () =>
+    run(["bpftool", "map", "update", "id", String(mapId("settings")), "key", "hex", "00", "00", "00", "00", "value", "hex", ...Array(144).fill("00")]),
+  );
+  route("delete through a writable fd opened before the seal", async () => {
+    const line = await holder.request(`delete ${leHex(nodeOf(`/${SVC.L}`, liveEpoch())).join("")}`);
+    return { code: line.startsWith("ok") ? 0 : 1, out: line, err: "" };
+  });
+  route("a new program using a sealed map through a read-only fd", () => run([INTRUDER, "prog-with-map", join(PIN_DIR, "maps/settings")]), (r) => r.out.startsWith("err 1 "));
+  route("a map-in-map around the bound map", () =>
+    run(["bpftool", "map", "create", "/sys/fs/bpf/seal-outer", "type", "hash_of_maps", "key", "8", "value", "4", "entries", "1", "name", "outer", "inner_map", "pinned", join(PIN_DIR, "maps/bound")]),
+  );
+  route("bpftool link detach of every cgwarden link", async () => {
+    const programs: Array<{ linkId: number }> = (await json("status")).programs;
+    const results = programs.map((p) => run(["bpftool", "link", "detach", "id", String(p.linkId)]));
+    const ok = results.filter((r) => r.code === 0).length;
+    return { code: ok ? 0 : 1, out: `${results.length - ok} of ${results.length} detaches refused: ${firstLine(results[0]!)}`, err: "" };
+  });
+  route("rm -r of the pin directory", () => run(["rm", "-r", PIN_DIR]));
+  route("rm of one link's pin", () => run(["rm", join(PIN_DIR, "links/cgwarden_exec")]));
+  route("mv of the pin directory", () => run(["mv", PIN_DIR, "/sys/fs/bpf/elsewhere"]));
+  route("mv of a map pin out", () => run(["mv", join(PIN_DIR, "maps/locks"), "/sys/fs/bpf/locks"]));
+  route("mv of a look-alike over a map pin", () => {
+    mkdirSync("/sys/fs/bpf/seal-decoy", { recursive: true });
+    return run(["mv", "-T", "/sys/fs/bpf/seal-decoy", join(PIN_DIR, "maps")]);
+  });
+  route("umount of the bpffs", () => run(["umount", "/sys/fs/bpf"]));
+  route("umount -l of the bpffs", () => run(["umount", "-l", "/sys/fs/bpf"]));
+  route("a forged exe: root's process with /proc/self/exe pointing at the manager", () => run([ATTACKER, "forge-exe-bpf", MANAGER, join(PIN_DIR, "maps/locks")]), (r) => /^err 1 .*forged=yes/.test(r.out));
+
+  test("a manager's process: no fd of it can be taken, nor its memory written", () => {
+    // A long-lived manager: intruder's manage, waiting for its sleeping child.
+    const manager = Bun.spawn([MANAGER, "manage", "/bin/sleep", "60"]);
+    try {
+      Bun.sleepSync(200);
+      const getfd = run([INTRUDER, "getfd", String(manager.pid), "0"]);
+      const mem = run([INTRUDER, "mem", String(manager.pid)]);
+      console.log(`seal: pidfd_getfd of a manager: ${getfd.out}; /proc/PID/mem of a manager: ${mem.out}`);
+      expect(getfd.out).toStartWith("err 1 ");
+      expect(mem.out).toMatch(/^err (1|13) /); // mm_access() reports the refusal as EACCES
+      // Not a manager: its own child, which runs sleep, is an ordinary process.
+      const child = Number(readFileSync(`/proc/${manager.pid}/task/${manager.pid}/children`, "utf8").trim().split(" ")[0]);
+      expect(run([INTRUDER, "mem", String(child)]).out).toStartWith("ok ");
+    } finally {
+      manager.kill(9);
+    }
+    expect(lockHolds()).toBe(true);
+  });
+
+  test(`seal: every route refused and recorded on ${KERNEL}`, async () => {
+    console.log(`seal: ${routes} routes, ${routes - lifted} held the lock, ${lifted} lifted it`);
+    expect(lifted).toBe(0);
+    const records: Array<{ via: string; tamper: { kind: string } | null; actor: { comm: string } }> = [];
+    for (const line of (await ok("audit", "--json")).trim().split("\n")) if (line) records.push(JSON.parse(line));
+    const tampers = records.filter((r) => r.via === "tamper");
+    const kinds = [...new Set(tampers.map((r) => r.tamper!.kind))].sort();
+    console.log(`seal: ${tampers.length} tamper records, kinds ${kinds.join(", ")}`);
+    for (const k of ["map-open", "map-write", "prog-uses", "unlink", "rename", "umount", "ptrace"]) expect(kinds).toContain(k);
+    expect(tampers.some((r) => r.actor.comm === "bpftool")).toBe(true);
+    const text = await ok("audit");
+    expect(text).toMatch(/tamper +bpftool\[\d+\] uid 0 .*map-open: an fd to maps\/locks/);
+  });
+
+  // ---- what still works --------------------------------------------------------------
+
+  test("root still reads: status, rules, export, audit", async () => {
+    expect((await cgw("status")).code).toBe(0);
+    const rules = await ok("rules");
+    expect(rules).toContain(`/${SVC.L}`);
+    expect(rules).toContain("bound");
+    const exported = await ok("export");
+    expect(exported).toContain("[seal]");
+    expect(exported).toContain(MANAGER);
+    // Re-applying what is in force writes nothing, so it succeeds for anyone.
+    writeFileSync("/tmp/seal-policy.toml", exported);
+    const again = asRoot("apply", "/tmp/seal-policy.toml", "--json");
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.out).changed).toBe(false);
+  });
+
+  test("a manager changes the sealed policy with the same CLI", () => {
+    expect(asManager("lock", `/${SVC.M}`, "--out").code).toBe(0);
+    expect(asRoot("rules").out).toContain(`/${SVC.M}`);
+    expect(asManager("unlock", `/${SVC.M}`).code).toBe(0);
+    expect(asRoot("rules").out).not.toContain(`/${SVC.M}`);
+    expect(lockHolds()).toBe(true);
+  });
+
+  test("--lock-bpf: root loads no fentry, fmod_ret or LSM program; a manager still loads cgwarden's", () => {
+    expect(asManager("seal", "--manager-exe", MANAGER, "--lock-bpf").code).toBe(0);
+    for (const kind of ["fentry", "fmod_ret", "lsm"]) {
+      const r = run(["bpftool", "prog", "load", join(FIXTURES, `intruder-${kind}.bpf.o`), `/sys/fs/bpf/seal-intruder-${kind}`]);
+      console.log(`seal: --lock-bpf: root loading a ${kind} program: ${r.code === 0 ? "LOADED" : "refused"} (${firstLine(r)})`);
+      expect(r.code).not.toBe(0);
+      expect(existsSync(`/sys/fs/bpf/seal-intruder-${kind}`)).toBe(false);
+    }
+    // `check` loads cgwarden's own LSM and fentry probes.
+    expect(asRoot("check").code).toBe(1);
+    expect(asManager("check").code).toBe(0);
+    expect(asManager("seal", "--manager-exe", MANAGER).code).toBe(0);
+    expect(run(["bpftool", "prog", "load", join(FIXTURES, "intruder-fentry.bpf.o"), "/sys/fs/bpf/seal-intruder-fentry"]).code).toBe(0);
+    run(["rm", "-f", "/sys/fs/bpf/seal-intruder-fentry"]);
+  });
+
+  test("the seal in a policy file: apply seals, export keeps it, apply without it unseals (managers only)", () => {
+    const policy = `[[lock]]\npath = "/${SVC.L}"\ndirections = ["out"]\n\n[seal]\nmanagers = ["${MANAGER}"]\n`;
+    writeFileSync("/tmp/seal-file.toml", policy);
+    expect(asManager("unseal").code).toBe(0);
+    expect(JSON.parse(asRoot("apply", "/tmp/seal-file.toml", "--json").out)).toMatchObject({ changed: true, sealChanged: true });
+    expect(JSON.parse(asRoot("status", "--json").out).seal.sealed).toBe(true);
+    expect(JSON.parse(asRoot("apply", "/tmp/seal-file.toml", "--json").out).changed).toBe(false);
+    writeFileSync("/tmp/seal-nofile.toml", `[[lock]]\npath = "/${SVC.L}"\ndirections = ["out"]\n`);
+    expect(sealed(asRoot("apply", "/tmp/seal-nofile.toml"))).toBe(true);
+    expect(JSON.parse(asManager("apply", "/tmp/seal-nofile.toml", "--json").out)).toMatchObject({ changed: true, sealChanged: true });
+    expect(JSON.parse(asRoot("status", "--json").out).seal.sealed).toBe(false);
+    expect(lockHolds()).toBe(true);
+  });
+
+  test("unsealed, root is root again: unload lifts the lock", async () => {
+    expect(asManager("seal", "--manager-exe", MANAGER).code).toBe(0);
+    expect(asManager("unseal").code).toBe(0);
+    expect(asRoot("unload").code).toBe(0);
+    expect(lockHolds()).toBe(false);
+    await ok("load");
+    await ok("lock", `/${SVC.L}`, "--out");
+  });
+
+  test("--until-reboot: nobody, manager or not, can lift it (a second instance, left for the reboot)", async () => {
+    const dir = "/sys/fs/bpf/cgwarden-until-reboot";
+    expect(asRoot("load", "--pin-dir", dir).code).toBe(0);
+    expect(asRoot("seal", "--until-reboot", "--pin-dir", dir).code).toBe(0);
+    for (const r of [asRoot("unload", "--pin-dir", dir), asManager("unload", "--pin-dir", dir), asManager("unseal", "--pin-dir", dir)]) {
+      expect(r.code).toBe(1);
+      expect(r.err).toContain("sealed until reboot");
+    }
+    expect(existsSync(join(dir, "maps/locks"))).toBe(true);
+    // The default instance is unaffected.
+    expect(asRoot("unlock", `/${SVC.L}`).code).toBe(0);
+  });
+});
