@@ -242,6 +242,15 @@ struct cgw_settings {
 	 * changes nothing else.
 	 */
 	__u32 stale;
+	/*
+	 * Where the policy in force came from, for `status`; written with it,
+	 * in the same element write. Only userspace reads these.
+	 */
+	__u64 applied_ns;                /* CLOCK_REALTIME */
+	char applied_origin[16];         /* initramfs, unit or command (CGWARDEN_ORIGIN) */
+	char applied_by[32];             /* the command that made it: apply, lock, ... */
+	char applied_file[CGW_PATH_LEN]; /* apply's file, "-" for standard input, else empty */
+	char applied_sha256[72];         /* of that file's bytes */
 };
 
 /* stats: per-CPU counters, indexed by enum cgw_stat. */

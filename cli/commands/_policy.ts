@@ -10,6 +10,7 @@ import { withLoadedPolicyWriter, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
 import { parsePid, parseUid } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { provenance } from "./_provenance.ts";
 
 export const cgroupArg = {
   path: {
@@ -39,12 +40,12 @@ export async function changeSpec(
   pinDir: string,
   edit: (spec: PolicySpec) => PolicySpec,
   about: RuleSpec | null,
-  opts: { loadIfNeeded: boolean },
+  opts: { loadIfNeeded: boolean; by: string },
 ): Promise<SpecChange | null> {
   const run = (state: PinnedState): SpecChange => {
     const store = new PolicyStore(state);
     const before = store.records();
-    const result = store.replace(edit(store.spec()));
+    const result = store.replace(edit(store.spec()), false, provenance(opts.by));
     const key = about ? identity(about) : null;
     const is = (spec: RuleSpec) => identity(spec) === key;
     const action: ChangeAction = result.diff.added.some(is)
@@ -83,7 +84,7 @@ export function gateRuleCommand(kind: "allow" | "delegate", description: string)
       const path = rulePath(args.path);
       const rule: RuleSpec = { kind, path, selectors: parseSelectors(args) };
       const key = identity(rule);
-      const c = await changeSpec(pinDir, (spec) => ({ ...spec, rules: [...spec.rules.filter((r) => identity(r) !== key), rule] }), rule, { loadIfNeeded: true });
+      const c = await changeSpec(pinDir, (spec) => ({ ...spec, rules: [...spec.rules.filter((r) => identity(r) !== key), rule] }), rule, { loadIfNeeded: true, by: kind });
       reportChange(c!, args.json, `${kind} ${path}`);
     },
   });

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { CliError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
@@ -7,11 +8,12 @@ import { parsePolicyFile } from "../policy/file/parse.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffIsEmpty, diffSpecs, emptySpec, identity, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
-import { PolicyStore, specOfRecord } from "../policy/store.ts";
+import { PolicyStore, specOfRecord, type Provenance } from "../policy/store.ts";
 import { applySeal, sealSpecOf } from "../pins/seal.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { provenance } from "./_provenance.ts";
 
 export default defineCommand({
   meta: {
@@ -28,7 +30,9 @@ export default defineCommand({
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const name = args.file;
-    const doc = parsePolicyFile(await readPolicy(name), name);
+    const text = await readPolicy(name);
+    const doc = parsePolicyFile(text, name);
+    const origin = provenance("apply", { name: name === "-" ? "-" : resolve(name), text });
     const desired = specOfDocument(doc);
     const dryRun = !!args["dry-run"];
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
@@ -40,7 +44,7 @@ export default defineCommand({
         dryRun || (preview?.sealed && !preview.changed)
           ? (preview ?? changeOfEmpty(desired))
           : await withPolicyWriter(pinDir, async (state) => {
-              const o = changeOf(state, desired, false);
+              const o = changeOf(state, desired, false, origin);
               const seal = await applySeal(state, desired.seal ?? null);
               return { ...o, changed: o.changed || seal.changed, sealChanged: seal.changed };
             });
@@ -64,8 +68,8 @@ interface Outcome {
 }
 
 /** The rules' change; the seal's only as a comparison (applySeal makes it). */
-function changeOf(state: PinnedState, desired: PolicySpec, dryRun: boolean): Outcome {
-  const r = new PolicyStore(state).replace(desired, dryRun);
+function changeOf(state: PinnedState, desired: PolicySpec, dryRun: boolean, origin?: Provenance): Outcome {
+  const r = new PolicyStore(state).replace(desired, dryRun, origin);
   const ids = new Map(r.records.map((rec) => [identity(specOfRecord(rec)), rec.id]));
   const sealChanged = !sameSeal(sealSpecOf(state.seal()), desired.seal ?? null);
   return { changed: r.changed || sealChanged, sealChanged, diff: r.diff, ids, settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };

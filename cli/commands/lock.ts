@@ -25,7 +25,7 @@ export default defineCommand({
       pinDir,
       (spec) => ({ ...spec, rules: [...spec.rules.filter((r) => !(r.kind === "lock" && r.path === path)), lock] }),
       lock,
-      { loadIfNeeded: true },
+      { loadIfNeeded: true, by: "lock" },
     );
     reportChange(c!, args.json, `lock ${path}`);
   },

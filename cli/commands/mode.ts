@@ -4,6 +4,7 @@ import { print, printJson } from "../output.ts";
 import type { ModeName } from "../object/abi.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
+import { provenance } from "./_provenance.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
@@ -25,7 +26,7 @@ export default defineCommand({
     const before = await withLoadedPolicyWriter(pinDir, (state) => {
       const store = new PolicyStore(state);
       const spec = store.spec();
-      store.replace({ ...spec, globalMode: wanted });
+      store.replace({ ...spec, globalMode: wanted }, false, provenance("mode"));
       return spec.globalMode;
     });
     if (before === null) throw notLoaded(pinDir);

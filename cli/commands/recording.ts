@@ -4,6 +4,7 @@ import { print, printJson } from "../output.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { provenance } from "./_provenance.ts";
 
 export default defineCommand({
   meta: { name: "recording", description: "Record only denials (default), or every decision, in the flight recorder (cgwarden must be loaded)" },
@@ -19,7 +20,7 @@ export default defineCommand({
     // Not loaded means nothing decides, so nothing to record; the admin loads cgwarden first.
     const changed = await withLoadedPolicyWriter(pinDir, (state) => {
       const store = new PolicyStore(state);
-      return store.replace({ ...store.spec(), recordAll: args.what === "all" }).changed;
+      return store.replace({ ...store.spec(), recordAll: args.what === "all" }, false, provenance("recording")).changed;
     });
     if (changed === null) throw notLoaded(pinDir);
     if (args.json) return printJson({ changed, recording: args.what });

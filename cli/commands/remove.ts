@@ -3,6 +3,7 @@ import { parseRuleId } from "./_numbers.ts";
 import { print, printJson } from "../output.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { withLoadedPolicyWriter } from "../pins/session.ts";
+import { provenance } from "./_provenance.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
 
 export default defineCommand({
@@ -17,7 +18,7 @@ export default defineCommand({
       const store = new PolicyStore(state);
       const spec = store.spec();
       const rules = store.identified();
-      return { removed: store.replace({ ...spec, rules: rules.filter((x) => x.id !== id).map((x) => x.spec) }).diff.removed.length > 0 };
+      return { removed: store.replace({ ...spec, rules: rules.filter((x) => x.id !== id).map((x) => x.spec) }, false, provenance("remove")).diff.removed.length > 0 };
     });
     if (args.json) return printJson({ changed: !!r?.removed, id, loaded: r !== null });
     if (!r) return print(`no rule ${id} (cgwarden is not loaded), nothing changed`);

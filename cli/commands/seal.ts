@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
 import { print, printJson } from "../output.ts";
-import { applySeal } from "../pins/seal.ts";
-import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
+import { applySeal, sealSpecOf } from "../pins/seal.ts";
+import { notLoaded, withLoadedPolicyWriter, withPolicyReader } from "../pins/session.ts";
 import { parseManagers } from "../policy/selector-args.ts";
-import type { SealSpec } from "../policy/spec.ts";
+import { UsageError } from "../errors.ts";
+import { sameSeal, sealProblem, type SealSpec } from "../policy/spec.ts";
 import { allValues } from "./_argv.ts";
 import { parsePid } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
@@ -36,14 +37,16 @@ export default defineCommand({
   plugins: [strictArgs],
   async run({ args, rawArgs }) {
     const { pinDir } = pinContext(args);
+    const exes = allValues(rawArgs, "manager-exe");
     const pids = allValues(rawArgs, "manager-pid").map((p) => parsePid(p, "--manager-pid"));
-    const desired: SealSpec = {
-      managers: parseManagers(allValues(rawArgs, "manager-exe"), pids),
-      untilReboot: !!args["until-reboot"],
-      lockBpf: !!args["lock-bpf"],
-    };
+    const untilReboot = !!args["until-reboot"];
+    const stated = sealProblem({ managers: [...exes, ...pids], untilReboot });
+    if (stated) throw new UsageError(stated);
+    const desired: SealSpec = { managers: parseManagers(exes, pids), untilReboot, lockBpf: !!args["lock-bpf"] };
+    // Sealing again as it is writes nothing, so it succeeds for anyone; a change needs a manager.
+    const same = withPolicyReader(pinDir, (state) => (sameSeal(sealSpecOf(state.seal()), desired) ? state.seal() : null));
     // Sealing is not a reason to load: a seal on nothing protects nothing.
-    const r = await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, desired));
+    const r = same ? { changed: false, seal: same } : await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, desired));
     if (r === null) throw notLoaded(pinDir);
     const { changed, seal } = r;
     if (args.json) return printJson({ changed, seal: describeSeal(seal) });

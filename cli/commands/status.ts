@@ -18,6 +18,13 @@ export default defineCommand({
     print(`version:    ${s.version} (object sha256 ${s.objectSha256?.slice(0, 16)})`);
     print(`mode:       ${s.globalMode}${s.globalMode === "audit" ? " (every lock audits; its own mode is kept)" : " (each lock in its own mode)"}`);
     print(`rules:      ${s.rules}`);
+    const a = s.applied;
+    const from = { initramfs: "from the initramfs", unit: "by cgwarden.service", command: "by hand" } as Record<string, string>;
+    print(
+      a
+        ? `applied:    ${a.at} ${from[a.origin] ?? a.origin}, '${a.by}'${a.file ? ` of ${a.file} (sha256 ${a.sha256?.slice(0, 16)})` : ""}`
+        : "applied:    nothing yet (no rule or setting was ever changed)",
+    );
     print(describeSeal(s.seal!).text);
     const c = s.counters!;
     print(`decisions:  ${c.decisions} (allowed ${c.allowed}, denied ${c.denied}, audit-denied ${c.audited}, recorded ${c.recorded}, dropped ${c.dropped})`);

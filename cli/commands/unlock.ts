@@ -15,7 +15,7 @@ export default defineCommand({
       pinDir,
       (spec) => ({ ...spec, rules: spec.rules.filter((r) => !(r.kind === "lock" && r.path === path)) }),
       { kind: "lock", path, directions: 0, mode: "enforce" },
-      { loadIfNeeded: false },
+      { loadIfNeeded: false, by: "unlock" },
     );
     const removed = c && c.action === "removed" ? c.view!.id : null;
     if (args.json) return printJson({ changed: removed !== null, removedRule: removed, path, loaded: c !== null });

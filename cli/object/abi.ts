@@ -145,8 +145,13 @@ export interface SettingsValue extends Record<string, number | bigint | string> 
   object_sha256: string;
   epoch: number;
   stale: number;
+  applied_ns: bigint;
+  applied_origin: string;
+  applied_by: string;
+  applied_file: string;
+  applied_sha256: string;
 }
-export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 144, [
+export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 528, [
   { name: "abi", type: "u32", offset: 0 },
   { name: "mechanism", type: "u32", offset: 4 },
   { name: "global_mode", type: "u32", offset: 8 },
@@ -158,6 +163,11 @@ export const SettingsLayout = defineStruct<SettingsValue>("cgw_settings", 144, [
   { name: "object_sha256", type: "char", offset: 64, count: 72 },
   { name: "epoch", type: "u32", offset: 136 },
   { name: "stale", type: "u32", offset: 140 },
+  { name: "applied_ns", type: "u64", offset: 144 },
+  { name: "applied_origin", type: "char", offset: 152, count: 16 },
+  { name: "applied_by", type: "char", offset: 168, count: 32 },
+  { name: "applied_file", type: "char", offset: 200, count: PATH_LEN },
+  { name: "applied_sha256", type: "char", offset: 456, count: 72 },
 ]);
 
 export interface RecordValue extends Record<string, number | bigint | string> {

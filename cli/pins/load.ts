@@ -80,6 +80,11 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
         object_sha256: await objectSha256(),
         epoch: 0,
         stale: 0,
+        applied_ns: 0n,
+        applied_origin: "",
+        applied_by: "",
+        applied_file: "",
+        applied_sha256: "",
       }),
     );
 

@@ -10,7 +10,7 @@ import { ProtectedKeyLayout, ProtectedKind, SealLayout, encodeSeal, type Manager
 import { PINNED_MAPS, READABLE_WHEN_SEALED } from "../object/maps.ts";
 import { SEAL_HOOKS, SEAL_PROGRAMS } from "../object/mechanism.ts";
 import { u32Key } from "../object/struct.ts";
-import { sameSeal, type SealSpec } from "../policy/spec.ts";
+import { sameSeal, sealProblem, type SealSpec } from "../policy/spec.ts";
 import { pinPaths } from "./paths.ts";
 import type { PinnedState, SealState } from "./state.ts";
 
@@ -72,11 +72,8 @@ export async function applySeal(state: PinnedState, desired: SealSpec | null, cl
 }
 
 function validate(s: SealSpec): void {
-  if (s.untilReboot && s.managers.length)
-    throw new CliError("a seal until reboot has no managers; give --until-reboot or managers, not both", 2);
-  if (!s.untilReboot && !s.managers.length)
-    throw new CliError("a seal needs its managers (--manager-exe PATH or --manager-pid PID), or --until-reboot for none", 2);
-  if (s.managers.length > 8) throw new CliError(`a seal has at most 8 managers, not ${s.managers.length}`, 2);
+  const problem = sealProblem(s);
+  if (problem) throw new CliError(problem, 2);
 }
 
 /** A seal that cannot be whole on this kernel is refused, never half done. */

@@ -26,6 +26,8 @@ export interface WardenStatus {
   counters?: Record<keyof typeof Stat, number>;
   rules?: number;
   seal?: SealState;
+  /** Where the policy in force came from; null until the first change. */
+  applied?: { at: string; origin: string; by: string; file: string | null; sha256: string | null } | null;
 }
 
 export function readStatus(pinDir: string): WardenStatus {
@@ -44,6 +46,15 @@ export function readStatus(pinDir: string): WardenStatus {
       counters: readCounters(state),
       rules: [...state.maps.rules.keys(4)].length,
       seal: state.seal(),
+      applied: s.applied_ns
+        ? {
+            at: new Date(Number(s.applied_ns / 1_000_000n)).toISOString(),
+            origin: s.applied_origin,
+            by: s.applied_by,
+            file: s.applied_file || null,
+            sha256: s.applied_sha256 || null,
+          }
+        : null,
     };
   } finally {
     state.close();

@@ -66,6 +66,14 @@ export interface SealSpec {
   lockBpf: boolean;
 }
 
+/** What is wrong with a seal as stated, or null: checked before anything is read or loaded. */
+export function sealProblem(s: { managers: readonly unknown[]; untilReboot: boolean }): string | null {
+  if (s.untilReboot && s.managers.length) return "a seal until reboot has no managers; give --until-reboot or managers, not both";
+  if (!s.untilReboot && !s.managers.length) return "a seal needs its managers (--manager-exe PATH or --manager-pid PID), or --until-reboot for none";
+  if (s.managers.length > 8) return `a seal has at most 8 managers, not ${s.managers.length}`;
+  return null;
+}
+
 /** Two seals say the same when they name the same processes by the same files, and the same flags. */
 export function sameSeal(a: SealSpec | null, b: SealSpec | null): boolean {
   const key = (s: SealSpec | null) =>

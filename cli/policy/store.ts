@@ -52,6 +52,17 @@ export interface ReplaceResult {
   records: RuleValue[];
 }
 
+/**
+ * Where a change comes from, kept beside the policy it puts in force.
+ * origin: initramfs, unit or command; by: the command; file and its sha256: apply's.
+ */
+export interface Provenance {
+  origin: string;
+  by: string;
+  file: string;
+  sha256: string;
+}
+
 /** How a rule's path is bound right now. */
 export interface BindState {
   state: "bound" | "waiting";
@@ -170,7 +181,7 @@ export class PolicyStore {
    * Makes the policy in force equal `desired`, atomically, or changes
    * nothing (and says so) when it already is. With dryRun, only computes.
    */
-  replace(desired: PolicySpec, dryRun = false): ReplaceResult {
+  replace(desired: PolicySpec, dryRun = false, provenance?: Provenance): ReplaceResult {
     const s = this.state.settings();
     const active = s.epoch & 1;
     const next = 1 - active;
@@ -196,7 +207,7 @@ export class PolicyStore {
       const boundNow = this.writeEpoch(compiled, stats);
       const records = this.recordsFor(rules, compiled, previous, { stats, boundNow });
       this.writeAll("rules", records.map((r) => [u32Key(ruleKey(r.id, next)), RuleLayout.encode(r)]));
-      this.flip(s, next, nextId, desired);
+      this.flip(s, next, nextId, desired, provenance);
       this.finish(active, compiled);
       return { changed: true, diff, records };
     } catch (e) {
@@ -257,9 +268,12 @@ export class PolicyStore {
   }
 
   /** One element write puts the new epoch and the new settings in force together; then waits out the old epoch's readers. */
-  private flip(s: SettingsValue, next: number, nextId: number, desired: PolicySpec): void {
+  private flip(s: SettingsValue, next: number, nextId: number, desired: PolicySpec, provenance?: Provenance): void {
     this.state.writeSettings({
       ...s,
+      ...(provenance
+        ? { applied_ns: BigInt(Date.now()) * 1_000_000n, applied_origin: provenance.origin, applied_by: provenance.by, applied_file: provenance.file, applied_sha256: provenance.sha256 }
+        : {}),
       epoch: next,
       stale: 1,
       next_rule_id: nextId,

@@ -173,6 +173,20 @@ cgroup = "/${OUTSIDE}"
     expect(text).toContain("already matches; nothing changed");
   });
 
+  test("status says where the policy in force came from: when, which command, which file and its digest", async () => {
+    const other = policy.replace('directions = ["out"]\nmode = "audit"', 'directions = ["out"]');
+    const path = file("unit.toml", other);
+    const r = Bun.spawnSync([BINARY, "apply", path], { env: { ...process.env, CGWARDEN_ORIGIN: "unit" }, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const applied = (await json("status")).applied;
+    expect(applied).toMatchObject({ origin: "unit", by: "apply", file: path, sha256: new Bun.CryptoHasher("sha256").update(other).digest("hex") });
+    expect(Date.now() - Date.parse(applied.at)).toBeLessThan(10 * 60_000);
+    expect(await ok("status")).toContain(`by cgwarden.service, 'apply' of ${path}`);
+    await ok("lock", `/${B}/by-hand`);
+    expect((await json("status")).applied).toMatchObject({ origin: "command", by: "lock", file: null, sha256: null });
+    await ok("apply", file("p.toml", policy));
+  });
+
   test("--dry-run prints the difference and changes nothing", async () => {
     const before = await ok("export");
     const other = policy.replace('directions = ["out"]\nmode = "audit"', 'directions = ["in"]');

@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SettingsLayout } from "../../cli/object/abi.ts";
 import { openState } from "../../cli/pins/state.ts";
 import { nodeOf } from "../../cli/policy/paths.ts";
 import { BINARY, KERNEL, LineProcess, PIN_DIR, ROOT, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
@@ -78,6 +79,9 @@ function leHex(n: bigint, bytes = 8): string[] {
 
 const pins = () => ["maps", "links", "progs"].flatMap((d) => (existsSync(join(PIN_DIR, d)) ? readdirSync(join(PIN_DIR, d)).map((e) => `${d}/${e}`) : []));
 
+/** The one-line refusal of a sealed policy, exit 1. */
+const sealedLine = (r: Run) => r.code === 1 && /is sealed/.test(r.err) && !/\n/.test(r.err);
+
 let routes = 0;
 let lifted = 0;
 
@@ -133,8 +137,10 @@ describe(`seal on ${KERNEL}`, () => {
     const status = await json("status");
     expect(status.seal).toMatchObject({ sealed: true, managers: [{ exe: MANAGER }] });
     expect(status.programs.map((p: { program: string }) => p.program)).toContain("cgwarden_seal_bpf_map");
-    const again = asManager("seal", "--manager-exe", MANAGER, "--json");
+    const again = asRoot("seal", "--manager-exe", MANAGER, "--json"); // a provisioning script's second run
+    expect(again.code).toBe(0);
     expect(JSON.parse(again.out).changed).toBe(false);
+    expect(sealedLine(asRoot("seal", "--manager-exe", MANAGER, "--lock-bpf"))).toBe(true); // a change needs a manager
     expect(lockHolds()).toBe(true);
   });
 
@@ -147,7 +153,7 @@ describe(`seal on ${KERNEL}`, () => {
 
   // ---- every route, by root ------------------------------------------------------
 
-  const sealed = (r: Run) => r.code === 1 && /is sealed/.test(r.err) && !/\n/.test(r.err);
+  const sealed = sealedLine;
   route("cgwarden unload", () => asRoot("unload"), sealed);
   route("cgwarden unlock", () => asRoot("unlock", `/${SVC.L}`), sealed);
   route("cgwarden apply of an empty policy", () => asRoot("apply", "-"), (r) => sealed(r));

@@ -1,0 +1,221 @@
+#!/usr/bin/env bun
+// A Debian 12 system image with systemd as PID 1, for tests that need "a
+// real Debian machine" rather than test/vm's busybox-plus-chroot guest:
+// units, logind sessions, su, crun, the distribution's own initramfs.
+// Built with mmdebstrap, cached outside the repo keyed by what went in.
+//   bun test/system/image.ts        # build (or find) the image, print its paths
+
+import { copyFileSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDebianKernel } from "../vm/debian-kernel.ts";
+import { cacheDir, ensureDebs, exists, progress, run, runOk, sha256, withLock } from "../vm/util.ts";
+
+/** Bump when the build steps below change in a way that alters the image. */
+const RECIPE = "system image recipe 2";
+
+const SUITE = "bookworm";
+
+// minbase is essential + apt; everything else is named, so the key says
+// what is in the image.
+const PACKAGES = [
+  "systemd", "systemd-sysv", "dbus", "libpam-systemd", "udev", "kmod",
+  "login", "passwd", "util-linux", "procps", "iproute2",
+  "libbpf1", "bpftool", "crun", "busybox-static", "cgroup-tools",
+  // Root on /dev/vda: the initramfs (built in the image by its own
+  // initramfs-tools), zstd for its default compression, fsck for ext4.
+  "initramfs-tools", "zstd", "e2fsprogs",
+];
+
+/** Same specs as test/vm/kernels.ts, so both harnesses test the same kernels. */
+const KERNELS = {
+  "debian-6.1": { metapackage: "linux-image-cloud-amd64", searchRegex: "^linux-image-6\\.1\\.0-[0-9]+-cloud-amd64-unsigned$" },
+  "debian-6.12": { metapackage: "linux-image-6.12-cloud-amd64", searchRegex: "^linux-image-6\\.12\\.[0-9]+\\+deb12-cloud-amd64-unsigned$" },
+} as const;
+export type ImageKernelName = keyof typeof KERNELS;
+export const IMAGE_KERNELS = Object.keys(KERNELS) as ImageKernelName[];
+
+/** virtiofs tag the guest mounts; must match boot.ts's QEMU device. */
+export const SHARE_TAG = "cgwarden";
+export const RUNNING_MARKER = "cgwarden-system: running";
+export const FATAL_MARKER = "cgwarden-system: FATAL:";
+
+// Started by multi-user.target but Type=exec, so it does not hold up boot:
+// the command itself may wait with `systemctl is-system-running --wait`.
+const RUN_UNIT = `[Unit]
+Description=cgwarden test command from the host share
+After=basic.target
+
+[Service]
+Type=exec
+ExecStart=/usr/local/sbin/cgwarden-run
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+// The share holds project/ (the host's project, read-only, mounted here at
+// the host's path so commands run the very same files) and out/ (run.sh
+// in; output, status and journal out). status is written last, by rename:
+// its presence means the rest is complete.
+const RUN_SCRIPT = `#!/bin/sh
+say() { echo "cgwarden-system: $*" > /dev/console; }
+die() { say "FATAL: $*"; systemctl poweroff --force; exit 1; }
+modprobe -q virtiofs # a module on the 6.1 cloud kernel, built in elsewhere
+S=/run/cgwarden-share
+mkdir -p $S && mount -t virtiofs ${SHARE_TAG} $S || die "mounting the virtiofs share failed"
+O=$S/out
+P=$(cat $O/project) || die "no $O/project"
+mkdir -p "$P" && mount --bind -o ro $S/project "$P" || die "binding the project at $P"
+say "running (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+env -i sh $O/run.sh </dev/null >$O/output 2>&1
+echo $? > $O/status.tmp
+journalctl -b --no-pager > $O/journal 2>&1
+mv $O/status.tmp $O/status
+say "done"
+# Results are already on the host (virtiofs, cache=none) and the disk is a
+# -snapshot: nothing to shut down cleanly.
+systemctl poweroff --force
+`;
+
+// A kernel with everything the root disk needs built in (hook-6.12 is
+// MODULES=n) boots without an initramfs; this one is for when it should go
+// the same way as Debian's kernels (fsck in the initramfs, same /init).
+// mkinitramfs wants a modules directory: an empty one under a made-up
+// release, so the result holds no modules and suits any such kernel.
+const BUILTIN_INITRD = [
+  "set -e",
+  "mkdir /lib/modules/builtin",
+  "touch /lib/modules/builtin/modules.builtin /lib/modules/builtin/modules.order",
+  "mkinitramfs -o /boot/initrd.img-builtin builtin",
+  "rm -r /lib/modules/builtin",
+].join("; ");
+
+export interface SystemImage {
+  /** Raw ext4 filesystem image (no partition table): root=/dev/vda. */
+  disk: string;
+  /** Per kernel: the image's own /boot files, copied out for -kernel/-initrd. */
+  kernels: Record<ImageKernelName, { release: string; vmlinuz: string; initrd: string; package: string }>;
+  /** Module-less initramfs from the image's initramfs-tools, for kernels with virtio/ext4 built in. */
+  builtinInitrd: string;
+}
+
+interface KernelDeb {
+  name: ImageKernelName;
+  package: string;
+  version: string;
+  deb: string;
+}
+
+/** The .deb files themselves (test/vm keeps only their unpacked trees). */
+async function kernelDebs(): Promise<KernelDeb[]> {
+  const out: KernelDeb[] = [];
+  const dir = join(cacheDir(), "system", "debs");
+  mkdirSync(dir, { recursive: true });
+  for (const name of IMAGE_KERNELS) {
+    // Resolves (and caches for test/vm) the same package test/vm boots.
+    const k = await ensureDebianKernel(KERNELS[name]);
+    const file = `${k.package}_${k.version.replace(/:/g, "%3a")}_amd64.deb`;
+    const deb = join(dir, file);
+    if (!exists(deb)) {
+      progress(`downloading ${k.package}=${k.version}`);
+      await runOk(["apt-get", "download", `${k.package}=${k.version}`], { cwd: dir });
+      if (!exists(deb)) throw new Error(`apt-get download produced no ${file} in ${dir}`);
+    }
+    out.push({ name, package: k.package, version: k.version, deb });
+  }
+  return out;
+}
+
+export async function ensureSystemImage(): Promise<SystemImage> {
+  const debs = await kernelDebs();
+  const key = sha256(RECIPE, SUITE, PACKAGES.join(" "), RUN_UNIT, RUN_SCRIPT, ...debs.map((d) => `${d.package}=${d.version}`)).slice(0, 16);
+  const root = join(cacheDir(), "system");
+  const dir = join(root, key);
+  const manifest = join(dir, "image.json");
+  if (!exists(manifest)) {
+    await withLock(join(root, "build.lock"), "the system image build", async () => {
+      if (!exists(manifest)) await build(dir, debs);
+    });
+  }
+  return (await Bun.file(manifest).json()) as SystemImage;
+}
+
+async function build(dir: string, debs: KernelDeb[]): Promise<void> {
+  await ensureDebs(["mmdebstrap", "e2fsprogs"]);
+  const started = Date.now();
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const tree = join(tmp, "rootfs");
+  const log = join(tmp, "build.log");
+  progress(`building the system image in ${tmp} (log: ${log})`);
+
+  await runOk(
+    [
+      "mmdebstrap", "--mode=root", "--variant=minbase", `--include=${PACKAGES.join(",")}`,
+      // Given as files, the kernels are installed by dpkg inside the image,
+      // so its postinst runs the image's initramfs-tools for each of them.
+      ...debs.map((d) => `--include=${d.deb}`),
+      // Before the kernels go in: the initramfs fsck hook reads fstab.
+      `--setup-hook=printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\\n' > "$1/etc/fstab"`,
+      ...["doc", "man", "locale"].map((d) => `--dpkgopt=path-exclude=/usr/share/${d}/*`),
+      SUITE, tree,
+    ],
+    { logFile: log },
+  );
+  customize(tree);
+  await runOk(["chroot", tree, "passwd", "--delete", "root"], { logFile: log }); // serial console login, for debugging
+
+  const boot = join(tmp, "boot");
+  mkdirSync(boot);
+  const kernels = {} as SystemImage["kernels"];
+  for (const d of debs) {
+    const release = d.package.replace(/^linux-image-/, "").replace(/-unsigned$/, "");
+    const vmlinuz = join(boot, `vmlinuz-${release}`);
+    const initrd = join(boot, `initrd.img-${release}`);
+    copyFileSync(join(tree, "boot", `vmlinuz-${release}`), vmlinuz);
+    copyFileSync(join(tree, "boot", `initrd.img-${release}`), initrd);
+    kernels[d.name] = { release, vmlinuz: vmlinuz.replace(tmp, dir), initrd: initrd.replace(tmp, dir), package: `${d.package} ${d.version}` };
+  }
+
+  // Room for what tests write (under -snapshot it never reaches this file).
+  const usedMiB = Number((await runOk(["du", "-sm", "--apparent-size", tree])).split("\t")[0]);
+  const sizeMiB = Math.ceil(usedMiB * 1.3) + 1024;
+  const disk = join(tmp, "rootfs.ext4");
+  await runOk(["mkfs.ext4", "-q", "-L", "cgwarden-root", "-d", tree, disk, `${sizeMiB}M`], { logFile: log });
+  rmSync(tree, { recursive: true, force: true });
+
+  copyFileSync(join(tree, "boot", "initrd.img-builtin"), join(boot, "initrd.img-builtin"));
+  const image: SystemImage = { disk: join(dir, "rootfs.ext4"), kernels, builtinInitrd: join(dir, "boot", "initrd.img-builtin") };
+  writeFileSync(join(tmp, "image.json"), `${JSON.stringify(image, null, 2)}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  progress(`system image built in ${((Date.now() - started) / 1000).toFixed(0)} s: ${image.disk}`);
+}
+
+function customize(tree: string): void {
+  writeFileSync(join(tree, "etc/hostname"), "cgwarden-system\n");
+  writeFileSync(join(tree, "etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 cgwarden-system\n");
+  // A fixed id: an empty one makes every boot a "first boot" (preset-all).
+  writeFileSync(join(tree, "etc/machine-id"), `${sha256("cgwarden-system").slice(0, 32)}\n`);
+  writeFileSync(join(tree, "usr/local/sbin/cgwarden-run"), RUN_SCRIPT, { mode: 0o755 });
+  writeFileSync(join(tree, "etc/systemd/system/cgwarden-run.service"), RUN_UNIT);
+  const wants = join(tree, "etc/systemd/system/multi-user.target.wants");
+  mkdirSync(wants, { recursive: true });
+  symlinkSync("/etc/systemd/system/cgwarden-run.service", join(wants, "cgwarden-run.service"));
+}
+
+if (import.meta.main) {
+  const t0 = Date.now();
+  const image = await ensureSystemImage();
+  const mib = (p: string) => (statSync(p).size / 2 ** 20).toFixed(0);
+  const used = (await run(["du", "-m", image.disk])).stdout.split("\t")[0];
+  console.log(`disk ${image.disk} (${mib(image.disk)} MiB apparent, ${used} MiB on disk)`);
+  for (const [name, k] of Object.entries(image.kernels)) {
+    console.log(`${name}: ${k.package}\n  ${k.vmlinuz} (${mib(k.vmlinuz)} MiB)\n  ${k.initrd} (${mib(k.initrd)} MiB)`);
+  }
+  console.log(`module-less initramfs: ${image.builtinInitrd} (${mib(image.builtinInitrd)} MiB)`);
+  console.log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
