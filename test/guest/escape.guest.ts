@@ -581,7 +581,7 @@ describe(`tamper routes on ${KERNEL}`, () => {
       const r = attack("write", String(task.pid), dir(P.O));
       const lifted = whereTask() !== `/${P.La}`;
       known(
-        `tamper route ${route}: ${lifted ? 'lock lifted (issue "Seal")' : "lock held"} (${how}; the move out: ${said(first)} before, ${said(r)} after)`,
+        `tamper route ${route}: ${lifted ? "lock lifted (unsealed; seal.guest.ts refuses this route once sealed)" : "lock held"} (${how}; the move out: ${said(first)} before, ${said(r)} after)`,
       );
       // Back to a clean load for whatever runs next.
       await cgw("unload");

@@ -4,7 +4,7 @@
 // exit status and the boot's journal. The disk is -snapshot: every run
 // starts from the same fresh machine. The host's project is shared
 // read-only over virtiofs and mounted at the same path, like test/vm.
-//   bun test/system/boot.ts --kernel debian-6.12 [--timeout 600] [--memory 1024]
+//   bun test/system/boot.ts --kernel debian-6.12 [--initrd FILE|builtin] [--timeout 600] [--memory 1024]
 //       [--journal FILE] [--console] [--verbose] -- sh -c 'systemctl is-system-running --wait'
 
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
@@ -169,7 +169,9 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
     }
 
     const append = [
-      "root=/dev/vda", "rootfstype=ext4", "rw", "rootwait",
+      // ro, as installed: fsck first (initramfs or systemd), then fstab's rw.
+      // No rootwait: a kernel that cannot see /dev/vda should panic, not hang.
+      "root=/dev/vda", "rootfstype=ext4", "ro",
       "console=ttyS0", "panic=-1", `lsm=${LSM_ORDER}`,
       ...(opts.verbose ? [] : ["quiet"]),
       ...(opts.kernelArgs ?? []),
@@ -206,16 +208,18 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       timedOut = true;
       kill(qemu, "SIGKILL");
     }, opts.timeoutMs - (Date.now() - started));
+    let giveUp: Timer | undefined;
     const poller = setInterval(() => {
       if (bootMs < 0 && consoleBuf.running) bootMs = Date.now() - started;
       // Give the console a moment to show why (emergency shell, panic trace).
-      if (consoleBuf.hopeless) setTimeout(() => kill(qemu, "SIGKILL"), 3000);
+      if (consoleBuf.hopeless) giveUp ??= setTimeout(() => kill(qemu, "SIGKILL"), 3000);
     }, 250);
     try {
       await qemu.exited;
       await pumps;
     } finally {
       clearTimeout(timer);
+      clearTimeout(giveUp);
       clearInterval(poller);
     }
     const durationMs = Date.now() - started;
@@ -240,7 +244,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
   }
 }
 
-const USAGE = `usage: bun test/system/boot.ts --kernel <${SYSTEM_KERNELS.join("|")}> [--vmlinuz FILE [--initrd FILE]]
+const USAGE = `usage: bun test/system/boot.ts --kernel <${SYSTEM_KERNELS.join("|")}> [--vmlinuz FILE] [--initrd FILE|builtin]
        [--timeout SECONDS] [--memory MiB] [--journal FILE] [--console] [--verbose] -- COMMAND [ARG]...`;
 
 function usage(msg?: string): never {
@@ -283,7 +287,9 @@ async function main(args: string[]): Promise<number> {
   if (!(timeoutSec > 0)) usage("--timeout must be a positive number of seconds");
   try {
     // --vmlinuz: any other kernel, e.g. a hook-6.12 bzImage without risking a rebuild.
-    const kernel = vmlinuz ? { name: vmlinuz, vmlinuz, initrd } : await systemKernel(kernelName as SystemKernelName);
+    const kernel = vmlinuz ? { name: vmlinuz, vmlinuz } : await systemKernel(kernelName as SystemKernelName);
+    // "builtin": the image's module-less initramfs, for hook-6.12 and the like.
+    if (initrd) kernel.initrd = initrd === "builtin" ? (await ensureSystemImage()).builtinInitrd : initrd;
     process.stderr.write(`[system] ${kernel.name}: ${kernel.vmlinuz}${kernel.initrd ? ` + ${kernel.initrd}` : " (no initrd)"}\n`);
     const r = await boot({ kernel, argv, timeoutMs: timeoutSec * 1000, memoryMiB, verbose });
     process.stdout.write(r.output);

@@ -11,7 +11,7 @@ import { ensureDebianKernel } from "../vm/debian-kernel.ts";
 import { cacheDir, ensureDebs, exists, progress, run, runOk, sha256, withLock } from "../vm/util.ts";
 
 /** Bump when the build steps below change in a way that alters the image. */
-const RECIPE = "system image recipe 2";
+const RECIPE = "system image recipe 3";
 
 const SUITE = "bookworm";
 
@@ -82,14 +82,17 @@ systemctl poweroff --force
 // A kernel with everything the root disk needs built in (hook-6.12 is
 // MODULES=n) boots without an initramfs; this one is for when it should go
 // the same way as Debian's kernels (fsck in the initramfs, same /init).
-// mkinitramfs wants a modules directory: an empty one under a made-up
-// release, so the result holds no modules and suits any such kernel.
+// mkinitramfs wants a modules directory and the kernel's config (to pick a
+// compression it can unpack): an empty directory under a made-up release,
+// so the result holds no modules and suits any such kernel, and a config
+// that claims only gzip, which every kernel with an initramfs has.
 const BUILTIN_INITRD = [
   "set -e",
-  "mkdir /lib/modules/builtin",
-  "touch /lib/modules/builtin/modules.builtin /lib/modules/builtin/modules.order",
-  "mkinitramfs -o /boot/initrd.img-builtin builtin",
-  "rm -r /lib/modules/builtin",
+  "mkdir /lib/modules/0.0-builtin",
+  "touch /lib/modules/0.0-builtin/modules.builtin /lib/modules/0.0-builtin/modules.order",
+  "echo CONFIG_RD_GZIP=y > /boot/config-0.0-builtin",
+  "mkinitramfs -c gzip -o /boot/initrd.img-builtin 0.0-builtin",
+  "rm -r /lib/modules/0.0-builtin /boot/config-0.0-builtin",
 ].join("; ");
 
 export interface SystemImage {
@@ -130,7 +133,7 @@ async function kernelDebs(): Promise<KernelDeb[]> {
 
 export async function ensureSystemImage(): Promise<SystemImage> {
   const debs = await kernelDebs();
-  const key = sha256(RECIPE, SUITE, PACKAGES.join(" "), RUN_UNIT, RUN_SCRIPT, ...debs.map((d) => `${d.package}=${d.version}`)).slice(0, 16);
+  const key = sha256(RECIPE, SUITE, PACKAGES.join(" "), RUN_UNIT, RUN_SCRIPT, BUILTIN_INITRD, ...debs.map((d) => `${d.package}=${d.version}`)).slice(0, 16);
   const root = join(cacheDir(), "system");
   const dir = join(root, key);
   const manifest = join(dir, "image.json");
@@ -158,8 +161,14 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
       // Given as files, the kernels are installed by dpkg inside the image,
       // so its postinst runs the image's initramfs-tools for each of them.
       ...debs.map((d) => `--include=${d.deb}`),
-      // Before the kernels go in: the initramfs fsck hook reads fstab.
-      `--setup-hook=printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\\n' > "$1/etc/fstab"`,
+      // Before the kernels go in: their initramfs should fsck the root
+      // like an installed system's, and mkinitramfs cannot probe a device
+      // from the chroot, so it is told the type.
+      `--setup-hook=printf '/dev/vda / ext4 errors=remount-ro 0 1\\n' > "$1/etc/fstab"`,
+      `--setup-hook=mkdir -p "$1/etc/initramfs-tools/conf.d" && echo FSTYPE=ext4 > "$1/etc/initramfs-tools/conf.d/cgwarden"`,
+      // dpkg runs chrooted: it needs the .deb paths bound inside.
+      "--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount",
+      `--customize-hook=chroot "$1" sh -c '${BUILTIN_INITRD}'`,
       ...["doc", "man", "locale"].map((d) => `--dpkgopt=path-exclude=/usr/share/${d}/*`),
       SUITE, tree,
     ],
@@ -180,6 +189,8 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
     kernels[d.name] = { release, vmlinuz: vmlinuz.replace(tmp, dir), initrd: initrd.replace(tmp, dir), package: `${d.package} ${d.version}` };
   }
 
+  copyFileSync(join(tree, "boot", "initrd.img-builtin"), join(boot, "initrd.img-builtin"));
+
   // Room for what tests write (under -snapshot it never reaches this file).
   const usedMiB = Number((await runOk(["du", "-sm", "--apparent-size", tree])).split("\t")[0]);
   const sizeMiB = Math.ceil(usedMiB * 1.3) + 1024;
@@ -187,7 +198,6 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
   await runOk(["mkfs.ext4", "-q", "-L", "cgwarden-root", "-d", tree, disk, `${sizeMiB}M`], { logFile: log });
   rmSync(tree, { recursive: true, force: true });
 
-  copyFileSync(join(tree, "boot", "initrd.img-builtin"), join(boot, "initrd.img-builtin"));
   const image: SystemImage = { disk: join(dir, "rootfs.ext4"), kernels, builtinInitrd: join(dir, "boot", "initrd.img-builtin") };
   writeFileSync(join(tmp, "image.json"), `${JSON.stringify(image, null, 2)}\n`);
   rmSync(dir, { recursive: true, force: true });
