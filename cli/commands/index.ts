@@ -21,6 +21,7 @@ export const commandModules = {
   recording: () => import("./recording.ts"),
   seal: () => import("./seal.ts"),
   unseal: () => import("./unseal.ts"),
+  "install-files": () => import("./install-files.ts"),
   completion: () => import("./completion.ts"),
 } as const;
 

@@ -1,0 +1,76 @@
+// The files a distribution package of cgwarden installs, laid out under a
+// prefix: the binary, the boot integration (embedded/boot/), the manual,
+// completions and the examples. The binary stays the only runtime
+// requirement besides libbpf.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import service from "../../embedded/boot/cgwarden.service" with { type: "text" };
+import initramfsHook from "../../embedded/boot/initramfs-tools/hooks/cgwarden" with { type: "text" };
+import initramfsScript from "../../embedded/boot/initramfs-tools/scripts/init-bottom/cgwarden" with { type: "text" };
+import dracutSetup from "../../embedded/boot/dracut/90cgwarden/module-setup.sh" with { type: "text" };
+import dracutApply from "../../embedded/boot/dracut/90cgwarden/cgwarden-apply.sh" with { type: "text" };
+import examplePolicy from "../../examples/policy.toml" with { type: "text" };
+import exampleServices from "../../examples/services-stay-put.toml" with { type: "text" };
+import readme from "../../README.md" with { type: "text" };
+import { CliError } from "../errors.ts";
+import { completionScript } from "../usage/completion.ts";
+import { manPage, readmeSection } from "../usage/manpage.ts";
+import { commandSpecs } from "../usage/spec.ts";
+import { VERSION } from "../version.ts";
+
+export interface InstallFile {
+  /** Relative to the prefix. */
+  path: string;
+  mode: number;
+  content: Uint8Array | string;
+}
+
+export interface Installed {
+  path: string;
+  action: "written" | "unchanged";
+}
+
+const EXEC = 0o755;
+const DATA = 0o644;
+
+/** Everything, in install order: the binary first, so no hook ever names a missing one. */
+export async function packageFiles(binary: Uint8Array): Promise<InstallFile[]> {
+  const specs = await commandSpecs();
+  return [
+    { path: "usr/sbin/cgwarden", mode: EXEC, content: binary },
+    { path: "usr/lib/systemd/system/cgwarden.service", mode: DATA, content: service },
+    { path: "usr/share/initramfs-tools/hooks/cgwarden", mode: EXEC, content: initramfsHook },
+    { path: "usr/share/initramfs-tools/scripts/init-bottom/cgwarden", mode: EXEC, content: initramfsScript },
+    { path: "usr/lib/dracut/modules.d/90cgwarden/module-setup.sh", mode: EXEC, content: dracutSetup },
+    { path: "usr/lib/dracut/modules.d/90cgwarden/cgwarden-apply.sh", mode: EXEC, content: dracutApply },
+    { path: "usr/share/man/man8/cgwarden.8", mode: DATA, content: manPage(specs, readmeSection(readme, "Semantics"), VERSION, "") },
+    { path: "usr/share/bash-completion/completions/cgwarden", mode: DATA, content: completionScript("bash", specs) },
+    { path: "usr/share/zsh/vendor-completions/_cgwarden", mode: DATA, content: completionScript("zsh", specs) },
+    { path: "usr/share/fish/vendor_completions.d/cgwarden.fish", mode: DATA, content: completionScript("fish", specs) },
+    { path: "usr/share/doc/cgwarden/examples/policy.toml", mode: DATA, content: examplePolicy },
+    { path: "usr/share/doc/cgwarden/examples/services-stay-put.toml", mode: DATA, content: exampleServices },
+  ];
+}
+
+/**
+ * Writes each file whose bytes or mode differ, through a temporary file and
+ * a rename, so a running cgwarden or a half-written hook is never seen.
+ */
+export function install(prefix: string, files: InstallFile[]): Installed[] {
+  return files.map((f) => {
+    const target = join(prefix, f.path);
+    const bytes = Buffer.from(f.content);
+    try {
+      if (existsSync(target) && (statSync(target).mode & 0o7777) === f.mode && readFileSync(target).equals(bytes))
+        return { path: f.path, action: "unchanged" as const };
+      mkdirSync(dirname(target), { recursive: true });
+      const tmp = `${target}.cgwarden-new`;
+      writeFileSync(tmp, bytes, { mode: f.mode });
+      chmodSync(tmp, f.mode);
+      renameSync(tmp, target);
+      return { path: f.path, action: "written" as const };
+    } catch (e) {
+      throw new CliError(`cannot install ${target}: ${(e as Error).message}; files before it in the list are in place, run again once fixed`);
+    }
+  });
+}

@@ -1,0 +1,29 @@
+#!/bin/bash
+# dracut module: put cgwarden, libbpf and the policy into the initramfs, so
+# the policy is in force before the real root's PID 1 starts
+# (cgwarden-apply.sh, a pre-pivot hook). Installed by 'cgwarden install-files'.
+
+check() {
+	require_binaries cgwarden || return 1
+	# Only when there is a policy to apply; otherwise leave initramfs alone.
+	[[ -f /etc/cgwarden/policy.toml ]] || return 255
+	return 0
+}
+
+depends() {
+	return 0
+}
+
+install() {
+	local libbpf
+	inst_binary cgwarden /usr/sbin/cgwarden
+	# cgwarden opens libbpf with dlopen(), which dracut's ldd walk cannot see.
+	libbpf=$(ldconfig -p | sed -n 's/^[[:space:]]*libbpf\.so\.1 (libc6,x86-64) => //p' | head -n 1)
+	if [[ -n $libbpf ]]; then
+		inst_library "$libbpf"
+	else
+		dwarn "cgwarden: libbpf.so.1 not found; the policy will only be applied by cgwarden.service"
+	fi
+	inst_simple /etc/cgwarden/policy.toml
+	inst_hook pre-pivot 90 "$moddir/cgwarden-apply.sh"
+}
