@@ -17,6 +17,8 @@ packages=(
   qemu-system-x86 busybox-static cpio util-linux xz-utils zstd
   # the patched 6.12 kernel
   linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev dwarves
+  # the Debian system image with systemd (test/system), and systemd-analyze for the unit test
+  mmdebstrap e2fsprogs systemd
 )
 command -v npm >/dev/null || packages+=(nodejs npm)
 

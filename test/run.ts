@@ -4,10 +4,15 @@
 // "N passed, N failed" line; exits non-zero if anything failed.
 //
 //   bun test/run.ts [--kernel NAME]... [--suite FILE]... [--skip-host]
+//
+// The system scenarios (test/system: a Debian machine with systemd, booted
+// twice per kernel) run beside the guest suites, one guest each on the 2
+// cores; --suite test/system/machine.system.ts runs only them.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runInGuest } from "./vm/guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./vm/kernels.ts";
+import { systemScenarios } from "./system/run.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -23,6 +28,7 @@ const GUEST_SUITES = [
   // Last: it leaves a second cgwarden sealed until reboot.
   "test/guest/seal.guest.ts",
 ];
+const SYSTEM_SUITE = "test/system/machine.system.ts";
 /** A boot without the BPF LSM: cgwarden must refuse cleanly. */
 const UNSUPPORTED_SUITE = "test/guest/unsupported.guest.ts";
 const GUEST_TIMEOUT_MS = 30 * 60_000;
@@ -102,6 +108,20 @@ function hostTests(): Tally {
   return { label: "host", ...counts };
 }
 
+async function systemTallies(kernels: KernelName[]): Promise<Tally[]> {
+  const out: Tally[] = [];
+  for (const kernel of kernels) {
+    const label = `${kernel} system`;
+    try {
+      out.push({ label, ...(await systemScenarios(kernel)) });
+    } catch (e) {
+      process.stdout.write(`${(e as Error).message}\n`);
+      out.push({ label, passed: 0, failed: 1, note: "system guest failed: see above" });
+    }
+  }
+  return out;
+}
+
 async function guestTests(kernel: KernelName, suites: string[], kernelArgs: string[] = [], label: string = kernel): Promise<Tally> {
   const k = await ensureKernel(kernel);
   try {
@@ -134,9 +154,13 @@ async function main(): Promise<number> {
   if (opts.kernels.includes("hook-6.12") && opts.kernels[0] !== "hook-6.12") void ensureKernel("hook-6.12");
   build();
   if (!opts.skipHost) tallies.push(hostTests());
-  const suites = opts.suites.length ? opts.suites : GUEST_SUITES;
+  const system = !opts.suites.length || opts.suites.includes(SYSTEM_SUITE);
+  const suites = opts.suites.length ? opts.suites.filter((s) => s !== SYSTEM_SUITE) : GUEST_SUITES;
   for (const s of suites) if (!existsSync(join(ROOT, s))) throw new Error(`no suite ${s}`);
-  for (const kernel of opts.kernels) tallies.push(await guestTests(kernel, suites));
+  // A second chain beside the guest suites: each is one single-CPU guest at a time.
+  const systemChain = system ? systemTallies(opts.kernels) : Promise.resolve([]);
+  if (suites.length) for (const kernel of opts.kernels) tallies.push(await guestTests(kernel, suites));
+  tallies.push(...(await systemChain));
   if (!opts.suites.length && opts.kernels.includes("debian-6.12"))
     tallies.push(await guestTests("debian-6.12", [UNSUPPORTED_SUITE], ["lsm=lockdown,capability"], "debian-6.12 without BPF LSM"));
 

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { defineCommand } from "citty";
-import { CliError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { describeSpec } from "../policy/describe.ts";
 import { parsePolicyFile } from "../policy/file/parse.ts";
@@ -9,7 +9,7 @@ import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffIsEmpty, diffSpecs, emptySpec, identity, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 import { PolicyStore, specOfRecord, type Provenance } from "../policy/store.ts";
-import { applySeal, sealSpecOf } from "../pins/seal.ts";
+import { applySeal, sealSpecOf, selfExe } from "../pins/seal.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
 import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
@@ -23,6 +23,11 @@ export default defineCommand({
   args: {
     file: { type: "positional", required: true, description: "Policy file, or - for standard input", valueHint: "FILE" },
     "dry-run": { type: "boolean", description: "Print what would change and change nothing" },
+    root: {
+      type: "string",
+      description: "Where the system the file is for is mounted: its exe paths, symlinks and users are read there (the initramfs applies the real root's policy)",
+      valueHint: "DIR",
+    },
     ...jsonArg,
     ...pinArgs,
   },
@@ -30,10 +35,15 @@ export default defineCommand({
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const name = args.file;
+    const root = resolve(args.root ?? "/");
+    if (args.root !== undefined && !statSync(root, { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(`--root ${args.root} is not a directory; give where the system the policy is for is mounted`);
     const text = await readPolicy(name);
     const doc = parsePolicyFile(text, name);
-    const origin = provenance("apply", { name: name === "-" ? "-" : resolve(name), text });
-    const desired = specOfDocument(doc);
+    // The file as that system names it: /root/etc/cgwarden/policy.toml in the initramfs is /etc/cgwarden/policy.toml.
+    const full = name === "-" ? "-" : resolve(name);
+    const origin = provenance("apply", { name: root !== "/" && full.startsWith(`${root}/`) ? full.slice(root.length) : full, text });
+    const desired = specOfDocument(doc, root);
     const dryRun = !!args["dry-run"];
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
     let outcome: Outcome;
@@ -45,7 +55,7 @@ export default defineCommand({
           ? (preview ?? changeOfEmpty(desired))
           : await withPolicyWriter(pinDir, async (state) => {
               const o = changeOf(state, desired, false, origin);
-              const seal = await applySeal(state, desired.seal ?? null);
+              const seal = await applySeal(state, desired.seal ?? null, cliUnder(root));
               return { ...o, changed: o.changed || seal.changed, sealChanged: seal.changed };
             });
     } catch (e) {
@@ -82,6 +92,16 @@ function changeOfEmpty(desired: PolicySpec): Outcome {
   return { changed: !diffIsEmpty(diff) || sealChanged, sealChanged, diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
 }
 
+/**
+ * The cgwarden binary a manager's child will run: from the initramfs, the
+ * real root's copy at the same path (the initramfs's own is gone after
+ * switch_root), else this one.
+ */
+function cliUnder(root: string): { dev: bigint; ino: bigint } {
+  const there = root === "/" ? null : statSync(join(root, process.execPath), { bigint: true, throwIfNoEntry: false });
+  return there?.isFile() ? { dev: there.dev, ino: there.ino } : selfExe();
+}
+
 async function readPolicy(file: string): Promise<string> {
   if (file === "-") return await Bun.stdin.text();
   try {
@@ -113,4 +133,5 @@ export const examples = [
   "cgwarden apply --dry-run policy.toml          # show the difference, change nothing",
   "cgwarden export | cgwarden apply -            # a no-op: export is what is in force",
   "cgwarden apply policy.json --json | jq .changed   # for Ansible, Salt, cloud-init",
+  "cgwarden apply --root /root /root/etc/cgwarden/policy.toml   # from an initramfs, the real root mounted at /root",
 ];

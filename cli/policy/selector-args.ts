@@ -1,5 +1,6 @@
 // Selectors from the command line: --exe, --uid/--user, --cgroup, --pid.
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { ArgsDef } from "citty";
 import { CliError, UsageError, shown } from "../errors.ts";
 import { processFacts } from "../kernel/procfs.ts";
@@ -64,13 +65,48 @@ export function rulePath(input: string, what = "cgroup"): string {
   return path;
 }
 
-/** An executable by what the kernel will compare: device and inode of the file the path leads to. */
-export function resolveExe(path: string, what: string): { path: string; dev: bigint; ino: bigint } {
-  if (!existsSync(path)) throw new CliError(`${what} ${path} does not exist; give the path of the actor's executable`);
-  const real = realpathSync(path);
-  const st = statSync(real, { bigint: true });
+/**
+ * An executable by what the kernel will compare: device and inode of the file
+ * the path leads to. `root` is where the system the policy is for is mounted
+ * (the initramfs applies the real root's policy before switching to it): the
+ * path, and every symlink on the way, is followed as that system sees it.
+ */
+export function resolveExe(path: string, what: string, root = "/"): { path: string; dev: bigint; ino: bigint } {
+  const real = root === "/" ? (existsSync(path) ? realpathSync(path) : null) : realpathUnder(root, path);
+  if (real === null) throw new CliError(`${what} ${path} does not exist${root === "/" ? "" : ` under ${root}`}; give the path of the actor's executable`);
+  const st = statSync(root === "/" ? real : join(root, real), { bigint: true });
   if (!st.isFile()) throw new CliError(`${what} ${path} is not a regular file`);
   return { path: real, dev: st.dev, ino: st.ino };
+}
+
+/** realpath as a process chrooted at `root` sees it; null when nothing is there. */
+function realpathUnder(root: string, path: string): string | null {
+  let parts = path.split("/").filter((p) => p && p !== ".");
+  const done: string[] = [];
+  for (let hops = 0; parts.length; ) {
+    const part = parts.shift()!;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const here = join(root, ...done, part);
+    let st;
+    try {
+      st = lstatSync(here);
+    } catch {
+      return null;
+    }
+    if (!st.isSymbolicLink()) {
+      done.push(part);
+      continue;
+    }
+    if (++hops > 40) return null;
+    const target = readlinkSync(here);
+    // An absolute target starts again from that system's root, not ours.
+    if (target.startsWith("/")) done.length = 0;
+    parts = [...target.split("/").filter((p) => p && p !== "."), ...parts];
+  }
+  return `/${done.join("/")}`;
 }
 
 export function resolvePid(pid: number, what: string): { tgid: number; startTicks: bigint } {
@@ -83,8 +119,8 @@ export function resolvePid(pid: number, what: string): { tgid: number; startTick
  * Seal managers: executables by file, and running processes by pid (with
  * what that process really runs, read as /proc/PID/exe).
  */
-export function parseManagers(exes: readonly string[], pids: readonly number[]): ManagerSpec[] {
-  const out: ManagerSpec[] = exes.map((path) => ({ exe: resolveExe(path, "--manager-exe") }));
+export function parseManagers(exes: readonly string[], pids: readonly number[], root = "/"): ManagerSpec[] {
+  const out: ManagerSpec[] = exes.map((path) => ({ exe: resolveExe(path, "--manager-exe", root) }));
   for (const pid of pids) {
     const facts = processFacts(pid);
     if (facts.tgid !== pid) throw new CliError(`--manager-pid ${pid} is a thread of process ${facts.tgid}; give the process id`);
@@ -95,14 +131,15 @@ export function parseManagers(exes: readonly string[], pids: readonly number[]):
   return out;
 }
 
-export function uidOfUser(name: string): number {
-  const passwd = existsSync("/etc/passwd") ? readFileSync("/etc/passwd", "utf8") : "";
+export function uidOfUser(name: string, root = "/"): number {
+  const passwd = existsSync(join(root, "etc/passwd")) ? readFileSync(join(root, "etc/passwd"), "utf8") : "";
   for (const line of passwd.split("\n")) {
     const [n, , uid] = line.split(":");
     if (n === name && uid !== undefined) return Number(uid);
   }
-  const p = Bun.spawnSync(["getent", "passwd", name], { stdout: "pipe", stderr: "ignore" });
-  const uid = p.exitCode === 0 ? p.stdout.toString().split(":")[2] : undefined;
+  // NSS (LDAP, sssd) answers for this system only.
+  const p = root === "/" ? Bun.spawnSync(["getent", "passwd", name], { stdout: "pipe", stderr: "ignore" }) : null;
+  const uid = p?.exitCode === 0 ? p.stdout.toString().split(":")[2] : undefined;
   if (uid !== undefined) return Number(uid);
-  throw new CliError(`no user named '${name}'; give --uid instead, or create the user`);
+  throw new CliError(`no user named '${name}'${root === "/" ? "" : ` in ${join(root, "etc/passwd")}`}; give --uid instead, or create the user`);
 }

@@ -37,6 +37,8 @@ export interface BootOptions {
   /** Leave out `quiet`: kernel messages and every systemd status line on the console. */
   verbose?: boolean;
   kernelArgs?: string[];
+  /** Root disk image; default: the system image. Always booted with snapshot=on. */
+  disk?: string;
 }
 
 export interface BootResult {
@@ -189,7 +191,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
         "-append", append,
         // snapshot=on: writes go to a throwaway overlay, the cached image
         // is only read (several guests may share it).
-        "-drive", `file=${image.disk},format=raw,if=virtio,snapshot=on`,
+        "-drive", `file=${opts.disk ?? image.disk},format=raw,if=virtio,snapshot=on`,
         "-chardev", `socket,id=vfs,path=${join(dir, "sock")}`,
         "-device", `vhost-user-fs-pci,chardev=vfs,tag=${SHARE_TAG}`,
         "-object", `memory-backend-memfd,id=mem,size=${memory}M,share=on`,

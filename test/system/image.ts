@@ -86,14 +86,16 @@ systemctl poweroff --force
 // compression it can unpack): an empty directory under a made-up release,
 // so the result holds no modules and suits any such kernel, and a config
 // that claims only gzip, which every kernel with an initramfs has.
-const BUILTIN_INITRD = [
-  "set -e",
-  "mkdir /lib/modules/0.0-builtin",
-  "touch /lib/modules/0.0-builtin/modules.builtin /lib/modules/0.0-builtin/modules.order",
-  "echo CONFIG_RD_GZIP=y > /boot/config-0.0-builtin",
-  "mkinitramfs -c gzip -o /boot/initrd.img-builtin 0.0-builtin",
-  "rm -r /lib/modules/0.0-builtin /boot/config-0.0-builtin",
-].join("; ");
+export const builtinInitrdScript = (out: string): string =>
+  [
+    "set -e",
+    "mkdir /lib/modules/0.0-builtin",
+    "touch /lib/modules/0.0-builtin/modules.builtin /lib/modules/0.0-builtin/modules.order",
+    "echo CONFIG_RD_GZIP=y > /boot/config-0.0-builtin",
+    `mkinitramfs -c gzip -o ${out} 0.0-builtin`,
+    "rm -r /lib/modules/0.0-builtin /boot/config-0.0-builtin",
+  ].join("; ");
+const BUILTIN_INITRD = builtinInitrdScript("/boot/initrd.img-builtin");
 
 export interface SystemImage {
   /** Raw ext4 filesystem image (no partition table): root=/dev/vda. */

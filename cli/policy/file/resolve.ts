@@ -9,7 +9,8 @@ import { directionBits, identity, type ManagerSpec, type PolicySpec, type RuleSp
 import type { PolicyDocumentLike } from "./format.ts";
 import { locate, locateSeal, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
 
-export function specOfDocument(doc: PolicyDocument): PolicySpec {
+/** `root`: where the system the policy is for is mounted; see resolveExe(). */
+export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
   const problems: string[] = [];
   const attempt = <T>(kind: EntryKind, i: number, field: string, fn: () => T): T | undefined => {
     try {
@@ -23,9 +24,9 @@ export function specOfDocument(doc: PolicyDocument): PolicySpec {
   const gates = (kind: "allow" | "delegate", entries: GateEntry[]) =>
     entries.forEach((e, i) => {
       const selectors: SelectorSpec = {};
-      if (e.exe !== undefined) selectors.exe = attempt(kind, i, "exe", () => resolveExe(e.exe!, "exe"));
+      if (e.exe !== undefined) selectors.exe = attempt(kind, i, "exe", () => resolveExe(e.exe!, "exe", root));
       if (e.uid !== undefined) selectors.uid = e.uid;
-      if (e.user !== undefined) selectors.uid = attempt(kind, i, "user", () => uidOfUser(e.user!));
+      if (e.user !== undefined) selectors.uid = attempt(kind, i, "user", () => uidOfUser(e.user!, root));
       if (e.cgroup !== undefined) selectors.cgroup = e.cgroup;
       if (e.pid !== undefined) selectors.pid = attempt(kind, i, "pid", () => resolvePid(e.pid!, "pid"));
       rules.push({ kind, path: e.path, selectors });
@@ -43,7 +44,7 @@ export function specOfDocument(doc: PolicyDocument): PolicySpec {
       }
     };
     seal = {
-      managers: [...at("managers", () => parseManagers(doc.seal!.managers, [])), ...at("manager_pids", () => parseManagers([], doc.seal!.manager_pids))],
+      managers: [...at("managers", () => parseManagers(doc.seal!.managers, [], root)), ...at("manager_pids", () => parseManagers([], doc.seal!.manager_pids))],
       untilReboot: doc.seal.until_reboot,
       lockBpf: doc.seal.lock_bpf,
     };

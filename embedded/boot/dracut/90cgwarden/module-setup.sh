@@ -1,7 +1,8 @@
 #!/bin/bash
-# dracut module: put cgwarden, libbpf and the policy into the initramfs, so
-# the policy is in force before the real root's PID 1 starts
-# (cgwarden-apply.sh, a pre-pivot hook). Installed by 'cgwarden install-files'.
+# dracut module: put cgwarden and libbpf into the initramfs, so the policy is
+# in force before the real root's PID 1 starts (cgwarden-apply.sh, a
+# pre-pivot hook, applies the real root's own policy file). Installed by
+# 'cgwarden install-files'.
 
 check() {
 	require_binaries cgwarden || return 1
@@ -24,6 +25,5 @@ install() {
 	else
 		dwarn "cgwarden: libbpf.so.1 not found; the policy will only be applied by cgwarden.service"
 	fi
-	inst_simple /etc/cgwarden/policy.toml
 	inst_hook pre-pivot 90 "$moddir/cgwarden-apply.sh"
 }

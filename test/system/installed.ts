@@ -1,0 +1,167 @@
+#!/usr/bin/env bun
+// The system image with cgwarden installed the way an admin installs it:
+// `cgwarden install-files --prefix /`, a policy in /etc/cgwarden/policy.toml,
+// cgwarden.service enabled, and every initramfs rebuilt by the image's own
+// initramfs-tools (with cgwarden's hook) so the policy is in force before
+// PID 1 starts. Done on the host, natively, through a loop mount and chroot:
+// the same commands in a TCG guest would take minutes. Cached beside the
+// system image, keyed by the binary and everything written here.
+//   bun test/system/installed.ts        # build (or find) it, print its paths
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cacheDir, exists, PROJECT_ROOT, progress, runOk, sha256, withLock } from "../vm/util.ts";
+import { builtinInitrdScript, ensureSystemImage, IMAGE_KERNELS, type ImageKernelName } from "./image.ts";
+
+/** Bump when the steps below change. */
+const RECIPE = "installed image recipe 1";
+const BINARY = join(PROJECT_ROOT, "dist/cgwarden");
+/** The seed's policy, as shipped: the machine boots with exactly this file. */
+const POLICY = join(PROJECT_ROOT, "examples/services-stay-put.toml");
+/**
+ * The sealed variant adds a seal whose manager is PID 1's binary: applied
+ * from the initramfs, where that path is only reachable under the real
+ * root, and in force before PID 1 starts.
+ */
+const SEAL = `\n[seal]\nmanagers = ["/usr/lib/systemd/systemd"]\n`;
+
+/**
+ * A service that exists from the first moments of boot, before
+ * cgwarden.service runs, and a mover that tries to take it out of its
+ * cgroup for its first 60 seconds: only a policy already in force from the
+ * initramfs holds it.
+ */
+const VICTIM_UNIT = `[Unit]
+Description=cgwarden test: a service that must stay in its cgroup from the start of boot
+DefaultDependencies=no
+Before=cgwarden.service sysinit.target
+
+[Service]
+ExecStart=/bin/sleep infinity
+
+[Install]
+WantedBy=sysinit.target
+`;
+const MOVER_UNIT = `[Unit]
+Description=cgwarden test: try to move cgw-victim.service out, from early in boot
+DefaultDependencies=no
+Before=cgwarden.service sysinit.target
+
+[Service]
+Type=exec
+ExecStart=/usr/local/sbin/cgw-early-mover
+
+[Install]
+WantedBy=sysinit.target
+`;
+// Monotonic seconds on every line, to compare with cgwarden.service's start.
+const MOVER_SCRIPT = `#!/bin/sh
+log=/run/cgw-early-mover.log
+attempts=0 moved=0
+: > $log
+while [ "$(cut -d' ' -f1 /proc/uptime | cut -d. -f1)" -lt 60 ]; do
+	pid=$(systemctl show -P MainPID cgw-victim.service 2>/dev/null)
+	if [ -n "$pid" ] && [ "$pid" -gt 0 ]; then
+		attempts=$((attempts + 1))
+		if echo "$pid" > /sys/fs/cgroup/cgroup.procs 2>/dev/null; then
+			moved=$((moved + 1))
+			echo "MOVED $(cut -d' ' -f1 /proc/uptime) pid $pid" >> $log
+			echo "$pid" > /sys/fs/cgroup/system.slice/cgw-victim.service/cgroup.procs 2>/dev/null
+		elif [ $attempts -eq 1 ]; then
+			echo "first $(cut -d' ' -f1 /proc/uptime) pid $pid" >> $log
+		fi
+	fi
+	sleep 0.2
+done
+echo "done attempts $attempts moved $moved" >> $log
+`;
+
+export interface InstalledImage {
+  disk: string;
+  /** Per kernel: the initramfs the image's initramfs-tools made, cgwarden's hook included. */
+  initrds: Record<ImageKernelName | "builtin", string>;
+  binarySha256: string;
+}
+
+export async function ensureInstalledImage(opts: { sealed?: boolean } = {}): Promise<InstalledImage> {
+  const base = await ensureSystemImage();
+  if (!exists(BINARY)) throw new Error(`${BINARY} is missing: run bun scripts/build.ts first`);
+  const binarySha256 = sha256(readFileSync(BINARY));
+  const policy = readFileSync(POLICY, "utf8") + (opts.sealed ? SEAL : "");
+  const key = sha256(RECIPE, base.disk, binarySha256, policy, VICTIM_UNIT, MOVER_UNIT, MOVER_SCRIPT).slice(0, 16);
+  const root = join(cacheDir(), "system");
+  const dir = join(root, `installed-${key}`);
+  const manifest = join(dir, "installed.json");
+  if (!exists(manifest)) {
+    await withLock(join(root, "build.lock"), "the installed system image", async () => {
+      if (!exists(manifest)) await build(dir, base.disk, binarySha256, policy);
+    });
+  }
+  return (await Bun.file(manifest).json()) as InstalledImage;
+}
+
+async function build(dir: string, baseDisk: string, binarySha256: string, policy: string): Promise<void> {
+  const started = Date.now();
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(join(tmp, "boot"), { recursive: true });
+  const disk = join(tmp, "rootfs.ext4");
+  await runOk(["cp", "--sparse=always", baseDisk, disk]);
+  const mnt = mkdtempSync("/tmp/cgwarden-installed-");
+  const mounted: string[] = [];
+  const mount = async (argv: string[], at: string) => {
+    await runOk(["mount", ...argv, at]);
+    mounted.unshift(at);
+  };
+  try {
+    await mount(["-o", "loop", disk], mnt);
+    await runOk([BINARY, "install-files", "--prefix", mnt]);
+    mkdirSync(join(mnt, "etc/cgwarden"), { recursive: true });
+    writeFileSync(join(mnt, "etc/cgwarden/policy.toml"), policy);
+    writeFileSync(join(mnt, "etc/systemd/system/cgw-victim.service"), VICTIM_UNIT);
+    writeFileSync(join(mnt, "etc/systemd/system/cgw-early-mover.service"), MOVER_UNIT);
+    writeFileSync(join(mnt, "usr/local/sbin/cgw-early-mover"), MOVER_SCRIPT, { mode: 0o755 });
+    // What `systemctl enable` does, without a running systemd.
+    const wants = join(mnt, "etc/systemd/system/sysinit.target.wants");
+    mkdirSync(wants, { recursive: true });
+    symlinkSync("/usr/lib/systemd/system/cgwarden.service", join(wants, "cgwarden.service"));
+    symlinkSync("/etc/systemd/system/cgw-victim.service", join(wants, "cgw-victim.service"));
+    symlinkSync("/etc/systemd/system/cgw-early-mover.service", join(wants, "cgw-early-mover.service"));
+
+    for (const fs of ["proc", "sys", "dev"]) await mount(["--bind", `/${fs}`], join(mnt, fs));
+    // The Debian way: update-initramfs, which runs every hook, cgwarden's too.
+    await runOk(["chroot", mnt, "update-initramfs", "-u", "-k", "all"]);
+    // The module-less initramfs the hook kernel boots with (see image.ts), made again with the hook.
+    await runOk(["chroot", mnt, "sh", "-c", builtinInitrdScript("/tmp/initrd.img-builtin")]);
+    const initrds = {} as InstalledImage["initrds"];
+    const base = await ensureSystemImage();
+    for (const name of IMAGE_KERNELS) {
+      const release = base.kernels[name].release;
+      copyFileSync(join(mnt, "boot", `initrd.img-${release}`), join(tmp, "boot", `initrd.img-${release}`));
+      initrds[name] = join(dir, "boot", `initrd.img-${release}`);
+    }
+    copyFileSync(join(mnt, "tmp/initrd.img-builtin"), join(tmp, "boot", "initrd.img-builtin"));
+    initrds.builtin = join(dir, "boot", "initrd.img-builtin");
+    // What went into the initramfs: the hook really ran.
+    const listing = await runOk(["chroot", mnt, "lsinitramfs", "/tmp/initrd.img-builtin"]);
+    for (const want of ["usr/sbin/cgwarden", "scripts/init-bottom/cgwarden"])
+      if (!listing.split("\n").some((l) => l.endsWith(want))) throw new Error(`the initramfs lacks ${want}: cgwarden's initramfs-tools hook did not run`);
+    if (!listing.includes("libbpf.so.1")) throw new Error("the initramfs lacks libbpf.so.1");
+    rmSync(join(mnt, "tmp/initrd.img-builtin"));
+    writeFileSync(join(tmp, "installed.json"), `${JSON.stringify({ disk: join(dir, "rootfs.ext4"), initrds, binarySha256 }, null, 2)}\n`);
+  } finally {
+    for (const at of mounted) await runOk(["umount", at]).catch(() => runOk(["umount", "-l", at]));
+    rmSync(mnt, { recursive: true, force: true });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  progress(`installed image built in ${((Date.now() - started) / 1000).toFixed(0)} s: ${dir}`);
+}
+
+
+
+if (import.meta.main) {
+  const t0 = Date.now();
+  const image = await ensureInstalledImage();
+  console.log(JSON.stringify(image, null, 2));
+  console.log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bun
+// The system scenarios (test/system/machine.system.ts) on one kernel: the
+// installed image booted twice, the second time only to see the policy come
+// back from the boot files. Used by test/run.ts; by hand:
+//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|unsupported]
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../vm/util.ts";
+import { boot, systemKernel, type SystemKernelName } from "./boot.ts";
+import { ensureInstalledImage } from "./installed.ts";
+
+const BUN = join(PROJECT_ROOT, "node_modules/.bin/bun");
+const SUITE = "./test/system/machine.system.ts";
+const BOOT_TIMEOUT_MS = 20 * 60_000;
+
+export interface SystemTally {
+  passed: number;
+  failed: number;
+  note: string;
+}
+
+/**
+ * The boots on `kernel`: the scenarios; the machine again with the seal in
+ * its policy file; and, on debian-6.12, once without the BPF LSM. bun's own
+ * pass and fail counts, summed.
+ */
+export async function systemScenarios(kernel: SystemKernelName, only?: string): Promise<SystemTally> {
+  const k = await systemKernel(kernel);
+  const tally: SystemTally = { passed: 0, failed: 0, note: "" };
+  const notes: string[] = [];
+  const boots = [
+    { which: "first", sealed: false, kernelArgs: [] as string[] },
+    { which: "second", sealed: true, kernelArgs: [] as string[] },
+    // The BPF LSM left out: cgwarden cannot enforce, and the boot must not mind.
+    ...(kernel === "debian-6.12" ? [{ which: "unsupported", sealed: false, kernelArgs: ["lsm=lockdown,capability"] }] : []),
+  ];
+  for (const { which, sealed, kernelArgs } of boots.filter((b) => !only || b.which === only)) {
+    const image = await ensureInstalledImage({ sealed });
+    // Every kernel boots the initramfs the image's initramfs-tools made, cgwarden's hook included.
+    const initrd = kernel === "hook-6.12" ? image.initrds.builtin : image.initrds[kernel];
+    const r = await boot({
+      kernel: { ...k, initrd },
+      disk: image.disk,
+      argv: [BUN, "test", "--timeout", "300000", SUITE],
+      env: { CGWARDEN_TEST_KERNEL: kernel, CGWARDEN_SYSTEM_BOOT: which, NO_COLOR: "1" },
+      timeoutMs: BOOT_TIMEOUT_MS,
+      memoryMiB: 1536,
+      kernelArgs,
+    });
+    process.stdout.write(r.output);
+    const pass = Number(/^\s*(\d+) pass$/m.exec(r.output)?.[1] ?? 0);
+    const fail = Number(/^\s*(\d+) fail$/m.exec(r.output)?.[1] ?? (r.exitCode === 0 ? 0 : 1));
+    tally.passed += pass;
+    tally.failed += fail || (r.exitCode !== 0 && pass === 0 ? 1 : 0);
+    notes.push(`${which} boot ${(r.bootMs / 1000).toFixed(0)} s, total ${(r.durationMs / 1000).toFixed(0)} s`);
+    if (r.exitCode !== 0) console.log(`--- journal of the ${which} boot (tail) ---\n${r.journal.split("\n").slice(-80).join("\n")}`);
+  }
+  tally.note = notes.join("; ");
+  return tally;
+}
+
+if (import.meta.main) {
+  const i = process.argv.indexOf("--kernel");
+  const kernel = (process.argv[i + 1] ?? "debian-6.12") as SystemKernelName;
+  const b = process.argv.indexOf("--boot");
+  const t = await systemScenarios(kernel, b > 0 ? process.argv[b + 1] : undefined);
+  console.log(`system ${kernel}: ${t.passed} passed, ${t.failed} failed (${t.note})`);
+  process.exitCode = t.failed ? 1 : 0;
+}
