@@ -7,12 +7,13 @@
 //   bun test/system/boot.ts --kernel debian-6.12 [--initrd FILE|builtin] [--timeout 600] [--memory 1024]
 //       [--journal FILE] [--console] [--verbose] -- sh -c 'systemctl is-system-running --wait'
 
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureHookKernel } from "../vm/hook-kernel.ts";
 import { ensureDebs, exists, onInterrupt, PROJECT_ROOT } from "../vm/util.ts";
+import { removeRunDir } from "../vm/guest.ts";
 import { ensureSystemImage, FATAL_MARKER, IMAGE_KERNELS, type ImageKernelName, RUNNING_MARKER, SHARE_TAG } from "./image.ts";
 
 export const SYSTEM_KERNELS = [...IMAGE_KERNELS, "hook-6.12"] as const;
@@ -119,17 +120,6 @@ function kill(p: Subprocess | undefined, signal: NodeJS.Signals): void {
   if (p && p.exitCode === null && p.signalCode === null) p.kill(signal);
 }
 
-/** Never recurse into share/: it is a mount point in virtiofsd's namespace. */
-function removeRunDir(dir: string): void {
-  rmSync(join(dir, "out"), { recursive: true, force: true });
-  rmSync(join(dir, "sock"), { force: true });
-  try {
-    rmdirSync(join(dir, "share"));
-    rmdirSync(dir);
-  } catch {
-    // leave it rather than risk it
-  }
-}
 
 export async function boot(opts: BootOptions): Promise<BootResult> {
   const started = Date.now();

@@ -193,7 +193,7 @@ function kill(p: Subprocess | undefined, signal: NodeJS.Signals): void {
 /** Remove the per-run directory without ever recursing into share/: if
  * the namespace's mounts were somehow visible, a recursive delete there
  * would walk the host's filesystem. */
-function removeRunDir(dir: string): void {
+export function removeRunDir(dir: string): void {
   rmSync(join(dir, "out"), { recursive: true, force: true });
   rmSync(join(dir, "sock"), { force: true });
   try {
