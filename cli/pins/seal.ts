@@ -137,7 +137,11 @@ function protectedKeys(state: PinnedState): Buffer[] {
   for (const id of progIds) {
     add(ProtectedKind.prog, BigInt(id));
     // Maps no pin names (.bss, per-CPU scratch, the mainline's per-task state): nobody opens those.
-    for (const mapId of programMapIds(id)) if (!pinnedMapIds.has(mapId)) (pinnedMapIds.add(mapId), add(ProtectedKind.map, BigInt(mapId)));
+    for (const mapId of programMapIds(id)) {
+      if (pinnedMapIds.has(mapId)) continue;
+      pinnedMapIds.add(mapId);
+      add(ProtectedKind.map, BigInt(mapId));
+    }
   }
   for (const dir of [p.dir, p.mapsDir, p.linksDir, p.progsDir]) {
     const st = statSync(dir, { bigint: true });

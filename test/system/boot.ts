@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureHookKernel } from "../vm/hook-kernel.ts";
 import { ensureDebs, exists, onInterrupt, PROJECT_ROOT } from "../vm/util.ts";
-import { removeRunDir } from "../vm/guest.ts";
+import { kill, removeRunDir, stopGuest } from "../vm/guest.ts";
 import { ensureSystemImage, FATAL_MARKER, IMAGE_KERNELS, type ImageKernelName, RUNNING_MARKER, SHARE_TAG } from "./image.ts";
 
 export const SYSTEM_KERNELS = [...IMAGE_KERNELS, "hook-6.12"] as const;
@@ -114,10 +114,6 @@ class Console {
 async function pump(stream: ReadableStream<Uint8Array>, sink: (s: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
-}
-
-function kill(p: Subprocess | undefined, signal: NodeJS.Signals): void {
-  if (p && p.exitCode === null && p.signalCode === null) p.kill(signal);
 }
 
 
@@ -224,13 +220,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
     const exitCode = Number.parseInt(out("status").trim(), 10);
     return { exitCode, output: out("output"), journal: out("journal"), consoleTail: consoleBuf.tail(), bootMs, durationMs };
   } finally {
-    kill(qemu, "SIGKILL");
-    kill(vfsd, "SIGTERM");
-    if (vfsd) {
-      const gone = await Promise.race([vfsd.exited.then(() => true), Bun.sleep(2000).then(() => false)]);
-      if (!gone) kill(vfsd, "SIGKILL");
-      await vfsd.exited;
-    }
+    await stopGuest(qemu, vfsd);
     unregister();
     removeRunDir(dir);
   }

@@ -180,13 +180,24 @@ class OutputFollower {
   }
 }
 
-function kill(p: Subprocess | undefined, signal: NodeJS.Signals): void {
+export function kill(p: Subprocess | undefined, signal: NodeJS.Signals): void {
   if (p && p.exitCode === null && p.signalCode === null) {
     try {
       p.kill(signal);
     } catch {
       // already gone
     }
+  }
+}
+
+/** QEMU at once; virtiofsd leaves on its own once QEMU hangs up, this covers failures before or during QEMU start. */
+export async function stopGuest(qemu: Subprocess | undefined, vfsd: Subprocess | undefined): Promise<void> {
+  kill(qemu, "SIGKILL");
+  kill(vfsd, "SIGTERM");
+  if (vfsd) {
+    const gone = await Promise.race([vfsd.exited.then(() => true), Bun.sleep(2000).then(() => false)]);
+    if (!gone) kill(vfsd, "SIGKILL");
+    await vfsd.exited;
   }
 }
 
@@ -316,15 +327,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
     const output = exists(outFile) ? readFileSync(outFile, "utf8") : "";
     return { exitCode, output, consoleTail: consoleBuf.tail(), durationMs, bootMs };
   } finally {
-    kill(qemu, "SIGKILL");
-    // virtiofsd leaves on its own once QEMU hangs up; this covers failures
-    // before or during QEMU start.
-    kill(vfsd, "SIGTERM");
-    if (vfsd) {
-      const gone = await Promise.race([vfsd.exited.then(() => true), Bun.sleep(2000).then(() => false)]);
-      if (!gone) kill(vfsd, "SIGKILL");
-      await vfsd.exited;
-    }
+    await stopGuest(qemu, vfsd);
     unregister();
     removeRunDir(dir);
   }
