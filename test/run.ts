@@ -6,8 +6,8 @@
 //   bun test/run.ts [--kernel NAME]... [--suite FILE]... [--skip-host]
 //
 // The system scenarios (test/system: a Debian machine with systemd, booted
-// twice per kernel) run beside the guest suites, one guest each on the 2
-// cores; --suite test/system/machine.system.ts runs only them.
+// twice per kernel) and the guest suites run two guests at a time, one per
+// core; --suite test/system/machine.system.ts runs only the system ones.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runInGuest } from "./vm/guest.ts";
@@ -108,17 +108,30 @@ function hostTests(): Tally {
   return { label: "host", ...counts };
 }
 
-async function systemTallies(kernels: KernelName[]): Promise<Tally[]> {
-  const out: Tally[] = [];
-  for (const kernel of kernels) {
-    const label = `${kernel} system`;
-    try {
-      out.push({ label, ...(await systemScenarios(kernel)) });
-    } catch (e) {
-      process.stdout.write(`${(e as Error).message}\n`);
-      out.push({ label, passed: 0, failed: 1, note: "system guest failed: see above" });
-    }
+async function systemTally(kernel: KernelName): Promise<Tally> {
+  const label = `${kernel} system`;
+  try {
+    return { label, ...(await systemScenarios(kernel)) };
+  } catch (e) {
+    process.stdout.write(`${(e as Error).message}\n`);
+    return { label, passed: 0, failed: 1, note: "system guest failed: see above" };
   }
+}
+
+/**
+ * Runs jobs two at a time, in order (each is one single-CPU guest, and
+ * the machine has 2 cores); results come back in the jobs' order.
+ */
+async function inPairs(jobs: (() => Promise<Tally>)[]): Promise<Tally[]> {
+  const out: Tally[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      out[i] = await jobs[i]!();
+    }
+  };
+  await Promise.all([worker(), worker()]);
   return out;
 }
 
@@ -157,12 +170,16 @@ async function main(): Promise<number> {
   const system = !opts.suites.length || opts.suites.includes(SYSTEM_SUITE);
   const suites = opts.suites.length ? opts.suites.filter((s) => s !== SYSTEM_SUITE) : GUEST_SUITES;
   for (const s of suites) if (!existsSync(join(ROOT, s))) throw new Error(`no suite ${s}`);
-  // A second chain beside the guest suites: each is one single-CPU guest at a time.
-  const systemChain = system ? systemTallies(opts.kernels) : Promise.resolve([]);
-  if (suites.length) for (const kernel of opts.kernels) tallies.push(await guestTests(kernel, suites));
-  tallies.push(...(await systemChain));
+  // Per kernel, its guest suites and then its system boots; the kernel
+  // whose build may still be running (hook-6.12, listed last) comes last.
+  const jobs: (() => Promise<Tally>)[] = [];
+  for (const kernel of opts.kernels) {
+    if (suites.length) jobs.push(() => guestTests(kernel, suites));
+    if (system) jobs.push(() => systemTally(kernel));
+  }
   if (!opts.suites.length && opts.kernels.includes("debian-6.12"))
-    tallies.push(await guestTests("debian-6.12", [UNSUPPORTED_SUITE], ["lsm=lockdown,capability"], "debian-6.12 without BPF LSM"));
+    jobs.push(() => guestTests("debian-6.12", [UNSUPPORTED_SUITE], ["lsm=lockdown,capability"], "debian-6.12 without BPF LSM"));
+  tallies.push(...(await inPairs(jobs)));
 
   console.log("\nresults:");
   for (const t of tallies) console.log(`  ${t.label}: ${t.passed} passed, ${t.failed} failed${t.note ? ` (${t.note})` : ""}`);

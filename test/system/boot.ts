@@ -4,7 +4,7 @@
 // exit status and the boot's journal. The disk is -snapshot: every run
 // starts from the same fresh machine. The host's project is shared
 // read-only over virtiofs and mounted at the same path, like test/vm.
-//   bun test/system/boot.ts --kernel debian-6.12 [--initrd FILE|builtin] [--timeout 600] [--memory 1024]
+//   bun test/system/boot.ts --kernel debian-6.12 [--initrd FILE|builtin] [--disk FILE] [--timeout 600] [--memory 1024]
 //       [--journal FILE] [--console] [--verbose] -- sh -c 'systemctl is-system-running --wait'
 
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -227,7 +227,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
 }
 
 const USAGE = `usage: bun test/system/boot.ts --kernel <${SYSTEM_KERNELS.join("|")}> [--vmlinuz FILE] [--initrd FILE|builtin]
-       [--timeout SECONDS] [--memory MiB] [--journal FILE] [--console] [--verbose] -- COMMAND [ARG]...`;
+       [--disk FILE] [--timeout SECONDS] [--memory MiB] [--journal FILE] [--console] [--verbose] -- COMMAND [ARG]...`;
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`boot: ${msg}\n`);
@@ -239,6 +239,7 @@ async function main(args: string[]): Promise<number> {
   let kernelName: SystemKernelName | undefined;
   let vmlinuz: string | undefined;
   let initrd: string | undefined;
+  let disk: string | undefined;
   let timeoutSec = 600;
   let memoryMiB = 1024;
   let journalFile: string | undefined;
@@ -257,6 +258,7 @@ async function main(args: string[]): Promise<number> {
       kernelName = k as SystemKernelName;
     } else if (a === "--vmlinuz") vmlinuz = value();
     else if (a === "--initrd") initrd = value();
+    else if (a === "--disk") disk = value();
     else if (a === "--timeout") timeoutSec = Number(value());
     else if (a === "--memory") memoryMiB = Number(value());
     else if (a === "--journal") journalFile = value();
@@ -273,7 +275,7 @@ async function main(args: string[]): Promise<number> {
     // "builtin": the image's module-less initramfs, for hook-6.12 and the like.
     if (initrd) kernel.initrd = initrd === "builtin" ? (await ensureSystemImage()).builtinInitrd : initrd;
     process.stderr.write(`[system] ${kernel.name}: ${kernel.vmlinuz}${kernel.initrd ? ` + ${kernel.initrd}` : " (no initrd)"}\n`);
-    const r = await boot({ kernel, argv, timeoutMs: timeoutSec * 1000, memoryMiB, verbose });
+    const r = await boot({ kernel, disk, argv, timeoutMs: timeoutSec * 1000, memoryMiB, verbose });
     process.stdout.write(r.output);
     if (journalFile) writeFileSync(journalFile, r.journal);
     if (showConsole) process.stderr.write(`--- console (tail) ---\n${r.consoleTail}\n`);

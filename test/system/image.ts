@@ -24,6 +24,10 @@ const PACKAGES = [
   // Root on /dev/vda: the initramfs (built in the image by its own
   // initramfs-tools), zstd for its default compression, fsck for ext4.
   "initramfs-tools", "zstd", "e2fsprogs",
+  // dracut's generator without the "dracut" package's kernel hooks (that
+  // one conflicts with initramfs-tools): installed.ts makes a second
+  // initramfs per kernel with it, cgwarden's dracut module included.
+  "dracut-core",
 ];
 
 /** Same specs as test/vm/kernels.ts, so both harnesses test the same kernels. */

@@ -7,13 +7,13 @@
 // the same commands in a TCG guest would take minutes. Cached beside the
 // system image, keyed by the binary and everything written here.
 //   bun test/system/installed.ts        # build (or find) it, print its paths
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir, exists, PROJECT_ROOT, progress, runOk, sha256, withLock } from "../vm/util.ts";
 import { builtinInitrdScript, ensureSystemImage, IMAGE_KERNELS, type ImageKernelName } from "./image.ts";
 
 /** Bump when the steps below change. */
-const RECIPE = "installed image recipe 1";
+const RECIPE = "installed image recipe 2";
 const BINARY = join(PROJECT_ROOT, "dist/cgwarden");
 /** The seed's policy, as shipped: the machine boots with exactly this file. */
 const POLICY = join(PROJECT_ROOT, "examples/services-stay-put.toml");
@@ -79,6 +79,8 @@ export interface InstalledImage {
   disk: string;
   /** Per kernel: the initramfs the image's initramfs-tools made, cgwarden's hook included. */
   initrds: Record<ImageKernelName | "builtin", string>;
+  /** The same per kernel, made by the image's dracut, cgwarden's dracut module included. */
+  dracutInitrds: Record<ImageKernelName | "builtin", string>;
   binarySha256: string;
 }
 
@@ -93,9 +95,13 @@ export async function ensureInstalledImage(opts: { sealed?: boolean } = {}): Pro
   const manifest = join(dir, "installed.json");
   if (!exists(manifest)) {
     await withLock(join(root, "build.lock"), "the installed system image", async () => {
-      if (!exists(manifest)) await build(dir, base.disk, binarySha256, policy);
+      if (exists(manifest)) return;
+      await build(dir, base.disk, binarySha256, policy);
+      pruneOlder(root);
     });
   }
+  const now = new Date();
+  utimesSync(dir, now, now); // in use: the pruning above keeps it
   return (await Bun.file(manifest).json()) as InstalledImage;
 }
 
@@ -147,7 +153,18 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
       if (!listing.split("\n").some((l) => l.endsWith(want))) throw new Error(`the initramfs lacks ${want}: cgwarden's initramfs-tools hook did not run`);
     if (!listing.includes("libbpf.so.1")) throw new Error("the initramfs lacks libbpf.so.1");
     rmSync(join(mnt, "tmp/initrd.img-builtin"));
-    writeFileSync(join(tmp, "installed.json"), `${JSON.stringify({ disk: join(dir, "rootfs.ext4"), initrds, binarySha256 }, null, 2)}\n`);
+    const dracutInitrds = {} as InstalledImage["dracutInitrds"];
+    for (const name of [...IMAGE_KERNELS, "builtin" as const]) {
+      const file = `initrd.img-${name}-dracut`;
+      await runOk(["chroot", mnt, "sh", "-c", dracutScript(`/tmp/${file}`, name === "builtin" ? null : base.kernels[name].release)]);
+      const listing = await runOk(["chroot", mnt, "lsinitrd", `/tmp/${file}`]);
+      for (const want of ["usr/sbin/cgwarden", "libbpf.so.1", "pre-pivot/90-cgwarden-apply.sh"])
+        if (!listing.includes(want)) throw new Error(`dracut's initramfs for ${name} lacks ${want}: cgwarden's dracut module was not included`);
+      copyFileSync(join(mnt, "tmp", file), join(tmp, "boot", file));
+      rmSync(join(mnt, "tmp", file));
+      dracutInitrds[name] = join(dir, "boot", file);
+    }
+    writeFileSync(join(tmp, "installed.json"), `${JSON.stringify({ disk: join(dir, "rootfs.ext4"), initrds, dracutInitrds, binarySha256 }, null, 2)}\n`);
   } finally {
     for (const at of mounted) await runOk(["umount", at]).catch(() => runOk(["umount", "-l", at]));
     rmSync(mnt, { recursive: true, force: true });
@@ -158,6 +175,33 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
 }
 
 
+
+/**
+ * Every new binary makes new installed images (over 1 GB each): keep the
+ * few used last, enough for a sealed and an unsealed variant of two builds
+ * (a clone under test beside a working tree).
+ */
+function pruneOlder(root: string, keep = 4): void {
+  const dirs = readdirSync(root)
+    .filter((n) => /^installed-[0-9a-f]{16}$/.test(n))
+    .map((n) => ({ path: join(root, n), mtime: statSync(join(root, n)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const d of dirs.slice(keep)) rmSync(d.path, { recursive: true, force: true });
+}
+
+/**
+ * dracut as a distribution runs it, with its default module set (cgwarden's
+ * included because its check() finds the binary and a policy), except that
+ * the chroot cannot describe the guest's hardware: not host-only, and only
+ * the drivers a virtio ext4 root needs. A kernel with those built in
+ * (hook-6.12) gets an initramfs without kernel modules.
+ */
+function dracutScript(out: string, release: string | null): string {
+  const kernel = release
+    ? `--kver ${release} --drivers 'virtio_pci virtio_blk ext4'`
+    : `--kver "$(ls /lib/modules | head -n 1)" --no-kernel`;
+  return `dracut --quiet --force --no-hostonly --no-hostonly-cmdline --compress gzip ${kernel} ${out}`;
+}
 
 if (import.meta.main) {
   const t0 = Date.now();

@@ -4,8 +4,9 @@
 // enabled, the initramfs rebuilt with cgwarden's hook). Runs inside that
 // machine as root, from cgwarden-run.service (test/system/run.ts boots it).
 // CGWARDEN_SYSTEM_BOOT=second runs only the boot checks, on the machine
-// booted again with a seal in its policy file; =unsupported, booted without
-// the BPF LSM, checks that cgwarden stays out of the boot's way.
+// booted again with a seal in its policy file; =dracut, the same from the
+// initramfs dracut made; =unsupported, booted without the BPF LSM, checks
+// that cgwarden stays out of the boot's way.
 // One line per scenario: "system: SCENARIO: ok (...)".
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ const KERNEL = process.env.CGWARDEN_TEST_KERNEL ?? "unknown";
 const BOOT = process.env.CGWARDEN_SYSTEM_BOOT ?? "first";
 const SECOND = BOOT === "second";
 const UNSUPPORTED = BOOT === "unsupported";
+const DRACUT = BOOT === "dracut";
 
 interface Run {
   code: number;
@@ -41,6 +43,16 @@ function asAdmin(script: string): string {
   return ok(`systemd-run --quiet --wait --pipe --collect --slice=cgw-admin.slice -p Type=exec sh -c '${script.replace(/'/g, `'\\''`)}'`);
 }
 
+/** The fields of `audit --json` records these scenarios read. */
+interface AuditRecord {
+  seq: number;
+  verdict: string;
+  via: string;
+  actor: { comm: string; exe: { path: string | null } };
+  dst: { id: string; path: string | null };
+}
+const records = (): AuditRecord[] => ok(`${CGW} audit --json`).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+
 function unit(name: string, body: string): void {
   writeFileSync(`/etc/systemd/system/${name}`, body);
   ok("systemctl daemon-reload");
@@ -60,7 +72,7 @@ describe.skipIf(!UNSUPPORTED)(`boot without the BPF LSM on ${KERNEL}`, () => {
   });
 });
 
-describe.skipIf(UNSUPPORTED)(`boot on ${KERNEL}${SECOND ? " (second boot, sealed from the initramfs)" : ""}`, () => {
+describe.skipIf(UNSUPPORTED)(`boot on ${KERNEL}${SECOND ? " (second boot, sealed from the initramfs)" : DRACUT ? " (from dracut's initramfs)" : ""}`, () => {
   test("the system comes up: running, no failed unit", () => {
     const state = sh("systemctl is-system-running --wait");
     const failed = ok("systemctl --failed --no-legend --plain");
@@ -110,11 +122,20 @@ describe.skipIf(UNSUPPORTED)(`boot on ${KERNEL}${SECOND ? " (second boot, sealed
     say("seal at boot", `sealed ${(unitStarted - sealedAt).toFixed(1)} s before cgwarden.service started; root's unload: ${unload.err.trim().slice(0, 80)}...; a unit (PID 1's child) changed it`);
   });
 
+  test.skipIf(!DRACUT)("dracut's initramfs ran cgwarden's pre-pivot hook without a warning", () => {
+    const prePivot = ok("journalctl -b -o cat -u dracut-pre-pivot.service");
+    expect(prePivot).toContain("Finished dracut-pre-pivot.service");
+    expect(prePivot).not.toContain("policy not applied");
+    const dracut = ok("journalctl -b -o cat -t dracut-cmdline").split("\n").find((l) => l.includes("dracut-")) ?? "";
+    expect(dracut).toContain("dracut-");
+    say("dracut", `${dracut.trim()}; its pre-pivot hook applied the policy, quietly (a failure would have logged "cgwarden: policy not applied")`);
+  });
+
   test("nothing systemd did was denied", () => {
-    const records = ok(`${CGW} audit --json`).split("\n").filter(Boolean).map((l) => JSON.parse(l));
-    const bySystemd = records.filter((r) => r.actor.comm === "systemd" || r.actor.exe.path === "/usr/lib/systemd/systemd");
+    const all = records();
+    const bySystemd = all.filter((r) => r.actor.comm === "systemd" || r.actor.exe.path === "/usr/lib/systemd/systemd");
     expect(bySystemd).toEqual([]);
-    say("records", `${records.length} records, none of them systemd's (the early mover's are the rest)`);
+    say("records", `${all.length} records, none of them systemd's (the early mover's are the rest)`);
   });
 });
 
@@ -215,8 +236,7 @@ describe.skipIf(BOOT !== "first")(`the seed's policy on ${KERNEL}`, () => {
       const denied = tools();
       console.log(`system: libcgroup without a rule said: ${denied.replace(/\n/g, " | ")}`);
       expect(denied).not.toContain("0::/cgw-tools/a");
-      const records = ok(`${CGW} audit --json`).split("\n").filter(Boolean).map((l) => JSON.parse(l));
-      const comms = [...new Set(records.filter((r) => r.dst.path === "/cgw-tools/a" && r.verdict === "denied").map((r) => r.actor.comm))].sort();
+      const comms = [...new Set(records().filter((r) => r.dst.path === "/cgw-tools/a" && r.verdict === "denied").map((r) => r.actor.comm))].sort();
       expect(comms).toEqual(["cgclassify", "cgexec"]);
       cgw(`allow /cgw-tools --exe ${ok("command -v cgexec")}`);
       cgw(`allow /cgw-tools --exe ${ok("command -v cgclassify")}`);
@@ -257,7 +277,12 @@ describe.skipIf(BOOT !== "first")(`the seed's policy on ${KERNEL}`, () => {
     };
     const undelegated = start();
     cgw("delegate /system.slice/cgw-containers.service --cgroup /system.slice/cgw-containers.service");
+    // Every decision recorded, allowed ones too: the records say how each task entered its cgroup.
+    cgw("recording all");
+    const seqBefore = Math.max(0, ...records().map((r) => Number(r.seq)));
     const delegated = start();
+    cgw("recording denials");
+    const byCrun = records().filter((r) => Number(r.seq) > seqBefore && r.actor.comm === "crun");
     const layout = ok("cat /tmp/cgw-containers.ls").split("\n");
     cgw("unlock /system.slice/cgw-containers.service");
     expect(undelegated).not.toContain("crun exit 0");
@@ -266,6 +291,10 @@ describe.skipIf(BOOT !== "first")(`the seed's policy on ${KERNEL}`, () => {
     expect(delegated).toContain("0::/");
     expect(delegated).toMatch(/reach out exit [1-9]/);
     expect(layout).toEqual(expect.arrayContaining(["container", "supervisor"]));
-    say("crun", `without the delegation: ${undelegated.split("\n").filter((l) => /supervisor|crun exit|cgroup/.test(l)).join(" | ")}; with it: the service's cgroup held ${layout.join(" and ")} while the container ran (in its own cgroup namespace: ${delegated.split("\n").find((l) => l.startsWith("0::"))}), and the service's own move out was refused`);
+    // crun started the container straight into its cgroup with clone3(CLONE_INTO_CGROUP), and cgwarden decided it.
+    const intoCgroup = byCrun.filter((r) => r.via === "clone" && r.verdict === "allowed");
+    expect(intoCgroup.length).toBeGreaterThan(0);
+    const how = [...new Set(byCrun.map((r) => `${r.via} ${r.verdict}`))].join(", ");
+    say("crun", `without the delegation: ${undelegated.split("\n").filter((l) => /supervisor|crun exit|cgroup/.test(l)).join(" | ")}; with it: the service's cgroup held ${layout.join(" and ")} while the container ran (in its own cgroup namespace: ${delegated.split("\n").find((l) => l.startsWith("0::"))}), crun's decisions recorded: ${how} (${intoCgroup.length} clone3 into ${intoCgroup[0]!.dst.path ?? `cgroup ${intoCgroup[0]!.dst.id}`}), and the service's own move out was refused`);
   });
 });

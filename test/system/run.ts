@@ -1,8 +1,8 @@
 #!/usr/bin/env bun
 // The system scenarios (test/system/machine.system.ts) on one kernel: the
-// installed image booted twice, the second time only to see the policy come
-// back from the boot files. Used by test/run.ts; by hand:
-//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|unsupported]
+// installed image booted three times; the second (sealed) and third (from
+// dracut's initramfs) only to see the policy come back from the boot files. Used by test/run.ts; by hand:
+//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|dracut|unsupported]
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../vm/util.ts";
 import { boot, systemKernel, type SystemKernelName } from "./boot.ts";
@@ -20,7 +20,8 @@ export interface SystemTally {
 
 /**
  * The boots on `kernel`: the scenarios; the machine again with the seal in
- * its policy file; and, on debian-6.12, once without the BPF LSM. bun's own
+ * its policy file; again from dracut's initramfs; and, on debian-6.12, once
+ * without the BPF LSM. bun's own
  * pass and fail counts, summed.
  */
 export async function systemScenarios(kernel: SystemKernelName, only?: string): Promise<SystemTally> {
@@ -30,13 +31,16 @@ export async function systemScenarios(kernel: SystemKernelName, only?: string): 
   const boots = [
     { which: "first", sealed: false, kernelArgs: [] as string[] },
     { which: "second", sealed: true, kernelArgs: [] as string[] },
+    // The same machine from dracut's initramfs instead of initramfs-tools'.
+    { which: "dracut", sealed: false, kernelArgs: [] as string[] },
     // The BPF LSM left out: cgwarden cannot enforce, and the boot must not mind.
     ...(kernel === "debian-6.12" ? [{ which: "unsupported", sealed: false, kernelArgs: ["lsm=lockdown,capability"] }] : []),
   ];
   for (const { which, sealed, kernelArgs } of boots.filter((b) => !only || b.which === only)) {
     const image = await ensureInstalledImage({ sealed });
-    // Every kernel boots the initramfs the image's initramfs-tools made, cgwarden's hook included.
-    const initrd = kernel === "hook-6.12" ? image.initrds.builtin : image.initrds[kernel];
+    // Every kernel boots an initramfs the image made, with cgwarden's hook or dracut module in it.
+    const initrds = which === "dracut" ? image.dracutInitrds : image.initrds;
+    const initrd = kernel === "hook-6.12" ? initrds.builtin : initrds[kernel];
     const r = await boot({
       kernel: { ...k, initrd },
       disk: image.disk,

@@ -1,7 +1,7 @@
 // Help, completions and the man page come from the command definitions: each
 // must name every command and every option the parser accepts.
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runCli } from "../../cli/main.ts";
@@ -52,6 +52,7 @@ test("the bash script parses", () => {
   const dir = mkdtempSync(join(tmpdir(), "cgw-completion-"));
   writeFileSync(join(dir, "c.bash"), completionScript("bash", specs));
   const p = Bun.spawnSync(["bash", "-n", join(dir, "c.bash")], { stderr: "pipe" });
+  rmSync(dir, { recursive: true, force: true });
   expect(p.stderr.toString()).toBe("");
   expect(p.exitCode).toBe(0);
 });
@@ -66,6 +67,7 @@ describe("cgwarden(8)", () => {
   const dir = mkdtempSync(join(tmpdir(), "cgw-man-"));
   const file = join(dir, "cgwarden.8");
   writeFileSync(file, roff);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test("renders with man -l, naming every command and option", () => {
     const p = Bun.spawnSync(["man", "-l", file], { env: { ...process.env, MANWIDTH: "100", MAN_KEEP_FORMATTING: "" }, stdout: "pipe", stderr: "pipe" });

@@ -8,10 +8,19 @@ type warn >/dev/null 2>&1 || . /lib/dracut-lib.sh
 
 [ -x /usr/sbin/cgwarden ] && [ -f "$NEWROOT/etc/cgwarden/policy.toml" ] || return 0
 
+# In the shell itself: an initramfs need not have grep.
+cgwarden_mounted() {
+	local _dev _mp _type _rest
+	while read -r _dev _mp _type _rest; do
+		[ "$_mp" = "$1" ] && [ "$_type" = "$2" ] && return 0
+	done < /proc/mounts
+	return 1
+}
+
 mkdir -p /sys/fs/cgroup
-grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
-grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf -o mode=700 bpf /sys/fs/bpf
-grep -q ' /sys/kernel/security securityfs ' /proc/mounts || mount -t securityfs securityfs /sys/kernel/security
+cgwarden_mounted /sys/fs/cgroup cgroup2 || mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
+cgwarden_mounted /sys/fs/bpf bpf || mount -t bpf -o mode=700 bpf /sys/fs/bpf
+cgwarden_mounted /sys/kernel/security securityfs || mount -t securityfs securityfs /sys/kernel/security
 
 if out=$(CGWARDEN_ORIGIN=initramfs NO_COLOR=1 /usr/sbin/cgwarden apply --root "$NEWROOT" "$NEWROOT/etc/cgwarden/policy.toml" 2>&1); then
 	info "cgwarden: $out"

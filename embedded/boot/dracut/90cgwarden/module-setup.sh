@@ -16,12 +16,16 @@ depends() {
 }
 
 install() {
-	local libbpf
+	local libbpf lib
 	inst_binary cgwarden /usr/sbin/cgwarden
 	# cgwarden opens libbpf with dlopen(), which dracut's ldd walk cannot see.
+	# Its own libraries (libelf, libz) are named here too: dracut resolves
+	# dependencies late, and only of executable files, which libraries are not.
 	libbpf=$(ldconfig -p | sed -n 's/^[[:space:]]*libbpf\.so\.1 (libc6,x86-64) => //p' | head -n 1)
 	if [[ -n $libbpf ]]; then
-		inst_library "$libbpf"
+		for lib in "$libbpf" $(ldd "$libbpf" | sed -n 's/^.* => \(\/[^ ]*\) .*$/\1/p'); do
+			inst_library "$lib"
+		done
 	else
 		dwarn "cgwarden: libbpf.so.1 not found; the policy will only be applied by cgwarden.service"
 	fi
