@@ -235,24 +235,12 @@ struct {
 	__type(value, struct pending_migration);
 } migrations SEC(".maps");
 
-/*
- * What each process really executed, on its thread-group leader: written at
- * exec, or from mm->exe_file just before the first PR_SET_MM can change it.
- * mm->exe_file alone is no identity: prctl(PR_SET_MM_EXE_FILE) as root, or
- * PR_SET_MM_MAP inside any user namespace, points it at another file.
- */
-struct exe_identity {
-	__u64 dev;
-	__u64 ino;
-	__u32 manager; /* executed cgwarden's binary as the child of a manager (see the seal) */
-	__u32 pad;
-};
-
+/* struct cgw_exe_identity (cgwarden.h), on each thread-group leader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct exe_identity);
+	__type(value, struct cgw_exe_identity);
 } executed SEC(".maps");
 
 /*
@@ -558,7 +546,7 @@ static __always_inline void exe_of(struct task_struct *task, __u64 *dev, __u64 *
 static __always_inline void identify(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
 {
 	struct task_struct *leader = t->group_leader;
-	struct exe_identity *id = bpf_task_storage_get(&executed, leader, 0, 0);
+	struct cgw_exe_identity *id = bpf_task_storage_get(&executed, leader, 0, 0);
 
 	*manager = 0;
 	if (t->ptrace || leader->ptrace) {
@@ -1194,7 +1182,7 @@ SEC("lsm/bprm_committed_creds")
 int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct exe_identity *id;
+	struct cgw_exe_identity *id;
 
 	struct cgw_seal *s = active_seal();
 
@@ -1219,7 +1207,7 @@ int BPF_PROG(cgwarden_prctl, int option, unsigned long arg2, unsigned long arg3,
 	     unsigned long arg4, unsigned long arg5, int ret)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct exe_identity *id;
+	struct cgw_exe_identity *id;
 	__u64 dev, ino;
 
 	if (option != PR_SET_MM)

@@ -139,13 +139,7 @@ struct cgw_selector_key {
 struct cgw_bound_key {
 	__u64 cgroup;
 	__u32 epoch;
-	/*
-	 * Set while the epoch not in force may hold entries: from the first
-	 * write of a change until the old epoch is swept. A change killed in
-	 * between leaves it set, and the next command sweeps, even one that
-	 * changes nothing else.
-	 */
-	__u32 stale;
+	__u32 pad; /* zero: keys are compared byte for byte */
 };
 
 struct cgw_binding {
@@ -295,6 +289,20 @@ struct cgw_record {
 	__u32 tamper;     /* CGW_TAMPER_* when via is CGW_VIA_TAMPER */
 	char actor_comm[CGW_COMM_LEN];
 	char task_comm[CGW_COMM_LEN];
+};
+
+/*
+ * executed (task storage): what each process really executed, on its
+ * thread-group leader: written at exec, or from mm->exe_file just before
+ * the first PR_SET_MM can change it. mm->exe_file alone is no identity:
+ * prctl(PR_SET_MM_EXE_FILE) as root, or PR_SET_MM_MAP inside any user
+ * namespace, points it at another file. `explain` reads it by pidfd.
+ */
+struct cgw_exe_identity {
+	__u64 dev;
+	__u64 ino;
+	__u32 manager; /* executed cgwarden's binary as the child of a manager (see the seal) */
+	__u32 pad;
 };
 
 /*

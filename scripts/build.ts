@@ -1,17 +1,19 @@
 #!/usr/bin/env bun
-// Builds embedded/cgwarden.bpf.o from bpf/ and dist/cgwarden from cli/.
+// Builds embedded/cgwarden.bpf.o and cli/object/header.ts from bpf/, and
+// dist/cgwarden from cli/.
 //
-//   bun scripts/build.ts             object (if sources changed) + executable
-//   bun scripts/build.ts --bpf-only  object only
-//   bun scripts/build.ts --verify    fail if embedded/ does not match bpf/
+//   bun scripts/build.ts             object and header.ts (if sources changed) + executable
+//   bun scripts/build.ts --bpf-only  object and header.ts only
+//   bun scripts/build.ts --verify    fail if embedded/ or header.ts does not match bpf/
 //
-// The object is committed so that building the CLI needs no clang; the stamp
-// beside it records what it was built from, and --verify rebuilds and
-// compares byte for byte, so a stale object cannot go unnoticed.
+// Both are committed so that building the CLI needs no clang; the stamp
+// beside the object records what it was built from, and --verify rebuilds
+// both and compares byte for byte, so neither can go stale unnoticed.
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { GENERATED, generateHeaderModule } from "./header-abi.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BPF_DIR = join(ROOT, "bpf");
@@ -78,6 +80,8 @@ function buildObject(): void {
     console.log("embedded/cgwarden.bpf.o is up to date");
     return;
   }
+  writeFileSync(join(ROOT, GENERATED), generateHeaderModule(ROOT, CLANG));
+  console.log(`wrote ${GENERATED} from bpf/cgwarden.h`);
   mkdirSync(join(ROOT, "embedded"), { recursive: true });
   compileObject(OBJECT);
   const next: Stamp = { sources: digest, compiler: compilerVersion(), object: sha256(readFileSync(OBJECT)) };
@@ -103,12 +107,15 @@ function verify(): number {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const header = join(ROOT, GENERATED);
+  if (!existsSync(header) || readFileSync(header, "utf8") !== generateHeaderModule(ROOT, CLANG))
+    problems.push(`${GENERATED} is not what bpf/cgwarden.h generates`);
   if (problems.length) {
-    for (const p of problems) console.error(`stale embedded object: ${p}`);
-    console.error("fix: run 'bun run build:bpf' and commit embedded/");
+    for (const p of problems) console.error(`stale build output: ${p}`);
+    console.error(`fix: run 'bun run build:bpf' and commit embedded/ and ${GENERATED}`);
     return 1;
   }
-  console.log("embedded/cgwarden.bpf.o matches bpf/ sources");
+  console.log(`embedded/cgwarden.bpf.o and ${GENERATED} match bpf/ sources`);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 // The maps of the BPF object that userspace pins and uses, and the shape each
 // must have: anything else is not cgwarden's, or is from another ABI.
 import {
-  BindingLayout, BoundKeyLayout, GateKeyLayout, GateLayout, LockLayout, NodeStatsLayout, PathKeyLayout, PathLayout,
+  BindingLayout, BoundKeyLayout, ExeIdentityLayout, GateKeyLayout, GateLayout, LockLayout, NodeStatsLayout, PathKeyLayout, PathLayout,
   ProtectedKeyLayout, RecordLayout, RuleLayout, SealLayout, SelectorKeyLayout, SettingsLayout, TEMPLATE_SET_SIZE,
 } from "./abi.ts";
 
@@ -19,9 +19,6 @@ const PERCPU_ARRAY = 6;
 const RINGBUF = 27;
 const TASK_STORAGE = 29;
 const ARRAY_OF_MAPS = 12;
-
-/** struct exe_identity in bpf/cgwarden.bpf.c: dev, ino, manager. */
-export const EXE_IDENTITY_SIZE = 24;
 
 /**
  * What a sealed policy lets anyone but a manager open, read-only: the maps
@@ -51,7 +48,7 @@ export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; 
   recorder: { type: ARRAY, keySize: 4, valueSize: RecordLayout.size },
   recorder_head: { type: ARRAY, keySize: 4, valueSize: 8 },
   events: { type: RINGBUF, keySize: 0, valueSize: 0 },
-  executed: { type: TASK_STORAGE, keySize: 4, valueSize: EXE_IDENTITY_SIZE },
+  executed: { type: TASK_STORAGE, keySize: 4, valueSize: ExeIdentityLayout.size },
   seal: { type: ARRAY, keySize: 4, valueSize: SealLayout.size },
   protected: { type: HASH, keySize: ProtectedKeyLayout.size, valueSize: 4 },
 };

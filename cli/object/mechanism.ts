@@ -1,4 +1,5 @@
 // The two ways cgwarden reaches the one decision function in bpf/cgwarden.bpf.c.
+import { CGW_MECH_MAINLINE, CGW_MECH_NATIVE } from "./header.ts";
 
 export type MechanismName = "native" | "mainline";
 
@@ -34,7 +35,7 @@ const BINDING_PROGRAMS = ["cgwarden_mkdir", "cgwarden_rmdir"];
 
 export const NATIVE: Mechanism = {
   name: "native",
-  code: 1,
+  code: CGW_MECH_NATIVE,
   describe: "lsm/cgroup_attach (proposed kernel hook)",
   requires: ["bpf_lsm_cgroup_attach", ...IDENTITY_HOOKS],
   programs: [...IDENTITY_PROGRAMS, ...BINDING_PROGRAMS, "cgwarden_cgroup_attach"],
@@ -42,7 +43,7 @@ export const NATIVE: Mechanism = {
 
 export const MAINLINE: Mechanism = {
   name: "mainline",
-  code: 2,
+  code: CGW_MECH_MAINLINE,
   describe: "fentry/fexit on cgroup write and fork paths + lsm/inode_permission",
   requires: [
     "cgroup_procs_write",

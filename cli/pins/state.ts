@@ -3,8 +3,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { BpfError, MapFd, closeFd, linkInfo, openPinned, pidfdOpen, programMapIds } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
 import { mechanismByCode, type Mechanism } from "../object/mechanism.ts";
-import { ABI_VERSION, SealLayout, SettingsLayout, decodeSeal, type ManagerValue, type SettingsValue } from "../object/abi.ts";
-import { EXE_IDENTITY_SIZE, MAP_SHAPES, PINNED_MAPS, READABLE_WHEN_SEALED, type PinnedMapName } from "../object/maps.ts";
+import { ABI_VERSION, ExeIdentityLayout, SealLayout, SettingsLayout, decodeSeal, type ManagerValue, type SettingsValue } from "../object/abi.ts";
+import { MAP_SHAPES, PINNED_MAPS, READABLE_WHEN_SEALED, type PinnedMapName } from "../object/maps.ts";
 import { i32Key, u32Key } from "../object/struct.ts";
 import { pinPaths } from "./paths.ts";
 
@@ -130,8 +130,10 @@ function executedBy(map: MapFd, pid: number): { dev: bigint; ino: bigint } | nul
   const pidfd = pidfdOpen(pid);
   if (pidfd === null) return null;
   try {
-    const v = map.lookup(i32Key(pidfd), EXE_IDENTITY_SIZE);
-    return v ? { dev: v.readBigUInt64LE(0), ino: v.readBigUInt64LE(8) } : null;
+    const v = map.lookup(i32Key(pidfd), ExeIdentityLayout.size);
+    if (!v) return null;
+    const { dev, ino } = ExeIdentityLayout.decode(v);
+    return { dev, ino };
   } finally {
     closeFd(pidfd);
   }

@@ -1,13 +1,20 @@
-// The TypeScript mirrors of bpf/cgwarden.h must agree with the C compiler
-// on every offset and size, or the kernel and the CLI read different things.
+// cli/object/header.ts is generated from bpf/cgwarden.h (scripts/header-abi.ts,
+// from the compiler's BTF); it must be current, and agree with the C
+// compiler's offsetof() on every offset and size, or the kernel and the CLI
+// read different things.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { GENERATED, generateHeaderModule } from "../../scripts/header-abi.ts";
 import { DIR_TEMPLATES, NODE_EPOCH, TEMPLATE_PART, TEMPLATE_SET_SIZE } from "../../cli/object/abi.ts";
 import { ALL_LAYOUTS, ABI_VERSION, MANAGERS, ManagerLayout, ProtectedKind, SEAL_MANAGERS_OFFSET, SealLayout, Tamper, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
+
+test("cli/object/header.ts is what bpf/cgwarden.h generates", () => {
+  expect(readFileSync(join(ROOT, GENERATED), "utf8")).toBe(generateHeaderModule(ROOT));
+});
 
 function compileAndRun(source: string): string {
   const dir = mkdtempSync(join(tmpdir(), "cgw-layout-"));
