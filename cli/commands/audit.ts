@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { CliError, UsageError } from "../errors.ts";
 import { print, printJson, note } from "../output.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
-import { BpfError, MapFd, RingBuffer } from "../libbpf/index.ts";
+import { BpfError, Errno, MapFd, RingBuffer } from "../libbpf/index.ts";
 import { RecordLayout } from "../object/abi.ts";
 import { pinPaths } from "../pins/paths.ts";
 import { openState, sealedError, type PinnedState } from "../pins/state.ts";
@@ -69,7 +69,7 @@ function openEventsForFollowing(state: PinnedState): MapFd {
     if (!m) throw new CliError(`map events is missing from ${state.pinDir}; see 'cgwarden status'`);
     return m;
   } catch (e) {
-    if (e instanceof BpfError && e.errno === 1 /* EPERM */ && state.seal().sealed)
+    if (e instanceof BpfError && e.errno === Errno.EPERM && state.seal().sealed)
       throw sealedError(state.pinDir, state.seal(), "follow live records (a ring buffer reader needs a writable fd); 'cgwarden audit' without --follow reads the flight recorder");
     throw e;
   }

@@ -1,7 +1,7 @@
 // Can this kernel enforce, and by which mechanism? Every answer comes from
 // the kernel itself: mounts, BTF, the active LSM list, and a real program load.
 import { existsSync, readFileSync } from "node:fs";
-import { BpfObject, BpfError, KernelBtf } from "../libbpf/index.ts";
+import { BpfObject, BpfError, Errno, KernelBtf } from "../libbpf/index.ts";
 import { objectBytes } from "../object/embedded.ts";
 import { MAINLINE, NATIVE, PROBES, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
 import { BPFFS, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
@@ -24,8 +24,6 @@ export interface Readiness {
   reason?: string;
   fix?: string;
 }
-
-const EPERM = 1;
 
 export async function assessKernel(): Promise<Readiness> {
   const items: CheckItem[] = [];
@@ -90,7 +88,7 @@ export async function assessKernel(): Promise<Readiness> {
             state: "fail",
             summary: `kernel refuses to load ${lsm ? "LSM" : "trampoline"} programs: ${failure?.message}`,
             fix:
-              failure instanceof BpfError && failure.errno === EPERM
+              failure instanceof BpfError && failure.errno === Errno.EPERM
                 ? "this kernel build does not allow BPF trampolines (LSM/fentry) even for root; boot a kernel that does (e.g. Debian's 6.1 or 6.12)"
                 : "run as root on a kernel with CONFIG_BPF_LSM, CONFIG_BPF_JIT and CONFIG_DEBUG_INFO_BTF",
           },

@@ -2,8 +2,8 @@ import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { cstr, lastErrno, libbpf } from "./ffi.ts";
 import { BpfError } from "./errors.ts";
 import { installLibbpfLog } from "./log.ts";
+import { BTF_KIND_FUNC } from "./uapi.ts";
 
-const BTF_KIND_FUNC = 12;
 
 /** The running kernel's BTF (/sys/kernel/btf/vmlinux), read through libbpf. */
 export class KernelBtf {

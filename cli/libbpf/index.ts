@@ -7,3 +7,4 @@ export { attachProgramFd, linkExists, pinFd, linkInfo, openPinned, closeFd, pidf
 export { setLibbpfVerbose } from "./log.ts";
 export { RingBuffer } from "./ringbuf.ts";
 export { libbpf, LIBBPF_SONAME } from "./ffi.ts";
+export { BpfAttachType, BpfMapType, Errno } from "./uapi.ts";

@@ -2,8 +2,7 @@
 import { ptr } from "bun:ffi";
 import { cstr, lastErrno, libbpf, libc } from "./ffi.ts";
 import { BpfError, check } from "./errors.ts";
-
-const ENOENT = 2;
+import { BPF_LINK_TYPE_RAW_TRACEPOINT, Errno, Libc } from "./uapi.ts";
 
 export function objectInfo(fd: number, size: number, what: string): Buffer {
   const buf = Buffer.alloc(size);
@@ -28,7 +27,7 @@ export function openPinned(path: string, readOnly = false): number | null {
   const fd = libbpf().bpf_obj_get_opts(cstr(path), opts);
   if (fd >= 0) return fd;
   const errno = -fd || lastErrno();
-  if (errno === ENOENT) return null;
+  if (errno === Errno.ENOENT) return null;
   throw new BpfError(`opening pinned object ${path}`, errno);
 }
 
@@ -44,8 +43,6 @@ export interface LinkInfo {
   /** The tracepoint of a raw tracepoint link (tp_btf programs), else null. */
   tracepoint: string | null;
 }
-
-const BPF_LINK_TYPE_RAW_TRACEPOINT = 1;
 
 /** struct bpf_link_info: type, id, prog_id, then a union by link type from offset 16. */
 export function linkInfo(fd: number): LinkInfo {
@@ -98,16 +95,14 @@ export function pinFd(fd: number, path: string): void {
   check(`pinning ${path}`, () => libbpf().bpf_obj_pin(fd, cstr(path)));
 }
 
-const SYS_PIDFD_OPEN = 434; // x86-64
-
 /** A pidfd for `pid` (the key of task-storage maps from userspace), or null when it has exited. */
 export function pidfdOpen(pid: number): number | null {
-  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, pid, 0));
+  const fd = Number(libc().syscall(Libc.SYS_pidfd_open, pid, 0));
   if (fd >= 0) return fd;
   // ESRCH: it has exited. errno can also read 0 here, when the runtime ran
   // libc between the call and our read of it; that too is a process gone.
   const errno = lastErrno();
-  if (errno === 3 /* ESRCH */ || errno === 0) return null;
+  if (errno === Errno.ESRCH || errno === 0) return null;
   throw new BpfError(`opening a pidfd for process ${pid}`, errno);
 }
 
@@ -119,7 +114,7 @@ export function linkExists(id: number): boolean {
     return true;
   }
   const errno = -fd || lastErrno();
-  if (errno === ENOENT) return false;
+  if (errno === Errno.ENOENT) return false;
   throw new BpfError(`looking up link ${id}`, errno);
 }
 

@@ -3,10 +3,8 @@
 import { cstr, libbpf, libc } from "./ffi.ts";
 import { check } from "./errors.ts";
 import { objectInfo, openPinned } from "./info.ts";
+import { BPF_ANY, Errno } from "./uapi.ts";
 
-const BPF_ANY = 0n;
-
-const ENOENT = 2;
 /** Entries per batch call. */
 const BATCH = 1024;
 
@@ -74,7 +72,7 @@ export class MapFd {
   lookup(key: Uint8Array, valueSize: number): Buffer | null {
     const value = Buffer.alloc(valueSize);
     const rc = libbpf().bpf_map_lookup_elem(this.fd, key, value);
-    if (rc === -ENOENT) return null;
+    if (rc === -Errno.ENOENT) return null;
     check(`reading map ${this.label}`, () => rc);
     return value;
   }
@@ -88,7 +86,7 @@ export class MapFd {
   delete(key: Uint8Array): boolean {
     beforeWrite(this.label);
     const rc = libbpf().bpf_map_delete_elem(this.fd, key);
-    if (rc === -ENOENT) return false;
+    if (rc === -Errno.ENOENT) return false;
     check(`deleting from map ${this.label}`, () => rc);
     return true;
   }
@@ -125,10 +123,10 @@ export class MapFd {
     for (let first = true; ; first = false) {
       const count = new Uint32Array([BATCH]);
       const rc = libbpf().bpf_map_lookup_batch(this.fd, first ? null : token, next, keys, values, count, null);
-      if (rc < 0 && rc !== -ENOENT) check(`reading map ${this.label}`, () => rc);
+      if (rc < 0 && rc !== -Errno.ENOENT) check(`reading map ${this.label}`, () => rc);
       for (let i = 0; i < count[0]!; i++)
         out.push([Buffer.from(keys.subarray(i * keySize, (i + 1) * keySize)), Buffer.from(values.subarray(i * valueSize, (i + 1) * valueSize))]);
-      if (rc === -ENOENT) return out;
+      if (rc === -Errno.ENOENT) return out;
       next.copy(token);
     }
   }
@@ -138,7 +136,7 @@ export class MapFd {
     for (;;) {
       const next = Buffer.alloc(keySize);
       const rc = libbpf().bpf_map_get_next_key(this.fd, prev, next);
-      if (rc === -ENOENT) return;
+      if (rc === -Errno.ENOENT) return;
       check(`listing map ${this.label}`, () => rc);
       yield next;
       prev = next;

@@ -2,6 +2,7 @@ import { JSCallback, toArrayBuffer, type Pointer } from "bun:ffi";
 import { lastErrno, libbpf } from "./ffi.ts";
 import { BpfError } from "./errors.ts";
 import { installLibbpfLog } from "./log.ts";
+import { Errno } from "./uapi.ts";
 
 /**
  * A BPF ring buffer consumer. The callback runs inside poll() on this thread;
@@ -32,7 +33,7 @@ export class RingBuffer {
   /** Waits up to timeoutMs for records; returns how many were consumed. */
   poll(timeoutMs: number): number {
     const n = libbpf().ring_buffer__poll(this.handle, timeoutMs);
-    if (n < 0 && n !== -4 /* EINTR */) throw new BpfError("polling the events ring buffer", -n);
+    if (n < 0 && n !== -Errno.EINTR) throw new BpfError("polling the events ring buffer", -n);
     return Math.max(0, n);
   }
 

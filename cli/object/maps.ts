@@ -1,5 +1,6 @@
 // The maps of the BPF object that userspace pins and uses, and the shape each
 // must have: anything else is not cgwarden's, or is from another ABI.
+import { BpfMapType } from "../libbpf/uapi.ts";
 import {
   BindingLayout, BoundKeyLayout, ExeIdentityLayout, GateKeyLayout, GateLayout, LockLayout, NodeStatsLayout, PathKeyLayout, PathLayout,
   ProtectedKeyLayout, RecordLayout, RuleLayout, SealLayout, SelectorKeyLayout, SettingsLayout, TEMPLATE_SET_SIZE,
@@ -12,13 +13,10 @@ export const PINNED_MAPS = [
 ] as const;
 export type PinnedMapName = (typeof PINNED_MAPS)[number];
 
-// enum bpf_map_type (UAPI)
-const HASH = 1;
-const ARRAY = 2;
-const PERCPU_ARRAY = 6;
-const RINGBUF = 27;
-const TASK_STORAGE = 29;
-const ARRAY_OF_MAPS = 12;
+const {
+  BPF_MAP_TYPE_HASH: HASH, BPF_MAP_TYPE_ARRAY: ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: PERCPU_ARRAY,
+  BPF_MAP_TYPE_RINGBUF: RINGBUF, BPF_MAP_TYPE_TASK_STORAGE: TASK_STORAGE, BPF_MAP_TYPE_ARRAY_OF_MAPS: ARRAY_OF_MAPS,
+} = BpfMapType;
 
 /**
  * What a sealed policy lets anyone but a manager open, read-only: the maps

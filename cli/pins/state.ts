@@ -1,6 +1,6 @@
 // Opening and validating the pinned state that `load` left behind.
 import { existsSync, readdirSync } from "node:fs";
-import { BpfError, MapFd, closeFd, linkInfo, openPinned, pidfdOpen, programMapIds } from "../libbpf/index.ts";
+import { BpfError, Errno, MapFd, closeFd, linkInfo, openPinned, pidfdOpen, programMapIds } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
 import { mechanismByCode, type Mechanism } from "../object/mechanism.ts";
 import { ABI_VERSION, ExeIdentityLayout, SealLayout, SettingsLayout, decodeSeal, type ManagerValue, type SettingsValue } from "../object/abi.ts";
@@ -46,7 +46,6 @@ export interface PinnedState {
 }
 
 const ZERO_KEY = u32Key(0);
-const EPERM = 1;
 
 export function decodeSealState(raw: Uint8Array | null): SealState {
   const { seal, managers } = decodeSeal(raw ?? Buffer.alloc(SealLayout.size));
@@ -80,7 +79,7 @@ function openedOnUse(path: string, denied: () => CliError): MapFd {
     try {
       real = MapFd.openPinned(path, true);
     } catch (e) {
-      if (e instanceof BpfError && e.errno === EPERM) throw denied();
+      if (e instanceof BpfError && e.errno === Errno.EPERM) throw denied();
       throw e;
     }
     if (!real) throw new CliError(`map ${path} is missing`);
@@ -182,7 +181,7 @@ export function openState(pinDir: string, access: Access = "read"): PinnedState 
       try {
         m = MapFd.openPinned(p.map(name), access === "read");
       } catch (e) {
-        if (sealed && e instanceof BpfError && e.errno === EPERM) throw sealedError(pinDir, sealNow!, "change it");
+        if (sealed && e instanceof BpfError && e.errno === Errno.EPERM) throw sealedError(pinDir, sealNow!, "change it");
         throw e;
       }
       if (!m) throw corrupt(pinDir, `map ${name} is missing`);

@@ -1,6 +1,6 @@
 // What is loaded, read back from the kernel rather than remembered.
 import { existsSync, readFileSync } from "node:fs";
-import { KernelBtf, closeFd, linkInfo, openPinned } from "../libbpf/index.ts";
+import { BpfAttachType, KernelBtf, closeFd, linkInfo, openPinned } from "../libbpf/index.ts";
 import { Mode, STAT_COUNT, Stat, type ModeName } from "../object/abi.ts";
 import { u32Key } from "../object/struct.ts";
 import { pinPaths } from "./paths.ts";
@@ -82,7 +82,11 @@ function programStatus(state: PinnedState): ProgramStatus[] {
   }
 }
 
-const ATTACH_TYPES: Record<number, string> = { 24: "fentry", 25: "fexit", 27: "lsm" };
+const ATTACH_TYPES: Record<number, string> = {
+  [BpfAttachType.BPF_TRACE_FENTRY]: "fentry",
+  [BpfAttachType.BPF_TRACE_FEXIT]: "fexit",
+  [BpfAttachType.BPF_LSM_MAC]: "lsm",
+};
 
 // LSM programs attach to the bpf_lsm_<hook> stub; admins know the hook's name.
 function hookName(attachType: number, fn: string | null): string {

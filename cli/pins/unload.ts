@@ -12,7 +12,7 @@
 import { lstatSync, readdirSync, rmSync, rmdirSync, statfsSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../errors.ts";
-import { BpfError, MapFd, closeFd, linkInfo, openPinned, waitDetached, type Attachment } from "../libbpf/index.ts";
+import { BpfError, Errno, MapFd, closeFd, linkInfo, openPinned, waitDetached, type Attachment } from "../libbpf/index.ts";
 import { SealLayout } from "../object/abi.ts";
 import { u32Key } from "../object/struct.ts";
 import { readSeal, sealedError, type SealState } from "./state.ts";
@@ -105,7 +105,7 @@ function liftSealAsManager(pinDir: string): void {
   try {
     map = MapFd.openPinned(pinPaths(pinDir).map("seal"));
   } catch (e) {
-    if (e instanceof BpfError && e.errno === 1 /* EPERM */) throw sealedError(pinDir, seal, "unload it");
+    if (e instanceof BpfError && e.errno === Errno.EPERM) throw sealedError(pinDir, seal, "unload it");
     throw e;
   }
   try {

@@ -8,7 +8,7 @@
 // epoch. Every decision therefore judges one policy, old or new, whole; a
 // change that is killed midway leaves the policy in force untouched, and its
 // leftovers in the other epoch are swept by the next change.
-import { BpfError, type MapFd } from "../libbpf/index.ts";
+import { BpfError, Errno, type MapFd } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
 import type { PinnedState } from "../pins/state.ts";
 import {
@@ -42,7 +42,6 @@ import { nodeBase, nodeEpoch, nodeOf } from "./paths.ts";
 import { selectorsOf } from "./selectors.ts";
 import { diffIsEmpty, diffSpecs, type IdentifiedRule, type PolicySpec, type RuleSpec, type SpecDiff } from "./spec.ts";
 
-const E2BIG = 7;
 const EPOCH_KEY_BIT = 0x80000000;
 
 export interface ReplaceResult {
@@ -326,7 +325,7 @@ export class PolicyStore {
     try {
       this.state.maps[name].updateMany(entries);
     } catch (e) {
-      if (e instanceof BpfError && e.errno === E2BIG)
+      if (e instanceof BpfError && e.errno === Errno.E2BIG)
         throw new CliError(`the ${name} map is full; nothing was changed. Reload with larger capacities: cgwarden unload && cgwarden load --max-locks N --max-rules N`);
       throw e;
     }
