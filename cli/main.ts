@@ -1,8 +1,10 @@
 #!/usr/bin/env bun
 // Entry point: lazy subcommands, exact exit codes, one-line errors.
 //
-// citty is imported only once a command runs: it decides at import time
-// whether to print colour, and `--version` should not pay for it at all.
+// Commands are citty definitions, but citty itself is imported only to
+// render --help: it decides at import time whether to print colour, and its
+// parser loads node:util, which no command needs (see commands/_argv.ts).
+import { fstatSync } from "node:fs";
 import type { ArgsDef, CommandDef } from "citty";
 import { CliError, EXIT_USAGE, exitCodeOf, formatError, shown } from "./errors.ts";
 import { VERSION } from "./version.ts";
@@ -20,16 +22,29 @@ export const main: CommandDef = {
 };
 
 /**
- * citty decides on colour when its module is first evaluated, and every
- * command module imports it: so this runs before any of them loads. NO_COLOR
- * is honoured as the convention says (any non-empty value), and pipes never
- * get escapes.
+ * citty decides on colour when its module is first evaluated: so this runs
+ * just before it loads (to render --help; nothing else prints colour). NO_COLOR
+ * is honoured as the convention says (any non-empty value), and pipes and
+ * files never get escapes. A character device stands for a terminal (one
+ * fstat, where isatty() would load node:tty): the only other one stdout
+ * meets is /dev/null, where colour harms nobody.
  */
 function plainUnlessTerminal(): void {
-  if (process.env.NO_COLOR || !process.stdout.isTTY) process.env.NO_COLOR = "1";
+  if (process.env.NO_COLOR || !stdoutIsCharacterDevice()) process.env.NO_COLOR = "1";
 }
 
-const loadCitty = () => import("citty");
+function stdoutIsCharacterDevice(): boolean {
+  try {
+    return fstatSync(1).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+const loadCitty = () => {
+  plainUnlessTerminal();
+  return import("citty");
+};
 
 async function showHelp(cmd: CommandDef, parent?: CommandDef, examples: readonly string[] = []): Promise<void> {
   print(await (await loadCitty()).renderUsage(cmd, parent));
@@ -38,7 +53,6 @@ async function showHelp(cmd: CommandDef, parent?: CommandDef, examples: readonly
 
 /** Runs the CLI with `argv` and returns the exit code; never calls process.exit. */
 export async function runCli(argv: string[]): Promise<number> {
-  plainUnlessTerminal();
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     print(VERSION);
     return 0;
@@ -64,19 +78,14 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    // Before citty parses: its parser misreads what checkArgv refuses, and its missing-argument errors name no fix.
-    checkArgv(name, (cmd.args ?? {}) as ArgsDef, rest);
-    const { result } = await (await loadCitty()).runCommand(cmd, { rawArgs: rest });
+    // Parsed here, strictly (_argv.ts), not by citty's runCommand: same arguments, no citty at run time.
+    const args = checkArgv(name, (cmd.args ?? {}) as ArgsDef, rest);
+    const result = await cmd.run?.({ rawArgs: rest, args: args as never, cmd });
     return (result as { exitCode?: number } | undefined)?.exitCode ?? 0;
   } catch (err) {
     note(formatError(err));
-    return citty(err) ? EXIT_USAGE : exitCodeOf(err);
+    return exitCodeOf(err);
   }
-}
-
-// citty's own argument errors (missing required arguments, bad enum values) are usage errors.
-function citty(err: unknown): boolean {
-  return err instanceof Error && err.name === "CLIError";
 }
 
 const MAIN_EXAMPLES = [

@@ -1,8 +1,11 @@
-// Strict checking of a subcommand's raw arguments, before citty parses them.
-// citty (mri underneath) reads "-exe" as the short flags -e -x -e and
-// "--out=yes" as --out, accepts unknown flags and keeps the last of repeated
-// ones: each would turn an admin's typo into a different policy than asked.
-// So every token must be exactly one declared thing, or the command is refused.
+// Strict parsing of a subcommand's raw arguments against its citty argument
+// table. citty's own parser (node:util underneath) reads "-exe" as the short
+// flags -e -x -e and "--out=yes" as --out, accepts unknown flags and keeps
+// the last of repeated ones: each would turn an admin's typo into a different
+// policy than asked. So every token must be exactly one declared thing, or
+// the command is refused; and since this walk already knows every value,
+// it hands the command its arguments itself, and citty's parser is not
+// loaded at all (see test/bench: start-up).
 import type { ArgsDef } from "citty";
 import { UsageError, shown } from "../errors.ts";
 
@@ -33,16 +36,21 @@ export function looksLikeOption(tok: string): boolean {
   return tok.length > 1 && tok.startsWith("-");
 }
 
+/** What a command's run() receives: each declared name, its aliases too, and the positionals in `_`. */
+export type ParsedArgv = Record<string, string | boolean | string[] | undefined> & { _: string[] };
+
 /**
- * Throws a UsageError for the first token that is not exactly a declared
- * option (with its value), a declared alias, or an expected positional.
- * `command` names the subcommand in messages.
+ * The arguments of `raw` by declared name, as citty would give them. Throws a
+ * UsageError for the first token that is not exactly a declared option (with
+ * its value), a declared alias, or an expected positional, and for a
+ * missing required one. `command` names the subcommand in messages.
  */
-export function checkArgv(command: string, def: ArgsDef, raw: readonly string[]): void {
+export function checkArgv(command: string, def: ArgsDef, raw: readonly string[]): ParsedArgv {
   const known = optionTable(def);
   const positionals = Object.entries(def).filter(([, d]) => d.type === "positional");
   const seen = new Map<string, number>();
   const given: string[] = [];
+  const values = new Map<string, string | boolean>();
 
   const count = (canonical: string) => {
     const times = (seen.get(canonical) ?? 0) + 1;
@@ -72,10 +80,12 @@ export function checkArgv(command: string, def: ArgsDef, raw: readonly string[])
       count(opt.canonical);
       if (opt.type === "boolean") {
         if (eq >= 0) throw new UsageError(`--${name} takes no value, not '${shown(tok.slice(eq + 1))}'; write --${name} alone`);
+        values.set(opt.canonical, name !== opt.canonical && name === `no-${opt.canonical}` ? false : true);
         continue;
       }
       if (eq >= 0) {
         if (eq === tok.length - 1) throw new UsageError(`option --${name} needs a value; write --${name} VALUE`);
+        values.set(opt.canonical, tok.slice(eq + 1));
         continue;
       }
       const value = raw[i + 1];
@@ -83,16 +93,20 @@ export function checkArgv(command: string, def: ArgsDef, raw: readonly string[])
       if (looksLikeOption(value))
         throw new UsageError(`option --${name} needs a value, and '${shown(value)}' looks like an option; if it is the value, write --${name}=${shown(value)}`);
       if (value === "") throw new UsageError(`option --${name} has an empty value; give a value`);
+      values.set(opt.canonical, value);
       i++;
       continue;
     }
-    singleDash(command, tok, known, count, (value) => {
-      // A declared one-letter alias of a string option takes the next token as its value.
-      const v = raw[i + 1];
-      if (v === undefined || looksLikeOption(v) || v === "") throw new UsageError(`option ${tok} needs a value`);
-      i++;
-      return value;
-    });
+    const opt = singleDash(command, tok, known, count);
+    if (opt.type === "boolean") {
+      values.set(opt.canonical, true);
+      continue;
+    }
+    // A declared one-letter alias of a string option takes the next token as its value.
+    const v = raw[i + 1];
+    if (v === undefined || looksLikeOption(v) || v === "") throw new UsageError(`option ${tok} needs a value`);
+    values.set(opt.canonical, v);
+    i++;
   }
 
   const variadic = positionals.some(([, d]) => (d as { variadic?: boolean }).variadic);
@@ -104,6 +118,22 @@ export function checkArgv(command: string, def: ArgsDef, raw: readonly string[])
     const hint = (d as { valueHint?: string }).valueHint ?? name.toUpperCase();
     throw new UsageError(`missing ${hint}: usage is 'cgwarden ${command} ${hint}'; see 'cgwarden ${command} --help'`);
   }
+
+  const args: ParsedArgv = { _: given };
+  positionals.forEach(([name, d], k) => {
+    args[name] = given[k] ?? (d.default as string | undefined);
+  });
+  for (const [name, d] of Object.entries(def)) {
+    if (d.type === "positional") continue;
+    const value = values.get(name) ?? (d.default as string | boolean | undefined);
+    if (value === undefined && d.required) {
+      const hint = (d as { valueHint?: string }).valueHint ?? "VALUE";
+      throw new UsageError(`missing --${name} ${hint}; see 'cgwarden ${command} --help'`);
+    }
+    args[name] = value;
+    for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) args[a] = value;
+  }
+  return args;
 }
 
 /** Every value of a repeatable string option, in order (after checkArgv accepted the arguments). */
@@ -119,13 +149,12 @@ export function allValues(raw: readonly string[], name: string): string[] {
 }
 
 /** "-v" is fine when v is a declared alias; anything else with one dash is refused, with the likely meaning. */
-function singleDash(command: string, tok: string, known: Map<string, Option>, count: (c: string) => void, takeValue: (v: string) => string): void {
+function singleDash(command: string, tok: string, known: Map<string, Option>, count: (c: string) => void): Option {
   const body = tok.slice(1);
   const opt = body.length === 1 ? known.get(body) : undefined;
   if (opt && body !== opt.canonical) {
     count(opt.canonical);
-    if (opt.type === "string") takeValue(tok);
-    return;
+    return opt;
   }
   const name = body.split("=")[0]!;
   if (/^\d/.test(body)) throw new UsageError(`unknown option ${shown(tok)}; negative numbers are not valid here`);

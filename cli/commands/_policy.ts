@@ -1,6 +1,7 @@
 // Shared by the commands that change policy: the path argument, one change
 // of the spec, and reporting it.
-import { defineCommand, type ArgsDef } from "citty";
+import type { ArgsDef } from "citty";
+import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { viewRule, formatRuleLine, type RuleView } from "../policy/describe.ts";
 import { PolicyStore, specOfRecord, type ReplaceResult } from "../policy/store.ts";
@@ -9,7 +10,7 @@ import { identity, type PolicySpec, type RuleSpec } from "../policy/spec.ts";
 import { withLoadedPolicyWriter, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
 import { parsePid, parseUid } from "./_numbers.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { provenance } from "./_provenance.ts";
 
 export const cgroupArg = {
@@ -75,7 +76,6 @@ export function gateRuleCommand(kind: "allow" | "delegate", description: string)
   return defineCommand({
     meta: { name: kind, description },
     args: { ...cgroupArg, ...selectorArgs, ...jsonArg, ...pinArgs },
-    plugins: [strictArgs],
     async run({ args }) {
       const { pinDir } = pinContext(args);
       // Numbers first, strictly: a uid of "007" or "1e3" is a typo, not uid 7 or 1000.

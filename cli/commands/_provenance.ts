@@ -2,7 +2,6 @@
 // integration says so through the environment (dist/share: the initramfs
 // script sets CGWARDEN_ORIGIN=initramfs, the unit CGWARDEN_ORIGIN=unit);
 // anything else is a command someone ran.
-import { createHash } from "node:crypto";
 import { UsageError } from "../errors.ts";
 import type { Provenance } from "../policy/store.ts";
 
@@ -16,6 +15,6 @@ export function provenance(by: string, file?: { name: string; text: string }): P
     by,
     // The field holds 255 bytes; a longer path is named by its digest alone.
     file: !file ? "" : Buffer.byteLength(file.name) <= 255 ? file.name : "(a path longer than 255 bytes)",
-    sha256: file ? createHash("sha256").update(file.text).digest("hex") : "",
+    sha256: file ? new Bun.CryptoHasher("sha256").update(file.text).digest("hex") : "",
   };
 }

@@ -1,7 +1,5 @@
-// Argument fragments shared by commands, and strict parsing: citty accepts
-// unknown flags silently, an admin's typo must not be ignored.
-import type { ArgsDef, CittyPlugin, CommandContext } from "citty";
-import { checkArgv } from "./_argv.ts";
+// Argument fragments shared by commands (strict parsing is _argv.ts's).
+import type { ArgsDef } from "citty";
 import { setLibbpfVerbose } from "../libbpf/index.ts";
 import { resolvePinDir } from "../pins/paths.ts";
 
@@ -26,12 +24,3 @@ export function pinContext(args: { "pin-dir"?: string; verbose?: boolean }): Pin
   setLibbpfVerbose(!!args.verbose);
   return { pinDir: resolvePinDir(args["pin-dir"]) };
 }
-
-/** A citty plugin that rejects flags and positionals the command does not declare (see _argv.ts). */
-export const strictArgs: CittyPlugin = {
-  name: "strict-args",
-  setup(ctx: CommandContext<ArgsDef>) {
-    const meta = ctx.cmd.meta as { name?: string } | undefined;
-    checkArgv(meta?.name ?? "", (ctx.cmd.args ?? {}) as ArgsDef, ctx.rawArgs);
-  },
-};

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { describeSpec } from "../policy/describe.ts";
@@ -12,7 +12,7 @@ import { PolicyStore, specOfRecord, type Provenance } from "../policy/store.ts";
 import { applySeal, sealSpecOf, selfExe } from "../pins/seal.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { provenance } from "./_provenance.ts";
 
 export default defineCommand({
@@ -31,7 +31,6 @@ export default defineCommand({
     ...jsonArg,
     ...pinArgs,
   },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const name = args.file;

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { print, printJson, note } from "../output.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
@@ -8,7 +8,7 @@ import { pinPaths } from "../pins/paths.ts";
 import { openState, sealedError, type PinnedState } from "../pins/state.ts";
 import { bootNowMs, formatRecord, headSeq, matches, parseDuration, pinnedMapNames, readRecords, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
 import { parseCount, parseRuleId } from "./_numbers.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "audit", description: "Show recorded decisions: denials, audit-mode denials, and, after 'cgwarden recording all', every decision" },
@@ -21,7 +21,6 @@ export default defineCommand({
     ...jsonArg,
     ...pinArgs,
   },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const verdict = (args.verdict ?? "all") as VerdictFilter;

@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { assessKernel, type CheckItem } from "../kernel/readiness.ts";
 import { print, printJson } from "../output.ts";
 import { EXIT_OK, EXIT_RUNTIME } from "../errors.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { describeManagers, readSeal } from "../pins/state.ts";
 
 const MARK: Record<CheckItem["state"], string> = { ok: "ok  ", fail: "FAIL", warn: "warn", info: "info" };
@@ -10,7 +10,6 @@ const MARK: Record<CheckItem["state"], string> = { ok: "ok  ", fail: "FAIL", war
 export default defineCommand({
   meta: { name: "check", description: "Report whether this kernel can enforce, and by which mechanism" },
   args: { ...jsonArg, ...pinArgs },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const r = await assessKernel();

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { CliError, EXIT_DENIED, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
@@ -8,7 +8,7 @@ import { explainRequest, formatExplanation, type ExplainRequest } from "../polic
 import { withPolicyReader } from "../pins/session.ts";
 import { Via, type ViaName } from "../object/abi.ts";
 import { parseCount, parsePid } from "./_numbers.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 const seqOf = (v: string) => parseCount(v, "--record takes a record number from 'cgwarden audit'");
 
@@ -23,7 +23,6 @@ export default defineCommand({
     ...jsonArg,
     ...pinArgs,
   },
-  plugins: [strictArgs],
   run({ args }) {
     const { pinDir } = pinContext(args);
     const via = (args.via ?? "procs") as ViaName;

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { UsageError } from "../errors.ts";
 import { print } from "../output.ts";
 import { formatJson, formatToml } from "../policy/file/format.ts";
@@ -7,7 +7,7 @@ import { emptySpec } from "../policy/spec.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { sealSpecOf } from "../pins/seal.ts";
 import { withPolicyReader } from "../pins/session.ts";
-import { pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "export", description: "Write the policy in force as a policy file; applying it is a no-op" },
@@ -15,7 +15,6 @@ export default defineCommand({
     format: { type: "string", description: "toml (default) or json", valueHint: "toml|json" },
     ...pinArgs,
   },
-  plugins: [strictArgs],
   run({ args }) {
     const { pinDir } = pinContext(args);
     const format = args.format ?? "toml";

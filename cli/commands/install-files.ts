@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { install, packageFiles } from "../install/layout.ts";
 import { print, printJson } from "../output.ts";
-import { jsonArg, strictArgs } from "./_shared.ts";
+import { jsonArg } from "./_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -14,7 +14,6 @@ export default defineCommand({
     prefix: { type: "string", description: "Root of the layout: / for this machine, or a package's staging directory", valueHint: "DIR", required: true },
     ...jsonArg,
   },
-  plugins: [strictArgs],
   async run({ args }) {
     const prefix = args.prefix;
     if (!prefix) throw new UsageError("give --prefix DIR: / installs on this machine, any other directory stages a package");

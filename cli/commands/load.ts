@@ -1,9 +1,9 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { parseCapacity } from "./_numbers.ts";
 import { print, printJson } from "../output.ts";
 import { DEFAULT_CAPACITIES, loadWarden } from "../pins/load.ts";
 import { withWriterLock } from "../pins/serialize.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "load", description: "Load and attach cgwarden's programs and pin them (a no-op when loaded)" },
@@ -14,7 +14,6 @@ export default defineCommand({
     "max-rules": { type: "string", description: `Capacity for allow and delegate rules (default ${DEFAULT_CAPACITIES.gateRules})` },
     records: { type: "string", description: `Decision records the flight recorder keeps (default ${DEFAULT_CAPACITIES.records})` },
   },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const caps = {

@@ -1,7 +1,7 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { ALL_DIRECTIONS, Direction } from "../object/abi.ts";
 import type { LockSpec } from "../policy/spec.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { cgroupArg, changeSpec, reportChange, rulePath } from "./_policy.ts";
 
 export default defineCommand({
@@ -15,7 +15,6 @@ export default defineCommand({
     ...jsonArg,
     ...pinArgs,
   },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const path = rulePath(args.path);

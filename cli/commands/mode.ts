@@ -1,11 +1,11 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import type { ModeName } from "../object/abi.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
 import { provenance } from "./_provenance.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -17,7 +17,6 @@ export default defineCommand({
     ...jsonArg,
     ...pinArgs,
   },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     if (args.mode !== "enforce" && args.mode !== "audit") throw new UsageError(`mode is enforce or audit, not '${args.mode}'`);

@@ -1,9 +1,9 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { provenance } from "./_provenance.ts";
 
 export default defineCommand({
@@ -13,7 +13,6 @@ export default defineCommand({
     ...jsonArg,
     ...pinArgs,
   },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     if (args.what !== "denials" && args.what !== "all") throw new UsageError(`recording takes denials or all, not '${args.what}'`);

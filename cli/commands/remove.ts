@@ -1,15 +1,14 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { parseRuleId } from "./_numbers.ts";
 import { print, printJson } from "../output.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { withLoadedPolicyWriter } from "../pins/session.ts";
 import { provenance } from "./_provenance.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "remove", description: "Remove a rule by its id (see 'cgwarden rules'); a no-op when there is no such rule or cgwarden is not loaded" },
   args: { id: { type: "positional", required: true, description: "Rule id", valueHint: "RULE_ID" }, ...jsonArg, ...pinArgs },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const id = parseRuleId(args.id);

@@ -1,15 +1,14 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { formatRuleLine, viewRule } from "../policy/describe.ts";
 import { PolicyStore } from "../policy/store.ts";
 import { modeName } from "../object/abi.ts";
 import { withPolicyReader } from "../pins/session.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "rules", description: "List the rules in force, with stable ids, their paths and whether each is bound now" },
   args: { ...jsonArg, ...pinArgs },
-  plugins: [strictArgs],
   run({ args }) {
     const { pinDir } = pinContext(args);
     const out = withPolicyReader(pinDir, (state) => {

@@ -1,12 +1,10 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { POLICY_SCHEMA } from "../policy/file/schema.ts";
 import { print } from "../output.ts";
-import { strictArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "schema", description: "Print the JSON Schema of policy files (the one definition 'apply' validates against)" },
   args: {},
-  plugins: [strictArgs],
   run() {
     print(JSON.stringify(POLICY_SCHEMA, null, 2));
   },

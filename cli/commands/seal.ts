@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { applySeal, sealSpecOf } from "../pins/seal.ts";
 import { notLoaded, withLoadedPolicyWriter, withPolicyReader } from "../pins/session.ts";
@@ -7,7 +7,7 @@ import { UsageError } from "../errors.ts";
 import { sameSeal, sealProblem, type SealSpec } from "../policy/spec.ts";
 import { allValues } from "./_argv.ts";
 import { parsePid } from "./_numbers.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { describeSeal } from "./_seal.ts";
 
 export default defineCommand({
@@ -34,7 +34,6 @@ export default defineCommand({
     ...jsonArg,
     ...pinArgs,
   },
-  plugins: [strictArgs],
   async run({ args, rawArgs }) {
     const { pinDir } = pinContext(args);
     const exes = allValues(rawArgs, "manager-exe");

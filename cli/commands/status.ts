@@ -1,13 +1,12 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { readStatus } from "../pins/status.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { describeSeal } from "./_seal.ts";
 
 export default defineCommand({
   meta: { name: "status", description: "Show whether cgwarden is loaded, how, and its counters" },
   args: { ...jsonArg, ...pinArgs },
-  plugins: [strictArgs],
   run({ args }) {
     const { pinDir } = pinContext(args);
     const s = readStatus(pinDir);

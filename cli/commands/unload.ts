@@ -1,13 +1,12 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { withWriterLock } from "../pins/serialize.ts";
 import { unloadWarden } from "../pins/unload.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "unload", description: "Detach cgwarden and remove every pin, policy included (a no-op when not loaded)" },
   args: { ...jsonArg, ...pinArgs },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const r = await withWriterLock(pinDir, () => unloadWarden(pinDir));

@@ -1,12 +1,11 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { cgroupArg, changeSpec, rulePath } from "./_policy.ts";
 
 export default defineCommand({
   meta: { name: "unlock", description: "Remove the lock on a path or template (its allow list stays for a later lock); a no-op when cgwarden is not loaded" },
   args: { ...cgroupArg, ...jsonArg, ...pinArgs },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const path = rulePath(args.path);

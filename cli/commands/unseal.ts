@@ -1,13 +1,12 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { applySeal } from "../pins/seal.ts";
 import { withLoadedPolicyWriter } from "../pins/session.ts";
-import { jsonArg, pinArgs, pinContext, strictArgs } from "./_shared.ts";
+import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "unseal", description: "Lift the seal (managers only; a seal --until-reboot lifts only at boot)" },
   args: { ...jsonArg, ...pinArgs },
-  plugins: [strictArgs],
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const r = await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, null));

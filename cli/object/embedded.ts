@@ -1,5 +1,4 @@
 // The BPF object built from bpf/ and embedded in the executable by `bun build --compile`.
-import { createHash } from "node:crypto";
 import objectPath from "../../embedded/cgwarden.bpf.o" with { type: "file" };
 
 let cached: Uint8Array | undefined;
@@ -10,5 +9,5 @@ export async function objectBytes(): Promise<Uint8Array> {
 }
 
 export async function objectSha256(): Promise<string> {
-  return createHash("sha256").update(await objectBytes()).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(await objectBytes()).digest("hex");
 }

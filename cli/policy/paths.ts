@@ -5,7 +5,6 @@
 // side keys policy by node: a hash of the path, with the epoch in the top
 // bit (bpf/cgwarden.h). Matching here is the TypeScript twin of
 // template_matches() in bpf/cgwarden.bpf.c.
-import { createHash } from "node:crypto";
 import { MAX_LEVEL, NODE_EPOCH, PATH_LEN, TEMPLATE_PART } from "../object/abi.ts";
 
 export interface Template {
@@ -83,7 +82,8 @@ const NODE_MASK = NODE_EPOCH - 1n;
 
 /** The node id of a path or template under an epoch (0 or 1); never 0. */
 export function nodeOf(path: string, epoch: number): bigint {
-  const h = createHash("sha256").update(path).digest().readBigUInt64LE(0) & NODE_MASK;
+  // Bun's hasher: node:crypto would cost every command a few ms of start-up (test/bench).
+  const h = new Bun.CryptoHasher("sha256").update(path).digest().readBigUInt64LE(0) & NODE_MASK;
   return (h === 0n ? 1n : h) | (epoch ? NODE_EPOCH : 0n);
 }
 

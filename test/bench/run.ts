@@ -54,7 +54,7 @@ function startupFigure(): void {
   const hello = join(OUT, "bench-hello.ts");
   writeFileSync(hello, 'console.log("hello");\n');
   // The same flags as scripts/build.ts gives dist/cgwarden.
-  sh([process.execPath, "build", "--compile", "--bytecode", "--format=esm", "--minify", hello, "--outfile", join(OUT, "bench-hello")], "building the hello executable");
+  sh([process.execPath, "build", "--compile", "--bytecode", "--splitting", "--format=esm", "--minify", hello, "--outfile", join(OUT, "bench-hello")], "building the hello executable");
   rmSync(hello);
   const time = (argv: string[]) => {
     const t0 = performance.now();
