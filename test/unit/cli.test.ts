@@ -121,6 +121,15 @@ describe("checkArgv on a declared table", () => {
     for (const raw of [["/x", "-exe", "a"], ["/x", "--exe"], ["/x", "--exe", "--out"], ["/x", "--out=1"], ["/x", "-ff"], ["/x", "/y"], [], ["/x", "--="], ["/x", "-f", "-f"]])
       expect(check(...raw)).toThrow(UsageError);
   });
+  test("hands the command its arguments by declared name, aliases too, as citty would", () => {
+    expect(checkArgv("t", def, ["/x", "--exe=-odd", "-f"])).toEqual({ _: ["/x"], path: "/x", exe: "-odd", out: undefined, follow: true, f: true });
+    expect(checkArgv("t", def, ["--no-out", "--exe", "/bin/true", "--", "-x"])).toMatchObject({ _: ["-x"], path: "-x", exe: "/bin/true", out: false });
+  });
+  test("defaults fill what is not given; a required option is missing with its hint", () => {
+    const withDefaults = { ...def, mode: { type: "string", default: "enforce" }, prefix: { type: "string", required: true, valueHint: "DIR" } } as const;
+    expect(checkArgv("t", withDefaults, ["/x", "--prefix", "/tmp"])).toMatchObject({ mode: "enforce", prefix: "/tmp" });
+    expect(() => checkArgv("t", withDefaults, ["/x"])).toThrow("missing --prefix DIR; see 'cgwarden t --help'");
+  });
 });
 
 describe("error formatting", () => {
