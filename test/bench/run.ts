@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // Benchmarks; prints figures, asserts nothing. Not part of the test run.
-//   bun test/bench/run.ts [--kernel debian-6.12|debian-6.1|hook-6.12]...
+//   bun test/bench/run.ts [--kernel debian-6.12|debian-6.1|hook-6.12]... [--startup-only]
 //
 // 1. Start-up, on the host: median wall time of dist/cgwarden commands over a
 //    Bun "hello" compiled with the same flags.
@@ -20,10 +20,13 @@ const PLUGIN = join(OUT, "insn-meter.so");
 
 const kernels: KernelName[] = [];
 const args = process.argv.slice(2);
+/** Only the host's start-up figure: no guest, no kernel needed. */
+const startupOnly = args.includes("--startup-only");
 for (let i = 0; i < args.length; i++) {
+  if (args[i] === "--startup-only") continue;
   const name = args[i] === "--kernel" ? args[++i] : undefined;
   if (!name || !isKernelName(name)) {
-    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]...`);
+    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]... [--startup-only]`);
     process.exit(2);
   }
   kernels.push(name);
@@ -68,6 +71,8 @@ function startupFigure(): void {
     ["cgwarden --version", [join(ROOT, "dist/cgwarden"), "--version"]],
     ["cgwarden status (not loaded)", [join(ROOT, "dist/cgwarden"), "status"]],
     ["cgwarden rules (not loaded)", [join(ROOT, "dist/cgwarden"), "rules"]],
+    // A policy change's whole path short of the kernel: parse, validate, resolve, diff.
+    ["cgwarden apply --dry-run (services-stay-put.toml)", [join(ROOT, "dist/cgwarden"), "apply", "--dry-run", join(ROOT, "examples/services-stay-put.toml")]],
   ];
   const samples: number[][] = cases.map(() => []);
   for (const [, argv] of cases) time(argv); // warm the page cache
@@ -232,6 +237,7 @@ function policyReport(metered: Metered[], runs: PolicyRun[]): void {
 }
 
 startupFigure();
+if (startupOnly) process.exit(0);
 
 for (const name of kernels) {
   const log = join(OUT, `insn-meter-${name}.log`);
