@@ -9,7 +9,7 @@ import type { ArgsDef, CommandDef } from "citty";
 import { CliError, EXIT_USAGE, exitCodeOf, formatError, shown } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { note, print } from "./output.ts";
-import { checkArgv, looksLikeOption } from "./commands/_argv.ts";
+import { parseArgv, looksLikeOption } from "./commands/_argv.ts";
 import { commandModules, type CommandName } from "./commands/index.ts";
 
 export const commands = Object.fromEntries(
@@ -79,7 +79,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   try {
     // Parsed here, strictly (_argv.ts), not by citty's runCommand: same arguments, no citty at run time.
-    const args = checkArgv(name, (cmd.args ?? {}) as ArgsDef, rest);
+    const args = parseArgv(name, (cmd.args ?? {}) as ArgsDef, rest);
     const result = await cmd.run?.({ rawArgs: rest, args: args as never, cmd });
     return (result as { exitCode?: number } | undefined)?.exitCode ?? 0;
   } catch (err) {

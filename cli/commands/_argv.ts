@@ -45,7 +45,7 @@ export type ParsedArgv = Record<string, string | boolean | string[] | undefined>
  * its value), a declared alias, or an expected positional, and for a
  * missing required one. `command` names the subcommand in messages.
  */
-export function checkArgv(command: string, def: ArgsDef, raw: readonly string[]): ParsedArgv {
+export function parseArgv(command: string, def: ArgsDef, raw: readonly string[]): ParsedArgv {
   const known = optionTable(def);
   const positionals = Object.entries(def).filter(([, d]) => d.type === "positional");
   const seen = new Map<string, number>();
@@ -80,7 +80,7 @@ export function checkArgv(command: string, def: ArgsDef, raw: readonly string[])
       count(opt.canonical);
       if (opt.type === "boolean") {
         if (eq >= 0) throw new UsageError(`--${name} takes no value, not '${shown(tok.slice(eq + 1))}'; write --${name} alone`);
-        values.set(opt.canonical, name !== opt.canonical && name === `no-${opt.canonical}` ? false : true);
+        values.set(opt.canonical, name !== `no-${opt.canonical}`);
         continue;
       }
       if (eq >= 0) {
@@ -136,7 +136,7 @@ export function checkArgv(command: string, def: ArgsDef, raw: readonly string[])
   return args;
 }
 
-/** Every value of a repeatable string option, in order (after checkArgv accepted the arguments). */
+/** Every value of a repeatable string option, in order (after parseArgv accepted the arguments). */
 export function allValues(raw: readonly string[], name: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i++) {

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { CliError, UsageError, formatError, exitCodeOf } from "../../cli/errors.ts";
 import { BpfError } from "../../cli/libbpf/errors.ts";
 import { VERSION } from "../../cli/version.ts";
-import { checkArgv } from "../../cli/commands/_argv.ts";
+import { parseArgv } from "../../cli/commands/_argv.ts";
 import { parseCapacity, parsePid, parseRuleId, parseUid } from "../../cli/commands/_numbers.ts";
 import { captureCli } from "../support/capture.ts";
 
@@ -105,14 +105,14 @@ describe("numbers are checked in full before anything is touched", () => {
   });
 });
 
-describe("checkArgv on a declared table", () => {
+describe("parseArgv on a declared table", () => {
   const def = {
     path: { type: "positional", required: true, valueHint: "CGROUP" },
     exe: { type: "string" },
     out: { type: "boolean" },
     follow: { type: "boolean", alias: "f" },
   } as const;
-  const check = (...raw: string[]) => () => checkArgv("t", def, raw);
+  const check = (...raw: string[]) => () => parseArgv("t", def, raw);
   test("accepts what is declared", () => {
     for (const raw of [["/x"], ["/x", "--exe", "/bin/true"], ["/x", "--exe=-odd"], ["-f", "/x"], ["--", "-x"], ["/x", "--no-out"], ["/x", "--exe", "-"]])
       expect(check(...raw)).not.toThrow();
@@ -122,13 +122,13 @@ describe("checkArgv on a declared table", () => {
       expect(check(...raw)).toThrow(UsageError);
   });
   test("hands the command its arguments by declared name, aliases too, as citty would", () => {
-    expect(checkArgv("t", def, ["/x", "--exe=-odd", "-f"])).toEqual({ _: ["/x"], path: "/x", exe: "-odd", out: undefined, follow: true, f: true });
-    expect(checkArgv("t", def, ["--no-out", "--exe", "/bin/true", "--", "-x"])).toMatchObject({ _: ["-x"], path: "-x", exe: "/bin/true", out: false });
+    expect(parseArgv("t", def, ["/x", "--exe=-odd", "-f"])).toEqual({ _: ["/x"], path: "/x", exe: "-odd", out: undefined, follow: true, f: true });
+    expect(parseArgv("t", def, ["--no-out", "--exe", "/bin/true", "--", "-x"])).toMatchObject({ _: ["-x"], path: "-x", exe: "/bin/true", out: false });
   });
   test("defaults fill what is not given; a required option is missing with its hint", () => {
     const withDefaults = { ...def, mode: { type: "string", default: "enforce" }, prefix: { type: "string", required: true, valueHint: "DIR" } } as const;
-    expect(checkArgv("t", withDefaults, ["/x", "--prefix", "/tmp"])).toMatchObject({ mode: "enforce", prefix: "/tmp" });
-    expect(() => checkArgv("t", withDefaults, ["/x"])).toThrow("missing --prefix DIR; see 'cgwarden t --help'");
+    expect(parseArgv("t", withDefaults, ["/x", "--prefix", "/tmp"])).toMatchObject({ mode: "enforce", prefix: "/tmp" });
+    expect(() => parseArgv("t", withDefaults, ["/x"])).toThrow("missing --prefix DIR; see 'cgwarden t --help'");
   });
 });
 
