@@ -7,15 +7,20 @@
  *   native    lsm/cgroup_attach, the hook from the proposed kernel patch. The
  *             kernel hands us task, src and dst directly.
  *
- *   mainline  No such hook, so the facts are gathered on the way in:
- *             fentry on cgroup_procs_write / cgroup_threads_write notes the
- *             destination, fexit on cgroup_procs_write_start notes the task,
- *             fentry on cgroup_can_fork notes a CLONE_INTO_CGROUP child. The
- *             kernel's own permission check then reaches the LSM hook
- *             inode_permission on a cgroup.procs file, and that is where the
- *             decision is taken. The per-task state lives from entry to exit of
- *             the one write or clone and is consumed by the first check that
- *             belongs to it, so it never applies to an unrelated check.
+ *   mainline  No such hook. fexit on cgroup_procs_write_start notes the task
+ *             a write found, fentry on cgroup_can_fork a CLONE_INTO_CGROUP
+ *             child. Both paths then call cgroup_attach_permissions(src, dst),
+ *             where fentry decides; the kernel's own permission check inside
+ *             that call reaches the LSM hook inode_permission, which returns
+ *             the verdict. The verdict lives from entry to exit of that one
+ *             call and is consumed by its first check, so it never applies
+ *             to an unrelated one.
+ *
+ * Both mechanisms get src, dst and the current task as typed (BTF) pointers
+ * and read them with plain loads, each one instruction once JITed; a
+ * bpf_probe_read_kernel() costs some forty. Only what is reached through an
+ * address kept as a number (a thread found by walking its group, the task a
+ * record names) is read through probes.
  */
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
@@ -185,15 +190,55 @@ struct cgw_actor {
 
 #define ID_SLOTS 64 /* >= CGW_LEVELS, a power of two: see id_at() */
 
+/* A cgroup as a decision sees it: the ids of its ancestors by level. */
+struct cgw_chain {
+	__u64 ids[ID_SLOTS]; /* ids[level] is the cgroup itself unless capped */
+	__u64 id;            /* the cgroup's own id */
+	__s32 level;         /* capped at CGW_MAX_LEVEL */
+	__u32 pad;
+};
+
+/* One migration as a mechanism saw it; BPF functions take at most five arguments. */
+struct cgw_migration {
+	__u64 task;    /* struct task_struct *, read through probes (records, the thread walk) */
+	__u64 src;     /* struct cgroup *, only compared */
+	__u32 threads; /* the thread group's size, if threadgroup */
+	__u8 via;
+	__u8 threadgroup;
+	__u8 mechanism;
+	__u8 pad;
+};
+
+/* State for judging the other threads of a moving thread group (see judge_thread). */
+struct thread_walk {
+	struct list_head *head;
+	struct list_head *node;
+	__u64 leader_src;
+	__u64 last_src;
+	__u8 via;
+	__u8 mechanism;
+	__u8 denied;
+};
+
+/* The nodes a cgroup is bound to in the decision's epoch: its own path's and its template's. */
+struct cgw_nodes {
+	__u64 exact;
+	__u64 matched;
+};
+
 /* Everything one decision needs; too big for the 512-byte stack. */
 struct cgw_decision {
-	__u64 src_ids[ID_SLOTS];
-	__u64 dst_ids[ID_SLOTS];
-	__u64 actor_ids[ID_SLOTS];
-	struct cgw_actor actor;
-	__s32 src_level; /* capped at CGW_MAX_LEVEL */
-	__s32 dst_level;
-	__s32 actor_level;
+	struct cgw_chain src;
+	struct cgw_chain dst;
+	struct cgw_nodes src_nodes[ID_SLOTS]; /* by level, all of src's chain */
+	struct cgw_nodes dst_nodes[ID_SLOTS]; /* by level, below the common ancestor only */
+	struct cgw_chain actor_chain; /* level -1 until a --cgroup selector asks */
+	struct cgw_actor actor;       /* exe_* valid once exe_known */
+	/* Kept here, not on the stack: the deepest call chain has 512 bytes in all. */
+	struct thread_walk walk;
+	struct cgw_migration thread;
+	__u32 exe_known;
+	__u32 manager;   /* identify_exe()'s, unused: kept off the stack */
 	__s32 lca;       /* deepest common ancestor level, capped */
 	__s32 delegated_level; /* locks at or above this level are exempt; -1: none */
 	__u32 delegated_rule;
@@ -213,19 +258,20 @@ struct {
 } scratch SEC(".maps");
 
 enum migration_stage {
-	STAGE_IDLE = 0,        /* between writes and clones */
-	STAGE_WRITE_BEGUN = 1, /* inside cgroup_{procs,threads}_write, task not known yet */
-	STAGE_ARMED = 2,       /* task known; the next cgroup.procs check decides */
-	STAGE_DECIDED = 3,
+	STAGE_IDLE = 0,     /* between writes and clones */
+	STAGE_ARMED = 1,    /* task known; cgroup_attach_permissions decides next */
+	STAGE_DECIDED = 2,  /* inside cgroup_attach_permissions: its check gets the verdict */
+	STAGE_ENFORCED = 3, /* that check got it; nothing else in the call may */
 };
 
 struct pending_migration {
 	__u64 task;     /* struct task_struct *, held by the kernel for the call */
-	__u64 dst;      /* struct cgroup *; for clone3 taken from the first check */
+	__u64 src;      /* struct cgroup * the task leaves: proves an arming fresh */
+	__u32 threads;  /* the thread group's size when armed */
 	__u8 stage;
 	__u8 via;
 	__u8 threadgroup;
-	__u8 pad[5];
+	__u8 verdict;
 };
 
 struct {
@@ -250,7 +296,7 @@ struct {
  */
 const volatile __u32 cgw_never = 0;
 
-/* Writes and clones in flight; zero lets inode_permission return at once. */
+/* Verdicts awaiting their permission check (mainline); zero lets inode_permission return at once. */
 __s64 inflight = 0;
 
 static __always_inline void count(__u32 stat)
@@ -259,28 +305,6 @@ static __always_inline void count(__u32 stat)
 
 	if (v)
 		*v += 1;
-}
-
-static __always_inline __u64 cgroup_id(struct cgroup *cgrp)
-{
-	return BPF_CORE_READ(cgrp, kn, id);
-}
-
-static __always_inline int capped_level(struct cgroup *cgrp)
-{
-	int level = BPF_CORE_READ(cgrp, level);
-
-	if (level < 0)
-		return 0;
-	return level > CGW_MAX_LEVEL ? CGW_MAX_LEVEL : level;
-}
-
-static __always_inline struct cgroup *ancestor_at(struct cgroup *cgrp, int level)
-{
-	struct cgroup *anc = 0;
-
-	bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[level]);
-	return anc;
 }
 
 /*
@@ -301,17 +325,132 @@ static __always_inline __u64 id_at(__u64 *ids, int level)
 	return ids[i & (ID_SLOTS - 1)];
 }
 
-static __noinline int fill_ancestors(struct cgroup *cgrp, __u64 *ids, int level)
+static __always_inline struct cgw_nodes *nodes_at(struct cgw_nodes *nodes, int level)
 {
+	__u32 i = level;
+
+	barrier_var(i);
+	return &nodes[i & (ID_SLOTS - 1)];
+}
+
+static __always_inline void set_id(__u64 *ids, int level, __u64 id)
+{
+	__u32 i = level;
+
+	barrier_var(i);
+	ids[i & (ID_SLOTS - 1)] = id;
+}
+
+/*
+ * The chain of a cgroup known only by its address: a thread's, found by
+ * walking its group, or one deeper than CGW_MAX_LEVEL, whose top levels are
+ * read by index from cgroup->ancestors[]. Every read is a probe.
+ */
+static __always_inline int chain_probed(__u64 addr, struct cgw_chain *c)
+{
+	struct cgroup *cgrp = (struct cgroup *)addr, *anc;
+	int level;
+
+	if (!c)
+		return 0;
+	level = BPF_CORE_READ(cgrp, level);
+	level = level < 0 ? 0 : level > CGW_MAX_LEVEL ? CGW_MAX_LEVEL : level;
+	c->level = level;
+	c->id = BPF_CORE_READ(cgrp, kn, id);
 	for (int i = 0; i < CGW_LEVELS; i++) {
 		if (i > level)
 			break;
-		__u32 slot = i;
-
-		barrier_var(slot);
-		ids[slot & (ID_SLOTS - 1)] = cgroup_id(ancestor_at(cgrp, i));
+		anc = 0;
+		bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[i]);
+		set_id(c->ids, i, BPF_CORE_READ(anc, kn, id));
 	}
 	return 0;
+}
+
+/*
+ * Fills c->ids from `level` up, walking kernfs parents from kn with plain
+ * loads: a cgroup directory's parent is its parent cgroup's (ancestors[]
+ * cannot be indexed by a variable through a typed pointer). With `from`, it
+ * stops where the two chains meet and returns that level. One walker per
+ * spelling of the parent field (core_fixes.h): in one function clang would
+ * merge the two loads into one the verifier refuses.
+ */
+#define DEFINE_WALK_UP(name, flavor, parent_field)					\
+static __noinline int name(struct kernfs_node *kn, int level, struct cgw_chain *c,	\
+			   struct cgw_chain *from)					\
+{											\
+	if (!c)										\
+		return 0;								\
+	for (int i = 0; i < CGW_LEVELS; i++) {						\
+		int l = level - i;							\
+		__u64 id;								\
+											\
+		if (l < 0 || !kn)							\
+			break;								\
+		id = kn->id;								\
+		if (from && l <= from->level && id == id_at(from->ids, l))		\
+			return l;							\
+		set_id(c->ids, l, id);							\
+		if (l == 0)								\
+			break;								\
+		kn = ((struct flavor *)kn)->parent_field;				\
+	}										\
+	return 0;									\
+}
+DEFINE_WALK_UP(walk_up, kernfs_node___old, parent)
+DEFINE_WALK_UP(walk_up_615, kernfs_node___615, __parent)
+
+/* The deepest level at which two filled chains name the same cgroup, capped. */
+static __always_inline int common_level(struct cgw_chain *a, struct cgw_chain *b)
+{
+	int lca = 0;
+
+	for (int i = 1; i < CGW_LEVELS; i++) {
+		if (i > a->level || i > b->level || id_at(a->ids, i) != id_at(b->ids, i))
+			break;
+		lca = i;
+	}
+	return lca;
+}
+
+/*
+ * The chain of a cgroup the kernel handed over as a typed pointer. With
+ * `from`, a filled chain it shares the top of, it is walked only down to
+ * where the two meet, which it returns (their deepest common level); above
+ * that its ids are from's and stay unfilled, for complete_chain() to fill
+ * where a walk needs them.
+ */
+static __always_inline int chain_to(struct cgroup *cgrp, struct cgw_chain *c, struct cgw_chain *from)
+{
+	int level;
+
+	if (!cgrp || !c)
+		return 0;
+	level = cgrp->level;
+	if (level < 0 || level > CGW_MAX_LEVEL) {
+		chain_probed((__u64)cgrp, c);
+		return from ? common_level(from, c) : 0;
+	}
+	c->level = level;
+	c->id = cgrp->kn->id;
+	if (bpf_core_field_exists(struct kernfs_node___615, __parent))
+		return walk_up_615(cgrp->kn, level, c, from);
+	return walk_up(cgrp->kn, level, c, from);
+}
+
+static __always_inline void chain_of(struct cgroup *cgrp, struct cgw_chain *c)
+{
+	chain_to(cgrp, c, 0);
+}
+
+/* Fills the ids chain_to() left to the other chain, levels 0 to lca. */
+static __always_inline void complete_chain(struct cgw_chain *c, struct cgw_chain *from, int lca)
+{
+	for (int i = 0; i < CGW_LEVELS; i++) {
+		if (i > lca)
+			break;
+		set_id(c->ids, i, id_at(from->ids, i));
+	}
 }
 
 /* Userspace sees st_dev as new_encode_dev() of the kernel's MKDEV(). */
@@ -355,6 +494,14 @@ static __always_inline struct cgw_binding *binding_of(struct cgw_decision *d, __
 	return bpf_map_lookup_elem(&bound, &key);
 }
 
+static __always_inline void bind_nodes(struct cgw_decision *d, struct cgw_nodes *n, __u64 cgid)
+{
+	struct cgw_binding *b = binding_of(d, cgid);
+
+	n->exact = b ? b->exact : 0;
+	n->matched = b ? b->matched : 0;
+}
+
 static __always_inline __u64 cgroup_selector_bits(struct cgw_selector_key *sk, struct cgw_binding *b)
 {
 	__u64 bits = 0;
@@ -364,6 +511,92 @@ static __always_inline __u64 cgroup_selector_bits(struct cgw_selector_key *sk, s
 	if (b->matched)
 		bits |= selector_bits(sk, CGW_SEL_CGROUP, b->matched, 0);
 	return bits;
+}
+
+/* Typed pointers only: bprm->file, or the mm of a typed task. */
+static __always_inline void file_identity(struct file *file, __u64 *dev, __u64 *ino)
+{
+	struct inode *inode = file ? file->f_inode : 0;
+
+	*dev = inode ? encode_dev(inode->i_sb->s_dev) : 0;
+	*ino = inode ? inode->i_ino : 0;
+}
+
+/* Out of line: inlined, clang merges its loads with identify()'s from a map value into one insn, which the verifier refuses. */
+static __noinline void exe_of(struct task_struct *task, __u64 *dev, __u64 *ino)
+{
+	struct mm_struct *mm = task->mm;
+
+	file_identity(mm ? mm->exe_file : 0, dev, ino);
+}
+
+/*
+ * Who a process is: what it really executed (see `executed`), which process,
+ * and whether it is a manager's cgwarden (see the seal). t is a typed task.
+ */
+static __always_inline void identify_exe(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
+{
+	struct task_struct *leader = t->group_leader;
+	struct cgw_exe_identity *id = bpf_task_storage_get(&executed, leader, 0, 0);
+
+	*manager = 0;
+	if (t->ptrace || leader->ptrace) {
+		/*
+		 * A traced binary runs whatever code its tracer makes it run: it
+		 * is not the program an --exe rule or a seal vouches for.
+		 * Unknown, so no --exe selector matches (the thread is what
+		 * ptrace stops).
+		 */
+		a->exe_dev = 0;
+		a->exe_ino = 0;
+	} else if (id) {
+		a->exe_dev = id->dev;
+		a->exe_ino = id->ino;
+		*manager = id->manager;
+	} else {
+		/* Started before cgwarden loaded and never touched PR_SET_MM since. */
+		exe_of(t, &a->exe_dev, &a->exe_ino);
+	}
+}
+
+static __always_inline void identify_process(struct task_struct *t, struct cgw_actor *a)
+{
+	a->pid = t->pid;
+	a->tgid = t->tgid;
+	a->euid = t->real_cred->euid.val;
+}
+
+/* /proc/PID/stat's starttime: boot-time ticks of USER_HZ (100). */
+static __always_inline __u64 start_ticks_of(struct task_struct *t)
+{
+	return t->group_leader->start_boottime / 10000000ULL;
+}
+
+static __always_inline __u64 cgroup_of(struct task_struct *t)
+{
+	return t->cgroups->dfl_cgrp->kn->id;
+}
+
+static __always_inline void identify(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
+{
+	identify_exe(t, a, manager);
+	identify_process(t, a);
+	a->start_ticks = start_ticks_of(t);
+	a->cgroup = cgroup_of(t);
+}
+
+
+/*
+ * The actor's executable, looked up when a selector or a record first needs
+ * it. Inline: the combined stack of the deepest call chain must stay within
+ * 512 bytes.
+ */
+static __always_inline void learn_exe(struct cgw_decision *d)
+{
+	if (d->exe_known)
+		return;
+	identify_exe((struct task_struct *)bpf_get_current_task_btf(), &d->actor, &d->manager);
+	d->exe_known = 1;
 }
 
 /*
@@ -390,20 +623,28 @@ __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 kind)
 		return 0;
 
 	need = g->need[CGW_SEL_PID] & live;
-	if (need)
+	if (need) {
+		/* Only --pid needs it (and records): a division saved on every other decision. */
+		d->actor.start_ticks = start_ticks_of((struct task_struct *)bpf_get_current_task_btf());
 		fail |= need & ~selector_bits(&sk, CGW_SEL_PID, d->actor.tgid, d->actor.start_ticks);
+	}
 	need = g->need[CGW_SEL_EXE] & live;
-	if (need)
+	if (need) {
+		learn_exe(d);
 		fail |= need & ~selector_bits(&sk, CGW_SEL_EXE, d->actor.exe_dev, d->actor.exe_ino);
+	}
 	need = g->need[CGW_SEL_UID] & live;
 	if (need)
 		fail |= need & ~selector_bits(&sk, CGW_SEL_UID, d->actor.euid, 0);
 	need = g->need[CGW_SEL_CGROUP] & live;
 	if (need) {
+		if (d->actor_chain.level < 0)
+			chain_of(((struct task_struct *)bpf_get_current_task_btf())->cgroups->dfl_cgrp,
+				 &d->actor_chain);
 		for (int i = 0; i < CGW_LEVELS; i++) {
-			if (i > d->actor_level)
+			if (i > d->actor_chain.level)
 				break;
-			b = binding_of(d, id_at(d->actor_ids, i));
+			b = binding_of(d, id_at(d->actor_chain.ids, i));
 			if (b)
 				sat |= cgroup_selector_bits(&sk, b);
 		}
@@ -417,11 +658,11 @@ __noinline __u32 gate_match(struct cgw_decision *d, __u64 anchor, __u32 kind)
 }
 
 /* A cgroup's gate is the union of its nodes' gates: its own path's first, then its template's. */
-static __always_inline __u32 gate_match_bound(struct cgw_decision *d, struct cgw_binding *b, __u32 kind)
+static __always_inline __u32 gate_match_bound(struct cgw_decision *d, struct cgw_nodes *n, __u32 kind)
 {
-	__u32 rule = gate_match(d, b->exact, kind);
+	__u32 rule = n->exact ? gate_match(d, n->exact, kind) : 0;
 
-	return rule ? rule : gate_match(d, b->matched, kind);
+	return rule || !n->matched ? rule : gate_match(d, n->matched, kind);
 }
 
 /* bpf_loop hands callbacks a pointer into the caller's stack, never a map value. */
@@ -429,20 +670,16 @@ struct loop_ctx {
 	struct cgw_decision *d;
 };
 
-/* bpf_loop callback: delegations at common ancestors, deepest first. */
-static long find_delegation(__u32 i, struct loop_ctx *ctx)
+/* Whether a delegation at this common ancestor exempts what lies below it. */
+static __always_inline int find_delegation(struct cgw_decision *d, int level)
 {
-	struct cgw_decision *d = ctx->d;
-	int level = d->lca - (int)i;
-	struct cgw_binding *b;
+	struct cgw_nodes *n;
 	__u32 rule;
 
-	if (level < 0 || level >= CGW_LEVELS)
-		return 1;
-	b = binding_of(d, id_at(d->src_ids, level));
-	if (!b)
+	n = nodes_at(d->src_nodes, level);
+	if (!n->exact && !n->matched)
 		return 0;
-	rule = gate_match_bound(d, b, CGW_RULE_DELEGATE);
+	rule = gate_match_bound(d, n, CGW_RULE_DELEGATE);
 	if (!rule)
 		return 0;
 	d->delegated_level = level;
@@ -451,13 +688,13 @@ static long find_delegation(__u32 i, struct loop_ctx *ctx)
 }
 
 /* Returns 1 once an enforcing lock has denied, which ends the walk. */
-static __always_inline int judge_lock(struct cgw_decision *d, struct cgw_binding *b, __u64 node,
+static __always_inline int judge_lock(struct cgw_decision *d, struct cgw_nodes *n, __u64 node,
 				      __u64 cgid, int level, __u8 direction)
 {
 	struct cgw_lock *lock;
 	__u32 exempt;
 
-	if (!d || !b || !node)
+	if (!d || !n || !node)
 		return 0;
 	lock = bpf_map_lookup_elem(&locks, &node);
 	if (!lock || !(lock->directions & direction))
@@ -465,7 +702,7 @@ static __always_inline int judge_lock(struct cgw_decision *d, struct cgw_binding
 	if (level <= d->delegated_level)
 		exempt = d->delegated_rule;
 	else
-		exempt = gate_match_bound(d, b, CGW_RULE_ALLOW);
+		exempt = gate_match_bound(d, n, CGW_RULE_ALLOW);
 	if (exempt) {
 		if (d->verdict == CGW_VERDICT_ALLOW && !d->rule_id) {
 			d->rule_id = exempt;
@@ -491,109 +728,37 @@ static __always_inline int judge_lock(struct cgw_decision *d, struct cgw_binding
  * A cgroup may carry two locks, its own path's and its template's, each
  * judged as if it were the only one: own path first.
  */
-__noinline int judge_cgroup(struct cgw_decision *d, __u64 cgid, int level, __u8 direction)
+__noinline int judge_cgroup(struct cgw_decision *d, struct cgw_nodes *n, __u64 cgid, int level,
+			    __u8 direction)
 {
-	struct cgw_binding *b;
-
-	if (!d)
+	if (!d || !n)
 		return 0;
-	b = binding_of(d, cgid);
-	if (!b)
-		return 0;
-	if (judge_lock(d, b, b->exact, cgid, level, direction))
+	if (judge_lock(d, n, n->exact, cgid, level, direction))
 		return 1;
-	return judge_lock(d, b, b->matched, cgid, level, direction);
+	return judge_lock(d, n, n->matched, cgid, level, direction);
 }
 
 /*
- * bpf_loop callback over levels, shallowest first. At each level the lock on
- * src's chain is judged before the one on dst's chain; the TypeScript model
- * walks in the same order so both name the same deciding rule.
+ * One level of the lock walk, which goes shallowest first. At each level the
+ * lock on src's chain is judged before the one on dst's chain; the TypeScript
+ * model walks in the same order so both name the same deciding rule. Returns
+ * 1 once a lock has denied.
  */
-static long judge_level(__u32 level, struct loop_ctx *ctx)
+static __always_inline int judge_level(struct cgw_decision *d, int level)
 {
-	struct cgw_decision *d = ctx->d;
+	struct cgw_nodes *n;
 
-	if (level >= CGW_LEVELS)
-		return 1;
-	if ((int)level <= d->src_level &&
-	    judge_cgroup(d, id_at(d->src_ids, level), level,
+	n = nodes_at(d->src_nodes, level);
+	if ((int)level <= d->src.level && (n->exact || n->matched) &&
+	    judge_cgroup(d, n, id_at(d->src.ids, level), level,
 			 (int)level <= d->lca ? CGW_DIR_WITHIN : CGW_DIR_OUT))
 		return 1;
-	if ((int)level > d->lca && (int)level <= d->dst_level &&
-	    judge_cgroup(d, id_at(d->dst_ids, level), level, CGW_DIR_IN))
+	n = nodes_at(d->dst_nodes, level);
+	if ((int)level > d->lca && (int)level <= d->dst.level && (n->exact || n->matched) &&
+	    judge_cgroup(d, n, id_at(d->dst.ids, level), level, CGW_DIR_IN))
 		return 1;
 	return 0;
 }
-
-static __always_inline void file_identity(struct file *file, __u64 *dev, __u64 *ino)
-{
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-
-	*dev = inode ? encode_dev(BPF_CORE_READ(inode, i_sb, s_dev)) : 0;
-	*ino = inode ? BPF_CORE_READ(inode, i_ino) : 0;
-}
-
-static __always_inline void exe_of(struct task_struct *task, __u64 *dev, __u64 *ino)
-{
-	file_identity(BPF_CORE_READ(task, mm, exe_file), dev, ino);
-}
-
-/*
- * Who a process is: what it really executed (see `executed`), which process,
- * and whether it is a manager's cgwarden (see the seal).
- */
-static __always_inline void identify(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
-{
-	struct task_struct *leader = t->group_leader;
-	struct cgw_exe_identity *id = bpf_task_storage_get(&executed, leader, 0, 0);
-
-	*manager = 0;
-	if (t->ptrace || leader->ptrace) {
-		/*
-		 * A traced binary runs whatever code its tracer makes it run: it
-		 * is not the program an --exe rule or a seal vouches for.
-		 * Unknown, so no --exe selector matches (the thread is what
-		 * ptrace stops).
-		 */
-		a->exe_dev = 0;
-		a->exe_ino = 0;
-	} else if (id) {
-		a->exe_dev = id->dev;
-		a->exe_ino = id->ino;
-		*manager = id->manager;
-	} else {
-		/* Started before cgwarden loaded and never touched PR_SET_MM since. */
-		exe_of(t, &a->exe_dev, &a->exe_ino);
-	}
-	a->pid = BPF_CORE_READ(t, pid);
-	a->tgid = BPF_CORE_READ(t, tgid);
-	a->euid = BPF_CORE_READ(t, real_cred, euid.val);
-	/* /proc/PID/stat's starttime: boot-time ticks of USER_HZ (100). */
-	a->start_ticks = BPF_CORE_READ(t, group_leader, start_boottime) / 10000000ULL;
-	a->cgroup = cgroup_id(BPF_CORE_READ(t, cgroups, dfl_cgrp));
-}
-
-static __always_inline void observe_actor(struct cgw_decision *d)
-{
-	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct cgroup *cgrp = BPF_CORE_READ(current, cgroups, dfl_cgrp);
-	__u32 manager;
-
-	identify(current, &d->actor, &manager);
-	d->actor_level = capped_level(cgrp);
-	fill_ancestors(cgrp, d->actor_ids, d->actor_level);
-}
-
-/* One migration as a mechanism saw it; BPF functions take at most five arguments. */
-struct cgw_migration {
-	struct task_struct *task;
-	struct cgroup *src;
-	struct cgroup *dst;
-	__u8 via;
-	__u8 threadgroup;
-	__u8 mechanism;
-};
 
 /* Numbers a filled record and writes it to the flight recorder and the events ring buffer. */
 static __noinline int publish(struct cgw_record *r, __u32 slots)
@@ -629,15 +794,15 @@ static __noinline int publish(struct cgw_record *r, __u32 slots)
 static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __u32 slots)
 {
 	struct task_struct *task;
-	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct cgw_record *r;
 
 	if (!d || !m)
 		return 0;
-	task = m->task;
+	task = (struct task_struct *)m->task;
+	learn_exe(d);
 	r = &d->record;
-	r->src_cgroup = cgroup_id(m->src);
-	r->dst_cgroup = cgroup_id(m->dst);
+	r->src_cgroup = d->src.id;
+	r->dst_cgroup = d->dst.id;
 	r->rule_cgroup = d->rule_cgroup;
 	r->rule_id = d->rule_id;
 	r->verdict = d->verdict;
@@ -646,8 +811,8 @@ static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __
 	r->threadgroup = m->threadgroup;
 	r->actor_exe_dev = d->actor.exe_dev;
 	r->actor_exe_ino = d->actor.exe_ino;
-	r->actor_cgroup = d->actor.cgroup;
-	r->actor_start_ticks = d->actor.start_ticks;
+	r->actor_cgroup = cgroup_of((struct task_struct *)bpf_get_current_task_btf());
+	r->actor_start_ticks = start_ticks_of((struct task_struct *)bpf_get_current_task_btf());
 	r->actor_pid = d->actor.pid;
 	r->actor_tgid = d->actor.tgid;
 	r->actor_euid = d->actor.euid;
@@ -655,25 +820,23 @@ static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __
 	r->tamper = 0;
 	r->task_pid = BPF_CORE_READ(task, pid);
 	r->task_tgid = BPF_CORE_READ(task, tgid);
-	bpf_probe_read_kernel_str(r->actor_comm, sizeof(r->actor_comm), current->comm);
+	bpf_get_current_comm(r->actor_comm, sizeof(r->actor_comm));
 	bpf_probe_read_kernel_str(r->task_comm, sizeof(r->task_comm), task->comm);
 	return publish(r, slots);
 }
 
-static __noinline int cgw_decide(struct cgw_migration *m)
+/*
+ * Judges the migration whose chains (src, dst), their common level and the
+ * actor the decision holds.
+ * Returns the verdict; records it when the policy asks.
+ */
+static __noinline int cgw_decide(struct cgw_decision *d, struct cgw_migration *m)
 {
-	struct cgroup *src, *dst;
 	__u32 zero = 0;
-	struct cgw_decision *d = bpf_map_lookup_elem(&scratch, &zero);
 	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
-	struct loop_ctx lctx;
 	int top;
 
-	if (!m)
-		return CGW_VERDICT_ALLOW;
-	src = m->src;
-	dst = m->dst;
-	if (!d || !src || !dst || src == dst)
+	if (!d || !m || d->src.id == d->dst.id)
 		return CGW_VERDICT_ALLOW;
 
 	d->global_mode = s ? s->global_mode : CGW_MODE_ENFORCE;
@@ -683,23 +846,29 @@ static __noinline int cgw_decide(struct cgw_migration *m)
 	d->rule_cgroup = 0;
 	d->delegated_level = -1;
 	d->delegated_rule = 0;
-	d->src_level = capped_level(src);
-	d->dst_level = capped_level(dst);
-	fill_ancestors(src, d->src_ids, d->src_level);
-	fill_ancestors(dst, d->dst_ids, d->dst_level);
 
-	d->lca = 0;
-	for (int i = 1; i < CGW_LEVELS; i++) {
-		if (i > d->src_level || i > d->dst_level || id_at(d->src_ids, i) != id_at(d->dst_ids, i))
+	top = d->src.level > d->dst.level ? d->src.level : d->dst.level;
+	/* Each cgroup's binding, looked up once: both walks below read it. */
+	for (int i = 0; i < CGW_LEVELS; i++) {
+		if (i > top)
 			break;
-		d->lca = i;
+		if (i <= d->src.level)
+			bind_nodes(d, nodes_at(d->src_nodes, i), id_at(d->src.ids, i));
+		if (i > d->lca && i <= d->dst.level)
+			bind_nodes(d, nodes_at(d->dst_nodes, i), id_at(d->dst.ids, i));
 	}
-
-	observe_actor(d);
-	lctx.d = d;
-	bpf_loop(d->lca + 1, find_delegation, &lctx, 0);
-	top = d->src_level > d->dst_level ? d->src_level : d->dst_level;
-	bpf_loop(top + 1, judge_level, &lctx, 0);
+	/*
+	 * Plain bounded loops, not bpf_loop(): a callback call per level cost
+	 * more than the verifier's extra work at load.
+	 */
+	for (int i = 0; i < CGW_LEVELS; i++) {
+		if (d->lca - i < 0 || find_delegation(d, d->lca - i))
+			break;
+	}
+	for (int level = 0; level < CGW_LEVELS; level++) {
+		if (level > top || judge_level(d, level))
+			break;
+	}
 
 	count(CGW_STAT_DECISIONS);
 	if (d->verdict == CGW_VERDICT_DENY)
@@ -720,17 +889,29 @@ static __noinline int cgw_decide(struct cgw_migration *m)
 	return d->verdict;
 }
 
-/* bpf_loop state for judging the other threads of a moving thread group. */
-struct thread_walk {
-	struct list_head *head;
-	struct list_head *node;
-	struct cgroup *leader_src;
-	struct cgroup *last_src;
-	struct cgroup *dst;
-	__u8 via;
-	__u8 mechanism;
-	__u8 denied;
-};
+/*
+ * The scratch decision with src's, dst's and the actor's chains and the actor
+ * filled in, from the typed pointers a hook receives; NULL when there is
+ * nothing to judge.
+ */
+static __always_inline struct cgw_decision *gather(struct cgroup *src, struct cgroup *dst)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct cgw_decision *d;
+
+	if (!src || !dst || src == dst)
+		return 0;
+	d = bpf_map_lookup_elem(&scratch, &zero);
+	if (!d)
+		return 0;
+	chain_of(src, &d->src);
+	d->lca = chain_to(dst, &d->dst, &d->src);
+	d->actor_chain.level = -1;
+	d->exe_known = 0;
+	identify_process(current, &d->actor);
+	return d;
+}
 
 /*
  * A thread group moves whole, yet its threads may sit in different cgroups
@@ -739,60 +920,63 @@ struct thread_walk {
  * a migration of its own, so a lock --out on a threaded cgroup holds too.
  * Runs under cgroup_threadgroup_rwsem held for writing: the list is stable.
  */
-static long judge_thread(__u32 i, struct thread_walk *w)
+static long judge_thread(__u32 i, struct loop_ctx *ctx)
 {
+	struct cgw_decision *d = ctx->d;
+	struct thread_walk *w = &d->walk;
+	struct cgw_migration *tm = &d->thread;
 	struct list_head *node = w->node;
 	struct task_struct *t;
-	struct cgroup *src;
-	struct cgw_migration tm = {};
+	__u64 src;
 
 	if (!node || node == w->head)
 		return 1;
 	w->node = BPF_CORE_READ(node, next);
 	t = (struct task_struct *)((void *)node - bpf_core_field_offset(struct task_struct, thread_node));
-	src = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	src = (__u64)BPF_CORE_READ(t, cgroups, dfl_cgrp);
 	if (!src || src == w->leader_src || src == w->last_src)
 		return 0;
 	w->last_src = src;
-	tm.task = t;
-	tm.src = src;
-	tm.dst = w->dst;
-	tm.via = w->via;
-	tm.threadgroup = 1;
-	tm.mechanism = w->mechanism;
-	if (cgw_decide(&tm) != CGW_VERDICT_DENY)
+	chain_probed(src, &d->src);
+	d->lca = common_level(&d->src, &d->dst);
+	tm->task = (__u64)t;
+	tm->src = src;
+	tm->threads = 0;
+	tm->via = w->via;
+	tm->threadgroup = 1;
+	tm->mechanism = w->mechanism;
+	if (cgw_decide(d, tm) != CGW_VERDICT_DENY)
 		return 0;
 	w->denied = 1;
 	return 1;
 }
 
 /* The verdict for one migration as a mechanism saw it, whole thread groups included. */
-static __always_inline int decide_migration(struct cgw_migration *m)
+static __always_inline int decide_migration(struct cgw_decision *d, struct cgw_migration *m)
 {
-	struct task_struct *task;
+	struct task_struct *task = (struct task_struct *)m->task;
 	struct signal_struct *signal;
-	struct thread_walk w = {};
-	int verdict = cgw_decide(m);
-	int threads;
+	struct thread_walk *w = &d->walk;
+	struct loop_ctx lctx = { .d = d };
+	int verdict = cgw_decide(d, m);
 
-	if (verdict == CGW_VERDICT_DENY || !m->threadgroup || m->via == CGW_VIA_CLONE)
+	if (verdict == CGW_VERDICT_DENY || !m->threadgroup || m->via == CGW_VIA_CLONE || m->threads <= 1)
 		return verdict;
-	task = m->task;
 	signal = BPF_CORE_READ(task, signal);
 	if (!signal)
 		return verdict;
-	threads = BPF_CORE_READ(signal, nr_threads);
-	if (threads <= 1)
-		return verdict;
-	w.head = __builtin_preserve_access_index(&signal->thread_head);
-	w.node = BPF_CORE_READ(signal, thread_head.next);
-	w.leader_src = m->src;
-	w.dst = m->dst;
-	w.via = m->via;
-	w.mechanism = m->mechanism;
-	/* nr_threads bounds the walk; the list head ends it. PID_MAX_LIMIT is 1 << 22. */
-	bpf_loop((threads & ((1 << 22) - 1)) + 1, judge_thread, &w, 0);
-	return w.denied ? CGW_VERDICT_DENY : verdict;
+	/* Each thread's src chain replaces the leader's: dst's must stand on its own. */
+	complete_chain(&d->dst, &d->src, d->lca);
+	w->head = __builtin_preserve_access_index(&signal->thread_head);
+	w->node = BPF_CORE_READ(signal, thread_head.next);
+	w->leader_src = m->src;
+	w->last_src = 0;
+	w->via = m->via;
+	w->mechanism = m->mechanism;
+	w->denied = 0;
+	/* threads bounds the walk; the list head ends it. PID_MAX_LIMIT is 1 << 22. */
+	bpf_loop((m->threads & ((1 << 22) - 1)) + 1, judge_thread, &lctx, 0);
+	return w->denied ? CGW_VERDICT_DENY : verdict;
 }
 
 /* ---- native mechanism ------------------------------------------------- */
@@ -803,76 +987,48 @@ int BPF_PROG(cgwarden_cgroup_attach, struct task_struct *task, struct cgroup *sr
 	     struct cgroup_namespace *ns, int ret)
 {
 	struct cgw_migration m = {
-		.task = task, .src = src, .dst = dst,
+		.task = (__u64)task, .src = (__u64)src,
 		.threadgroup = threadgroup, .mechanism = CGW_MECH_NATIVE,
 	};
+	struct cgw_decision *d;
 
 	if (ret)
 		return ret;
 	/* A clone3 child is still TASK_NEW here; a task found by pid never is. */
-	if (BPF_CORE_READ(task, __state) & TASK_NEW)
+	if (task->__state & TASK_NEW)
 		m.via = CGW_VIA_CLONE;
 	else
 		m.via = threadgroup ? CGW_VIA_PROCS : CGW_VIA_THREADS;
-	if (decide_migration(&m) == CGW_VERDICT_DENY)
+	m.threads = task->signal->nr_threads;
+	d = gather(src, dst);
+	if (d && decide_migration(d, &m) == CGW_VERDICT_DENY)
 		return -EPERM;
 	return 0;
 }
 
 /* ---- mainline mechanism ----------------------------------------------- */
 
-static __always_inline int begin(struct task_struct *task, __u64 dst, __u8 stage, __u8 via,
-				 __u8 threadgroup)
+/*
+ * Notes the migration a write or clone is about to ask cgroup_attach_permissions
+ * about: every call of it follows one of these in the same system call.
+ */
+static __always_inline int arm(struct task_struct *task, struct cgroup *src, __u8 via,
+			       __u8 threadgroup, __u32 threads)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct pending_migration *m;
-
 	/* Created once per task and kept until it exits: no allocation per write. */
-	m = bpf_task_storage_get(&migrations, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct pending_migration *m = bpf_task_storage_get(&migrations, current, 0,
+							    BPF_LOCAL_STORAGE_GET_F_CREATE);
+
 	if (!m)
 		return 0;
-	if (m->stage == STAGE_IDLE)
-		__sync_fetch_and_add(&inflight, 1);
 	m->task = (__u64)task;
-	m->dst = dst;
-	m->stage = stage;
+	m->src = (__u64)src;
+	m->threads = threads;
 	m->via = via;
 	m->threadgroup = threadgroup;
+	m->stage = STAGE_ARMED;
 	return 0;
-}
-
-static __always_inline int end(void)
-{
-	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct pending_migration *m = bpf_task_storage_get(&migrations, current, 0, 0);
-
-	if (!m || m->stage == STAGE_IDLE)
-		return 0;
-	m->stage = STAGE_IDLE;
-	m->task = 0;
-	m->dst = 0;
-	__sync_fetch_and_add(&inflight, -1);
-	return 0;
-}
-
-static __always_inline int begin_write(struct kernfs_open_file *of, __u8 via)
-{
-	struct kernfs_node *dir = kernfs_parent(BPF_CORE_READ(of, kn));
-	struct cgroup *dst = BPF_CORE_READ(dir, priv);
-
-	return begin(0, (__u64)dst, STAGE_WRITE_BEGUN, via, 0);
-}
-
-SEC("fentry/cgroup_procs_write")
-int BPF_PROG(cgwarden_procs_write, struct kernfs_open_file *of)
-{
-	return begin_write(of, CGW_VIA_PROCS);
-}
-
-SEC("fentry/cgroup_threads_write")
-int BPF_PROG(cgwarden_threads_write, struct kernfs_open_file *of)
-{
-	return begin_write(of, CGW_VIA_THREADS);
 }
 
 /* The third argument changed type in 6.18; only its position matters here. */
@@ -880,104 +1036,93 @@ SEC("fexit/cgroup_procs_write_start")
 int BPF_PROG(cgwarden_procs_write_start, char *buf, bool threadgroup, void *lock_mode,
 	     struct task_struct *task)
 {
-	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct pending_migration *m = bpf_task_storage_get(&migrations, current, 0, 0);
-
-	/* cgroup v1 writes also get here, but never began a migration of ours. */
-	if (!m || m->stage != STAGE_WRITE_BEGUN)
-		return 0;
+	/* cgroup v1 writes get here too; they never reach cgroup_attach_permissions. */
 	if (!task || (unsigned long)task >= (unsigned long)-MAX_ERRNO)
 		return 0;
-	m->task = (__u64)task;
-	m->threadgroup = threadgroup;
-	m->stage = STAGE_ARMED;
-	return 0;
-}
-
-SEC("fexit/cgroup_procs_write")
-int BPF_PROG(cgwarden_procs_write_exit)
-{
-	return end();
-}
-
-SEC("fexit/cgroup_threads_write")
-int BPF_PROG(cgwarden_threads_write_exit)
-{
-	return end();
+	return arm(task, task->cgroups->dfl_cgrp, threadgroup ? CGW_VIA_PROCS : CGW_VIA_THREADS,
+		   threadgroup, task->signal->nr_threads);
 }
 
 SEC("fentry/cgroup_can_fork")
 int BPF_PROG(cgwarden_can_fork, struct task_struct *child, struct kernel_clone_args *kargs)
 {
-	__u64 flags = BPF_CORE_READ(kargs, flags);
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	__u64 flags = kargs->flags;
 
 	if (!(flags & CLONE_INTO_CGROUP))
 		return 0;
-	return begin(child, 0, STAGE_ARMED, CGW_VIA_CLONE, !(flags & CLONE_THREAD));
+	/* The child leaves its parent's cgroup (it still points at init_css_set). */
+	return arm(child, current->cgroups->dfl_cgrp, CGW_VIA_CLONE, !(flags & CLONE_THREAD), 0);
 }
 
-SEC("fexit/cgroup_can_fork")
-int BPF_PROG(cgwarden_can_fork_exit)
+/* The decision, with src and dst as the kernel's permission check gets them. */
+SEC("fentry/cgroup_attach_permissions")
+int BPF_PROG(cgwarden_attach_permissions, struct cgroup *src, struct cgroup *dst,
+	     struct super_block *sb, bool threadgroup)
 {
-	return end();
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct pending_migration *m = bpf_task_storage_get(&migrations, current, 0,
+							    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct cgw_migration mig = {
+		.src = (__u64)src, .threadgroup = threadgroup, .mechanism = CGW_MECH_MAINLINE,
+	};
+	struct cgw_decision *d;
+	int verdict = CGW_VERDICT_ALLOW;
+
+	if (!m)
+		return 0;
+	if (m->stage == STAGE_ARMED && m->src == (__u64)src) {
+		mig.task = m->task;
+		mig.via = m->via;
+		mig.threads = m->threads;
+	} else {
+		/* Not armed (its program missed a call): judged all the same, task unknown. */
+		mig.via = threadgroup ? CGW_VIA_PROCS : CGW_VIA_THREADS;
+	}
+	d = gather(src, dst);
+	if (d)
+		verdict = decide_migration(d, &mig);
+	if (m->stage != STAGE_DECIDED && m->stage != STAGE_ENFORCED)
+		__sync_fetch_and_add(&inflight, 1);
+	m->verdict = verdict;
+	m->stage = STAGE_DECIDED;
+	return 0;
+}
+
+SEC("fexit/cgroup_attach_permissions")
+int BPF_PROG(cgwarden_attach_permissions_exit)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct pending_migration *m = bpf_task_storage_get(&migrations, current, 0, 0);
+
+	if (!m || (m->stage != STAGE_DECIDED && m->stage != STAGE_ENFORCED))
+		return 0;
+	m->stage = STAGE_IDLE;
+	m->task = 0;
+	__sync_fetch_and_add(&inflight, -1);
+	return 0;
 }
 
 /*
- * Runs on every permission check of every path lookup. The program itself is
- * three tests and one load; everything else sits in a subprogram, so that
- * its stack frame, register spills and zeroed structs are paid only while a
- * write or clone is in flight.
+ * The part of inode_permission that runs only while some verdict awaits its
+ * check. Inside cgroup_attach_permissions the first write check on a cgroup2
+ * inode is the kernel's on the common ancestor's cgroup.procs (a clone3's
+ * check of its destination comes before the call, outside).
  */
-/* The part of inode_permission that runs only while a write or clone is in flight. */
 static __noinline int judge_permission(struct inode *inode)
 {
-	struct task_struct *current;
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct pending_migration *m;
-	struct kernfs_node *kn, *dir;
-	struct cgroup *checked, *dst;
-	struct task_struct *task, *owner;
-	struct cgw_migration mig = {};
-	int level;
 
 	if (!inode)
 		return 0;
-	current = (struct task_struct *)bpf_get_current_task_btf();
 	m = bpf_task_storage_get(&migrations, current, 0, 0);
-	if (!m || m->stage != STAGE_ARMED)
+	if (!m || m->stage != STAGE_DECIDED)
 		return 0;
-	if (BPF_CORE_READ(inode, i_sb, s_magic) != CGROUP2_SUPER_MAGIC)
+	if (inode->i_sb->s_magic != CGROUP2_SUPER_MAGIC)
 		return 0;
-	kn = BPF_CORE_READ(inode, i_private);
-	dir = kernfs_parent(kn);
-	checked = BPF_CORE_READ(dir, priv);
-	if (!checked || BPF_CORE_READ(checked, procs_file.kn) != kn)
-		return 0;
-
-	if (m->via == CGW_VIA_CLONE) {
-		/* The kernel checks the destination's cgroup.procs first. */
-		dst = checked;
-	} else {
-		/* The write path checks the common ancestor: anything else is not ours. */
-		dst = (struct cgroup *)m->dst;
-		level = BPF_CORE_READ(checked, level);
-		if (!dst || level < 0 || level > BPF_CORE_READ(dst, level) ||
-		    ancestor_at(dst, level) != checked)
-			return 0;
-	}
-	m->stage = STAGE_DECIDED;
-
-	task = (struct task_struct *)m->task;
-	/* A clone3 child still points at init_css_set; it leaves its parent's cgroup. */
-	owner = m->via == CGW_VIA_CLONE ? current : task;
-	mig.task = task;
-	mig.src = BPF_CORE_READ(owner, cgroups, dfl_cgrp);
-	mig.dst = dst;
-	mig.via = m->via;
-	mig.threadgroup = m->threadgroup;
-	mig.mechanism = CGW_MECH_MAINLINE;
-	if (decide_migration(&mig) == CGW_VERDICT_DENY)
-		return -EPERM;
-	return 0;
+	m->stage = STAGE_ENFORCED;
+	return m->verdict == CGW_VERDICT_DENY ? -EPERM : 0;
 }
 
 /* ---- path binding (both mechanisms) ------------------------------------ */
@@ -1060,21 +1205,20 @@ int BPF_PROG(cgwarden_mkdir, struct cgroup *cgrp, const char *path)
 	__u32 zero = 0;
 	struct naming *n = bpf_map_lookup_elem(&naming_scratch, &zero);
 	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
-	struct cgroup *parent;
+	struct kernfs_node *kn = cgrp->kn;
+	struct cgroup_subsys_state *parent = cgrp->self.parent;
 	__u64 cgid, parent_id;
-	int path_len, name_len, level;
+	int path_len, name_len;
 
-	if (!n || BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+	if (!n || cgrp->root->hierarchy_id != 0)
 		return 0; /* a cgroup v1 hierarchy: its ids are another namespace */
-	level = BPF_CORE_READ(cgrp, level);
-	if (level < 1)
+	if (cgrp->level < 1)
 		return 0;
 	__builtin_memset(n->key.path, 0, sizeof(n->key.path));
 	path_len = bpf_probe_read_kernel_str(n->key.path, sizeof(n->key.path), path);
-	name_len = bpf_probe_read_kernel_str(n->name, sizeof(n->name), BPF_CORE_READ(cgrp, kn, name)) - 1;
-	cgid = cgroup_id(cgrp);
-	parent = ancestor_at(cgrp, level - 1);
-	parent_id = cgroup_id(parent);
+	name_len = bpf_probe_read_kernel_str(n->name, sizeof(n->name), kn->name) - 1;
+	cgid = kn->id;
+	parent_id = parent ? parent->cgroup->kn->id : 0;
 
 	for (__u32 e = 0; e < 2; e++) {
 		struct cgw_bound_key bk = { .cgroup = parent_id, .epoch = e };
@@ -1113,9 +1257,9 @@ int BPF_PROG(cgwarden_rmdir, struct cgroup *cgrp, const char *path)
 	struct cgw_settings *s = bpf_map_lookup_elem(&settings, &zero);
 	__u64 cgid;
 
-	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+	if (cgrp->root->hierarchy_id != 0)
 		return 0;
-	cgid = cgroup_id(cgrp);
+	cgid = cgrp->kn->id;
 	for (__u32 e = 0; e < 2; e++) {
 		struct cgw_bound_key bk = { .cgroup = cgid, .epoch = e };
 		struct cgw_binding *b = bpf_map_lookup_elem(&bound, &bk);
@@ -1189,7 +1333,7 @@ int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
 	id = bpf_task_storage_get(&executed, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!id)
 		return 0;
-	file_identity(BPF_CORE_READ(bprm, file), &id->dev, &id->ino);
+	file_identity(bprm->file, &id->dev, &id->ino);
 	id->manager = s && id->dev == s->cli_dev && id->ino == s->cli_ino &&
 		      is_manager(current->real_parent, s);
 	return 0;

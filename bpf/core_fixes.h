@@ -1,25 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Fields renamed across the kernels cgwarden supports, read through CO-RE flavours. */
+/* Fields renamed across the kernels cgwarden supports, as CO-RE flavours. */
 #ifndef CGWARDEN_CORE_FIXES_H
 #define CGWARDEN_CORE_FIXES_H
 
-#include <bpf/bpf_core_read.h>
 #include "kernel_types.h"
 
-/* Linux 6.15 renamed kernfs_node::parent to __parent (it became RCU-protected). */
-struct kernfs_node___new {
-	struct kernfs_node *__parent;
-} __attribute__((preserve_access_index));
-
+/* Up to 6.14. */
 struct kernfs_node___old {
 	struct kernfs_node *parent;
 } __attribute__((preserve_access_index));
 
-static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(struct kernfs_node___new, __parent))
-		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
-}
+/* Linux 6.15 renamed kernfs_node::parent to __parent (it became RCU-protected). */
+struct kernfs_node___615 {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
 
 #endif

@@ -46,7 +46,9 @@ struct kernfs_node {
 	void *priv;
 } __attribute__((preserve_access_index));
 
+struct cgroup;
 struct cgroup_subsys_state {
+	struct cgroup *cgroup;
 	struct cgroup_subsys_state *parent;
 } __attribute__((preserve_access_index));
 

@@ -28,7 +28,8 @@ export default defineCommand({
     const c = s.counters!;
     print(`decisions:  ${c.decisions} (allowed ${c.allowed}, denied ${c.denied}, audit-denied ${c.audited}, recorded ${c.recorded}, dropped ${c.dropped})`);
     print("programs:");
-    for (const p of s.programs ?? []) print(`  ${p.program.padEnd(28)} prog ${String(p.progId).padEnd(6)} link ${String(p.linkId).padEnd(6)} ${p.attachedTo}`);
+    const width = Math.max(0, ...(s.programs ?? []).map((p) => p.program.length));
+    for (const p of s.programs ?? []) print(`  ${p.program.padEnd(width)} prog ${String(p.progId).padEnd(6)} link ${String(p.linkId).padEnd(6)} ${p.attachedTo}`);
   },
 });
 

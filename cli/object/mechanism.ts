@@ -12,7 +12,7 @@ export interface Mechanism {
   requires: string[];
   /**
    * Programs in attach order. Exit programs go before entry programs and the
-   * deciding program last, so per-task state never begins without its end
+   * enforcing program last, so per-task state never begins without its end
    * being attached; detach runs in reverse.
    */
   programs: string[];
@@ -44,25 +44,21 @@ export const NATIVE: Mechanism = {
 export const MAINLINE: Mechanism = {
   name: "mainline",
   code: CGW_MECH_MAINLINE,
-  describe: "fentry/fexit on cgroup write and fork paths + lsm/inode_permission",
+  describe: "fentry/fexit on the cgroup write and fork paths + lsm/inode_permission",
   requires: [
-    "cgroup_procs_write",
-    "cgroup_threads_write",
     "cgroup_procs_write_start",
     "cgroup_can_fork",
+    "cgroup_attach_permissions",
     "bpf_lsm_inode_permission",
     ...IDENTITY_HOOKS,
   ],
   programs: [
     ...IDENTITY_PROGRAMS,
     ...BINDING_PROGRAMS,
-    "cgwarden_procs_write_exit",
-    "cgwarden_threads_write_exit",
-    "cgwarden_can_fork_exit",
+    "cgwarden_attach_permissions_exit",
     "cgwarden_procs_write_start",
-    "cgwarden_procs_write",
-    "cgwarden_threads_write",
     "cgwarden_can_fork",
+    "cgwarden_attach_permissions",
     "cgwarden_inode_permission",
   ],
 };

@@ -7,7 +7,7 @@
 //   @meter {"figure":..,"phase":..,"op":..,"n":..,"intervals":..,"ns":..}
 // in the order the runs happen; run.ts pairs them with the log's groups and
 // prints the table. Plain lines are progress and the CLI figure.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runCli } from "../../cli/main.ts";
 import { setSink } from "../../cli/output.ts";
@@ -69,7 +69,7 @@ function meter(figure: string, phase: string, op: Op, opts: { n?: number; timed:
 
 /** Adds n locks on fresh cgroups under /bench/many, in one change through the store. */
 function addLocks(n: number, from: number): void {
-  const state = openState(PIN)!;
+  const state = openState(PIN, "write")!;
   const store = new PolicyStore(state);
   const spec = store.spec();
   for (let i = from; i < from + n; i++) {
@@ -224,8 +224,29 @@ async function policyFigures(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) meter("migration", "cgwarden, 10,000 bound rules + 100 templates", "move", { timed: 1000 });
 }
 
+/**
+ * --profile: where a migration's instructions go. The same metered runs, with
+ * the plugin also attributing every block to its address. The guest's text
+ * symbols (BPF programs and trampolines included) follow as @kallsyms lines
+ * for run.ts to name them: / is read-only here.
+ */
+async function profileFigures(): Promise<void> {
+  for (const d of ["bench/s1", "bench/s2", "bench/deny", "bench/many"]) mkdirSync(join(CG, d), { recursive: true });
+  writeFileSync("/proc/sys/net/core/bpf_jit_kallsyms", "1");
+  await cgw("unload");
+  migrations("unloaded", false);
+  await loadWith100Locks();
+  migrations("cgwarden, 100 locks", true);
+  const text = readFileSync("/proc/kallsyms", "utf8").split("\n").filter((l) => / [tT] /.test(l));
+  console.log(text.map((l) => `@kallsyms ${l}`).join("\n"));
+}
+
 console.log(`benchmarks on ${process.env.CGWARDEN_TEST_KERNEL ?? "this kernel"} (TCG guest, 1 vCPU)`);
-await kernelFigures();
-await cliFigure();
-await policyFigures();
+if (process.argv.includes("--profile")) {
+  await profileFigures();
+} else {
+  await kernelFigures();
+  await cliFigure();
+  await policyFigures();
+}
 await cgw("unload");

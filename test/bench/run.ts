@@ -9,6 +9,9 @@
 //    plugin (test/bench/insn-meter.c) between cpuid markers that
 //    dist/test/hotpath executes around its loops; beside them the wall time
 //    under TCG, which is indicative only (emulation, shared host).
+// --profile: instead of the figures, where a migration's instructions go, by
+//    kernel symbol (BPF programs and trampolines named by the guest's
+//    kallsyms), unloaded against cgwarden with 100 locks.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runInGuest } from "../vm/guest.ts";
@@ -22,11 +25,12 @@ const kernels: KernelName[] = [];
 const args = process.argv.slice(2);
 /** Only the host's start-up figure: no guest, no kernel needed. */
 const startupOnly = args.includes("--startup-only");
+const profiling = args.includes("--profile");
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === "--startup-only") continue;
+  if (args[i] === "--startup-only" || args[i] === "--profile") continue;
   const name = args[i] === "--kernel" ? args[++i] : undefined;
   if (!name || !isKernelName(name)) {
-    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]... [--startup-only]`);
+    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]... [--startup-only | --profile]`);
     process.exit(2);
   }
   kernels.push(name);
@@ -236,7 +240,69 @@ function policyReport(metered: Metered[], runs: PolicyRun[]): void {
   console.log(`allowed migration with 10,000 bound rules + 100 templates vs none: ${fmtInt(many)} vs ${fmtInt(none)} instructions (${pct(many / none)}; target <= +5%)`);
 }
 
-startupFigure();
+/** Names an address by the nearest kallsyms symbol at or below it. */
+function symbolizer(kallsyms: string): (addr: bigint) => string {
+  const syms = kallsyms
+    .split("\n")
+    .map((l) => l.split(/\s+/))
+    .filter((f) => f.length >= 3 && /^[0-9a-f]{16}$/.test(f[0]!) && f[0] !== "0000000000000000")
+    .map((f) => ({ addr: BigInt(`0x${f[0]}`), name: f[2]!.replace(/^bpf_prog_[0-9a-f]{16}_/, "bpf:") }))
+    .sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+  return (addr) => {
+    if (addr < 0x8000000000000000n) return "(user)";
+    let lo = 0;
+    let hi = syms.length - 1;
+    if (hi < 0 || addr < syms[0]!.addr) return "(unknown)";
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (syms[mid]!.addr <= addr) lo = mid;
+      else hi = mid - 1;
+    }
+    return syms[lo]!.name;
+  };
+}
+
+/** Per-operation instructions by symbol, for each metered run, and the migration's difference. */
+function profileReport(kernel: string, runs: MeterRun[], log: string, kallsyms: string): void {
+  const name = symbolizer(kallsyms);
+  // A group's profile is printed when the next group starts, or at exit.
+  const profiles: Map<string, number>[] = [];
+  let current = new Map<string, number>();
+  let groups = 0;
+  for (const line of log.split("\n")) {
+    const p = /^insn-profile: ([0-9a-f]+) (\d+)$/.exec(line);
+    if (p) {
+      const sym = name(BigInt(`0x${p[1]}`));
+      current.set(sym, (current.get(sym) ?? 0) + Number(p[2]));
+    } else if (line === "insn-meter: group") {
+      if (groups > 0) profiles.push(current);
+      current = new Map();
+      groups++;
+    }
+  }
+  profiles.push(current);
+  const perOp = (i: number) => {
+    const r = runs[i]!;
+    const ops = (r.intervals / 2) * r.n * 3; // intervals of n and 2n alternate
+    return new Map([...profiles[i]!].map(([k, v]) => [k, v / ops]));
+  };
+  const find = (phase: string, op: string) => runs.findIndex((r) => r.phase === phase && r.op === op);
+  const base = perOp(find("unloaded", "move"));
+  console.log(`\n${kernel}: instructions per operation by symbol (sums over all intervals, interrupts included; markers and loop alike in every column)`);
+  for (const op of ["move", "deny"]) {
+    const loaded = perOp(find("cgwarden, 100 locks", op));
+    const syms = [...new Set([...base.keys(), ...loaded.keys()])];
+    const rows = syms
+      .map((s) => ({ s, a: base.get(s) ?? 0, b: loaded.get(s) ?? 0 }))
+      .filter((r) => Math.abs(r.b - r.a) >= 5)
+      .sort((x, y) => Math.abs(y.b - y.a) - Math.abs(x.b - x.a));
+    const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    console.log(`\n${OP_LABEL[op]}: unloaded allowed migration ${fmtInt(total(base))}, cgwarden ${fmtInt(total(loaded))}`);
+    console.log(table([["symbol", "unloaded move", `cgwarden ${op}`, "difference"], ...rows.map((r) => [r.s, fmtInt(r.a), fmtInt(r.b), fmtInt(r.b - r.a)])]));
+  }
+}
+
+if (!profiling) startupFigure();
 if (startupOnly) process.exit(0);
 
 for (const name of kernels) {
@@ -245,13 +311,15 @@ for (const name of kernels) {
   const runs: MeterRun[] = [];
   const policyRuns: PolicyRun[] = [];
   let pending = "";
+    const kallsyms: string[] = [];
   // Progress and the CLI figure stream through; @meter lines are collected.
   const onOutput = (chunk: Uint8Array) => {
     pending += new TextDecoder().decode(chunk);
     const lines = pending.split("\n");
     pending = lines.pop()!;
     for (const line of lines) {
-      if (line.startsWith("@meter ")) runs.push(JSON.parse(line.slice(7)) as MeterRun);
+      if (line.startsWith("@kallsyms ")) kallsyms.push(line.slice(10));
+      else if (line.startsWith("@meter ")) runs.push(JSON.parse(line.slice(7)) as MeterRun);
       else if (line.startsWith("@policy ")) policyRuns.push(JSON.parse(line.slice(8)) as PolicyRun);
       else console.log(line);
     }
@@ -259,12 +327,12 @@ for (const name of kernels) {
   console.log(`\n== ${name}`);
   const r = await runInGuest({
     kernel: await ensureKernel(name),
-    argv: [process.execPath, "test/bench/guest.ts"],
+    argv: [process.execPath, "test/bench/guest.ts", ...(profiling ? ["--profile"] : [])],
     env: { CGWARDEN_TEST_KERNEL: name, NO_COLOR: "1" },
     timeoutMs: 30 * 60_000,
     onOutput,
     // One vCPU (the harness's -smp 1): the plugin's counter is global.
-    qemuArgs: ["-plugin", PLUGIN, "-d", "plugin", "-D", log],
+    qemuArgs: ["-plugin", profiling ? `${PLUGIN},profile=on` : PLUGIN, "-d", "plugin", "-D", log],
   });
   if (pending) console.log(pending);
   if (r.exitCode !== 0) {
@@ -274,6 +342,12 @@ for (const name of kernels) {
   }
   if (!existsSync(log)) throw new Error(`QEMU wrote no insn-meter log (${log})`);
   const metered = pairUp(runs, readFileSync(log, "utf8"));
+  if (profiling) {
+    profileReport(name, runs, readFileSync(log, "utf8"), kallsyms.join("\n"));
+    // The plugin's attribution runs on the host: the guest's counts are the exact ones still.
+    for (const m of metered) console.log(`exact: ${m.phase}, ${OP_LABEL[m.op]}: ${fmtInt(m.perOp)} instructions per operation`);
+    continue;
+  }
   report(name, metered);
   policyReport(metered, policyRuns);
 }

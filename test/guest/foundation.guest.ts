@@ -37,9 +37,10 @@ describe(`foundation on ${KERNEL}`, () => {
       expect(targets).toEqual(["lsm/bprm_committed_creds", "lsm/task_prctl", "tp_btf/cgroup_mkdir", "tp_btf/cgroup_rmdir", "lsm/cgroup_attach"]);
     } else {
       expect(targets).toContain("lsm/inode_permission");
-      expect(targets).toContain("fentry/cgroup_procs_write");
       expect(targets).toContain("fexit/cgroup_procs_write_start");
       expect(targets).toContain("fentry/cgroup_can_fork");
+      expect(targets).toContain("fentry/cgroup_attach_permissions");
+      expect(targets).toContain("fexit/cgroup_attach_permissions");
       expect(targets).toContain("lsm/bprm_committed_creds");
       expect(targets).toContain("lsm/task_prctl");
       expect(targets).toContain("tp_btf/cgroup_mkdir");
