@@ -665,11 +665,6 @@ static __always_inline __u32 gate_match_bound(struct cgw_decision *d, struct cgw
 	return rule || !n->matched ? rule : gate_match(d, n->matched, kind);
 }
 
-/* bpf_loop hands callbacks a pointer into the caller's stack, never a map value. */
-struct loop_ctx {
-	struct cgw_decision *d;
-};
-
 /* Whether a delegation at this common ancestor exempts what lies below it. */
 static __always_inline int find_delegation(struct cgw_decision *d, int level)
 {
@@ -912,6 +907,11 @@ static __always_inline struct cgw_decision *gather(struct cgroup *src, struct cg
 	identify_process(current, &d->actor);
 	return d;
 }
+
+/* bpf_loop hands callbacks a pointer into the caller's stack, never a map value. */
+struct loop_ctx {
+	struct cgw_decision *d;
+};
 
 /*
  * A thread group moves whole, yet its threads may sit in different cgroups
@@ -1683,6 +1683,11 @@ int BPF_PROG(cgwarden_seal_ptrace, struct task_struct *child, unsigned int mode,
 	return guard(s, CGW_TAMPER_PTRACE, BPF_CORE_READ(child, tgid));
 }
 
+/*
+ * Runs on every permission check of every path lookup: three tests and one
+ * load. Everything else sits in judge_permission(), so that its stack frame
+ * and register spills are paid only while a verdict awaits its check.
+ */
 SEC("lsm/inode_permission")
 int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 {
