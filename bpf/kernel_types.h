@@ -43,7 +43,6 @@ typedef struct {
 struct kernfs_node {
 	u64 id;
 	const char *name;
-	void *priv;
 } __attribute__((preserve_access_index));
 
 struct cgroup;
@@ -52,9 +51,6 @@ struct cgroup_subsys_state {
 	struct cgroup_subsys_state *parent;
 } __attribute__((preserve_access_index));
 
-struct cgroup_file {
-	struct kernfs_node *kn;
-} __attribute__((preserve_access_index));
 
 /* hierarchy_id 0 is the default (v2) hierarchy: it is set up first, by cgroup_init(). */
 struct cgroup_root {
@@ -66,7 +62,6 @@ struct cgroup {
 	int level;
 	struct kernfs_node *kn;
 	struct cgroup_root *root;
-	struct cgroup_file procs_file;
 	struct cgroup *ancestors[];
 } __attribute__((preserve_access_index));
 
@@ -86,7 +81,6 @@ struct super_block {
 struct inode {
 	struct super_block *i_sb;
 	unsigned long i_ino;
-	void *i_private;
 } __attribute__((preserve_access_index));
 
 struct file {
@@ -171,9 +165,6 @@ struct linux_binprm {
 	struct file *file;
 } __attribute__((preserve_access_index));
 
-struct kernfs_open_file {
-	struct kernfs_node *kn;
-} __attribute__((preserve_access_index));
 
 struct kernel_clone_args {
 	u64 flags;
