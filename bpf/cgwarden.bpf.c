@@ -18,9 +18,11 @@
  *
  * Both mechanisms get src, dst and the current task as typed (BTF) pointers
  * and read them with plain loads, each one instruction once JITed; a
- * bpf_probe_read_kernel() costs some forty. Only what is reached through an
- * address kept as a number (a thread found by walking its group, the task a
- * record names) is read through probes.
+ * bpf_probe_read_kernel() costs some forty, and lockdown=confidentiality
+ * refuses it. What is reached through an address kept as a number (a thread
+ * found by walking its group, the task a record names, an fd table slot, a
+ * string) is read through peek_u64() and peek_str(): typed loads too, from
+ * Linux 6.2 on (see "reading kernel memory by address").
  */
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
@@ -211,8 +213,8 @@ struct cgw_migration {
 
 /* State for judging the other threads of a moving thread group (see judge_thread). */
 struct thread_walk {
-	struct list_head *head;
-	struct list_head *node;
+	__u64 head; /* struct list_head *, by address */
+	__u64 node;
 	__u64 leader_src;
 	__u64 last_src;
 	__u8 via;
@@ -308,6 +310,24 @@ static __always_inline void count(__u32 stat)
 }
 
 /*
+ * An LSM program's answer when an earlier BPF program on the same hook has
+ * already refused (`ret`, the trampoline's running return value): that
+ * refusal, passed on. The verifier of newer kernels (Linux 6.13 on) proves
+ * that every LSM program returns 0 or -errno, and `ret` is an unknown
+ * scalar to it: anything outside [-MAX_ERRNO, -1] becomes -EPERM.
+ */
+static __always_inline int lsm_refusal(int ret)
+{
+	/* One register, tested and returned: else clang tests a sign-extended copy and returns the raw context word. */
+	long r = ret;
+
+	barrier_var(r);
+	if (r < -MAX_ERRNO || r >= 0)
+		return -EPERM;
+	return r;
+}
+
+/*
  * Indexes an ancestor array. Callers keep levels in range already, so clang
  * would drop a plain bounds check and index through an unchecked copy; after
  * barrier_var() it knows nothing of `i` and must mask the very register used
@@ -341,28 +361,144 @@ static __always_inline void set_id(__u64 *ids, int level, __u64 id)
 	ids[i & (ID_SLOTS - 1)] = id;
 }
 
-/*
- * The chain of a cgroup known only by its address: a thread's, found by
- * walking its group, or one deeper than CGW_MAX_LEVEL, whose top levels are
- * read by index from cgroup->ancestors[]. Every read is a probe.
- */
-static __always_inline int chain_probed(__u64 addr, struct cgw_chain *c)
+/* ---- reading kernel memory by address ---------------------------------- */
+
+/* The index of the lowest set bit of m (m != 0). */
+static __always_inline int lowest_bit(__u64 m)
 {
-	struct cgroup *cgrp = (struct cgroup *)addr, *anc;
+	int s = 0;
+
+	if (!(m & 0xffffffffULL)) { s += 32; m >>= 32; }
+	if (!(m & 0xffffULL)) { s += 16; m >>= 16; }
+	if (!(m & 0xffULL)) { s += 8; m >>= 8; }
+	if (!(m & 0xfULL)) { s += 4; m >>= 4; }
+	if (!(m & 0x3ULL)) { s += 2; m >>= 2; }
+	if (!(m & 0x1ULL)) { s += 1; }
+	return s;
+}
+
+/*
+ * Some kernel memory is reachable only through an address held as a number:
+ * an fd table slot, a map in a program's used_maps[], a thread found through
+ * its group's list, a string. bpf_probe_read_kernel() reads those, but
+ * lockdown=confidentiality refuses it (LOCKDOWN_BPF_READ_KERNEL), and so
+ * the whole object would fail to load. From Linux 6.2 on, bpf_rdonly_cast()
+ * types such an address instead: the loads that follow are the verifier's
+ * fault-safe typed loads, allowed under every lockdown mode, and the cast
+ * itself is rewritten to a register move. Linux 6.1 lacks the kfunc and keeps
+ * the probe, in a branch the verifier drops wherever the kfunc exists; 6.1
+ * under lockdown=confidentiality therefore cannot load, which `check` says.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* bpf_rdonly_cast() and BPF_FUNC_cgrp_storage_get both arrived in 6.2: the enumerator is CO-RE-testable, the kfunc is not with libbpf 1.1. */
+enum bpf_func_id___62 {
+	BPF_FUNC_cgrp_storage_get___62 = 210,
+};
+#define HAVE_RDONLY_CAST bpf_core_enum_value_exists(enum bpf_func_id___62, BPF_FUNC_cgrp_storage_get___62)
+
+/* Eight bytes at a kernel address (0 if it faults). */
+static __always_inline __u64 peek_u64(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (HAVE_RDONLY_CAST) {
+		struct new_utsname *bytes = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct new_utsname));
+
+		v = *(__u64 *)bytes->sysname;
+	} else {
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)addr);
+	}
+	return v;
+}
+
+static __always_inline __u32 peek_u32(__u64 addr)
+{
+	return (__u32)peek_u64(addr); /* little-endian: the low half is the field */
+}
+
+/* A member of the struct at a kernel address, by its CO-RE offset. */
+#define peek_field(type, addr, field) peek_u64((addr) + bpf_core_field_offset(type, field))
+#define peek_field32(type, addr, field) peek_u32((addr) + bpf_core_field_offset(type, field))
+/*
+ * A bitfield of the struct at a kernel address. Its storage unit may span a
+ * neighbouring member (Linux 7.x's struct bpf_prog), which a typed load
+ * refuses: eight bytes from the unit's start, shifted as CO-RE says (the
+ * left shift drops everything above the field, however much was read).
+ */
+#define peek_bitfield(type, addr, field) ({						\
+	__u64 __v = peek_u64((addr) + __builtin_preserve_field_info(((type *)0)->field, BPF_FIELD_BYTE_OFFSET)); \
+	__v <<= __builtin_preserve_field_info(((type *)0)->field, BPF_FIELD_LSHIFT_U64);	\
+	__v >> __builtin_preserve_field_info(((type *)0)->field, BPF_FIELD_RSHIFT_U64);	\
+})
+
+struct peek_str_ctx {
+	char *dst;
+	__u64 addr;
+	int len;
+};
+
+/* One eight-byte chunk of peek_str(); stops at the chunk holding the NUL. */
+static long peek_chunk(__u32 i, struct peek_str_ctx *c)
+{
+	__u64 v, zero;
+	int nul;
+
+	if (i >= CGW_PATH_LEN / 8)
+		return 1;
+	v = peek_u64(c->addr + i * 8);
+	/* Flags every zero byte (and, by the borrow, some above one): the lowest flag is the NUL. */
+	zero = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+	if (zero) {
+		nul = lowest_bit(zero) >> 3;
+		/* What follows the NUL is whatever the buffer held before: keys must see zeros there. */
+		v &= nul ? (1ULL << (nul * 8)) - 1 : 0;
+		c->len = i * 8 + nul + 1;
+	}
+	*(__u64 *)(c->dst + (i & (CGW_PATH_LEN / 8 - 1)) * 8) = v;
+	return zero ? 1 : 0;
+}
+
+/*
+ * Copies the NUL-terminated string at addr into dst, a CGW_PATH_LEN buffer,
+ * eight bytes at a time. Returns its length with the NUL, as
+ * bpf_probe_read_kernel_str() does, or CGW_PATH_LEN if it is longer: a
+ * caller treats that as cut short. A bpf_loop() callback, so the verifier
+ * checks one chunk, not every chunk of every call.
+ */
+static __always_inline int peek_str(char *dst, __u64 addr)
+{
+	struct peek_str_ctx c = { .dst = dst, .addr = addr, .len = CGW_PATH_LEN };
+
+	if (!HAVE_RDONLY_CAST)
+		return bpf_probe_read_kernel_str(dst, CGW_PATH_LEN, (void *)addr);
+	bpf_loop(CGW_PATH_LEN / 8, peek_chunk, &c, 0);
+	return c.len;
+}
+
+/*
+ * The chain of a cgroup known only by its address (a thread's, found by
+ * walking its group), or of one deeper than CGW_MAX_LEVEL, whose top levels
+ * are read by index from cgroup->ancestors[] (a typed pointer cannot index
+ * that array by a variable).
+ */
+static __noinline int chain_at(__u64 cgrp, struct cgw_chain *c)
+{
 	int level;
 
 	if (!c)
 		return 0;
-	level = BPF_CORE_READ(cgrp, level);
+	level = peek_field32(struct cgroup, cgrp, level);
 	level = level < 0 ? 0 : level > CGW_MAX_LEVEL ? CGW_MAX_LEVEL : level;
 	c->level = level;
-	c->id = BPF_CORE_READ(cgrp, kn, id);
+	c->id = peek_field(struct kernfs_node, peek_field(struct cgroup, cgrp, kn), id);
 	for (int i = 0; i < CGW_LEVELS; i++) {
+		__u64 anc;
+
 		if (i > level)
 			break;
-		anc = 0;
-		bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[i]);
-		set_id(c->ids, i, BPF_CORE_READ(anc, kn, id));
+		anc = peek_u64(cgrp + bpf_core_field_offset(struct cgroup, ancestors) + i * 8);
+		set_id(c->ids, i, peek_field(struct kernfs_node, peek_field(struct cgroup, anc, kn), id));
 	}
 	return 0;
 }
@@ -428,7 +564,7 @@ static __always_inline int chain_to(struct cgroup *cgrp, struct cgw_chain *c, st
 		return 0;
 	level = cgrp->level;
 	if (level < 0 || level > CGW_MAX_LEVEL) {
-		chain_probed((__u64)cgrp, c);
+		chain_at((__u64)cgrp, c);
 		return from ? common_level(from, c) : 0;
 	}
 	c->level = level;
@@ -461,18 +597,6 @@ static __always_inline __u64 encode_dev(__u32 dev)
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffULL) << 12);
 }
 
-static __always_inline int lowest_bit(__u64 m)
-{
-	int s = 0;
-
-	if (!(m & 0xffffffffULL)) { s += 32; m >>= 32; }
-	if (!(m & 0xffffULL)) { s += 16; m >>= 16; }
-	if (!(m & 0xffULL)) { s += 8; m >>= 8; }
-	if (!(m & 0xfULL)) { s += 4; m >>= 4; }
-	if (!(m & 0x3ULL)) { s += 2; m >>= 2; }
-	if (!(m & 0x1ULL)) { s += 1; }
-	return s;
-}
 
 static __always_inline __u64 selector_bits(struct cgw_selector_key *key, __u32 sel,
 					   __u64 value, __u64 value2)
@@ -788,12 +912,10 @@ static __noinline int publish(struct cgw_record *r, __u32 slots)
 /* Records one decision. */
 static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __u32 slots)
 {
-	struct task_struct *task;
 	struct cgw_record *r;
 
 	if (!d || !m)
 		return 0;
-	task = (struct task_struct *)m->task;
 	learn_exe(d);
 	r = &d->record;
 	r->src_cgroup = d->src.id;
@@ -813,10 +935,12 @@ static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __
 	r->actor_euid = d->actor.euid;
 	r->object = 0;
 	r->tamper = 0;
-	r->task_pid = BPF_CORE_READ(task, pid);
-	r->task_tgid = BPF_CORE_READ(task, tgid);
+	r->task_pid = peek_field32(struct task_struct, m->task, pid);
+	r->task_tgid = peek_field32(struct task_struct, m->task, tgid);
 	bpf_get_current_comm(r->actor_comm, sizeof(r->actor_comm));
-	bpf_probe_read_kernel_str(r->task_comm, sizeof(r->task_comm), task->comm);
+	*(__u64 *)&r->task_comm[0] = peek_field(struct task_struct, m->task, comm);
+	*(__u64 *)&r->task_comm[8] = peek_u64(m->task + bpf_core_field_offset(struct task_struct, comm) + 8);
+	r->task_comm[CGW_COMM_LEN - 1] = 0;
 	return publish(r, slots);
 }
 
@@ -925,21 +1049,19 @@ static long judge_thread(__u32 i, struct loop_ctx *ctx)
 	struct cgw_decision *d = ctx->d;
 	struct thread_walk *w = &d->walk;
 	struct cgw_migration *tm = &d->thread;
-	struct list_head *node = w->node;
-	struct task_struct *t;
-	__u64 src;
+	__u64 node = w->node, t, src;
 
 	if (!node || node == w->head)
 		return 1;
-	w->node = BPF_CORE_READ(node, next);
-	t = (struct task_struct *)((void *)node - bpf_core_field_offset(struct task_struct, thread_node));
-	src = (__u64)BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	w->node = peek_field(struct list_head, node, next);
+	t = node - bpf_core_field_offset(struct task_struct, thread_node);
+	src = peek_field(struct css_set, peek_field(struct task_struct, t, cgroups), dfl_cgrp);
 	if (!src || src == w->leader_src || src == w->last_src)
 		return 0;
 	w->last_src = src;
-	chain_probed(src, &d->src);
+	chain_at(src, &d->src);
 	d->lca = common_level(&d->src, &d->dst);
-	tm->task = (__u64)t;
+	tm->task = t;
 	tm->src = src;
 	tm->threads = 0;
 	tm->via = w->via;
@@ -954,21 +1076,20 @@ static long judge_thread(__u32 i, struct loop_ctx *ctx)
 /* The verdict for one migration as a mechanism saw it, whole thread groups included. */
 static __always_inline int decide_migration(struct cgw_decision *d, struct cgw_migration *m)
 {
-	struct task_struct *task = (struct task_struct *)m->task;
-	struct signal_struct *signal;
 	struct thread_walk *w = &d->walk;
+	__u64 signal;
 	struct loop_ctx lctx = { .d = d };
 	int verdict = cgw_decide(d, m);
 
 	if (verdict == CGW_VERDICT_DENY || !m->threadgroup || m->via == CGW_VIA_CLONE || m->threads <= 1)
 		return verdict;
-	signal = BPF_CORE_READ(task, signal);
+	signal = peek_field(struct task_struct, m->task, signal);
 	if (!signal)
 		return verdict;
 	/* Each thread's src chain replaces the leader's: dst's must stand on its own. */
 	complete_chain(&d->dst, &d->src, d->lca);
-	w->head = __builtin_preserve_access_index(&signal->thread_head);
-	w->node = BPF_CORE_READ(signal, thread_head.next);
+	w->head = signal + bpf_core_field_offset(struct signal_struct, thread_head);
+	w->node = peek_u64(w->head + bpf_core_field_offset(struct list_head, next));
 	w->leader_src = m->src;
 	w->last_src = 0;
 	w->via = m->via;
@@ -993,7 +1114,7 @@ int BPF_PROG(cgwarden_cgroup_attach, struct task_struct *task, struct cgroup *sr
 	struct cgw_decision *d;
 
 	if (ret)
-		return ret;
+		return lsm_refusal(ret);
 	/* A clone3 child is still TASK_NEW here; a task found by pid never is. */
 	if (task->__state & TASK_NEW)
 		m.via = CGW_VIA_CLONE;
@@ -1215,8 +1336,8 @@ int BPF_PROG(cgwarden_mkdir, struct cgroup *cgrp, const char *path)
 	if (cgrp->level < 1)
 		return 0;
 	__builtin_memset(n->key.path, 0, sizeof(n->key.path));
-	path_len = bpf_probe_read_kernel_str(n->key.path, sizeof(n->key.path), path);
-	name_len = bpf_probe_read_kernel_str(n->name, sizeof(n->name), kn->name) - 1;
+	path_len = peek_str(n->key.path, (__u64)path);
+	name_len = peek_str(n->name, (__u64)kn->name) - 1;
 	cgid = kn->id;
 	parent_id = parent ? parent->cgroup->kn->id : 0;
 
@@ -1344,7 +1465,7 @@ int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
  * mm->exe_file before its first PR_SET_MM, which is the only way to change
  * that file short of exec. The first thread to get here claims the slot, so
  * a sibling that already swapped the file cannot write the forged one.
- * Returns ret untouched: this hook never decides a prctl.
+ * Never decides a prctl: it passes on what an earlier program answered.
  */
 SEC("lsm/task_prctl")
 int BPF_PROG(cgwarden_prctl, int option, unsigned long arg2, unsigned long arg3,
@@ -1354,15 +1475,17 @@ int BPF_PROG(cgwarden_prctl, int option, unsigned long arg2, unsigned long arg3,
 	struct cgw_exe_identity *id;
 	__u64 dev, ino;
 
+	if (ret)
+		return lsm_refusal(ret);
 	if (option != PR_SET_MM)
-		return ret;
+		return 0;
 	id = bpf_task_storage_get(&executed, current->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!id || id->ino)
-		return ret;
+		return 0;
 	exe_of(current, &dev, &ino);
 	if (__sync_val_compare_and_swap(&id->ino, 0, ino) == 0)
 		id->dev = dev;
-	return ret;
+	return 0;
 }
 
 /* ---- the seal's programs: attached by `cgwarden seal` ------------------- */
@@ -1401,8 +1524,8 @@ static __noinline int record_tamper(__u32 tamper, __u64 object)
 	r->actor_euid = a.euid;
 	r->task_pid = a.pid;
 	r->task_tgid = a.tgid;
-	bpf_probe_read_kernel_str(r->actor_comm, sizeof(r->actor_comm), current->comm);
-	bpf_probe_read_kernel_str(r->task_comm, sizeof(r->task_comm), current->comm);
+	bpf_get_current_comm(r->actor_comm, sizeof(r->actor_comm));
+	bpf_get_current_comm(r->task_comm, sizeof(r->task_comm));
 	return publish(r, st->recorder_slots);
 }
 
@@ -1428,25 +1551,17 @@ static __always_inline int is_protected_map(__u64 id)
 }
 
 /* The object behind one of the current process's fds: what bpf(2) is about to use. */
-static __always_inline void *fd_object(__u32 fd)
+static __always_inline __u64 fd_object(__u32 fd)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(current, files, fdt);
-	struct file **fds, *f = 0;
+	struct fdtable *fdt = current->files->fdt;
+	__u64 f;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f ? BPF_CORE_READ(f, private_data) : 0;
-}
-
-static __always_inline __u32 attr_u32(void *field)
-{
-	__u32 v = 0;
-
-	bpf_probe_read_kernel(&v, sizeof(v), field);
-	return v;
+	/* fdt->fd is a struct file **: the verifier types it as a number, read by address. */
+	f = peek_u64((__u64)fdt->fd + (__u64)fd * 8);
+	return f ? peek_field(struct file, f, private_data) : 0;
 }
 
 /*
@@ -1461,10 +1576,10 @@ int BPF_PROG(cgwarden_seal_bpf, int cmd, union bpf_attr *attr, unsigned int size
 {
 	struct cgw_seal *s;
 	__u32 fd, id;
-	void *obj;
+	__u64 obj;
 
 	if (ret)
-		return ret;
+		return lsm_refusal(ret);
 	s = active_seal();
 	if (!s)
 		return 0;
@@ -1473,23 +1588,23 @@ int BPF_PROG(cgwarden_seal_bpf, int cmd, union bpf_attr *attr, unsigned int size
 	case BPF_MAP_DELETE_ELEM:
 	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
 	case BPF_MAP_FREEZE:
-		fd = attr_u32(&attr->map_fd);
+		fd = attr->map_fd;
 		break;
 	case BPF_MAP_UPDATE_BATCH:
 	case BPF_MAP_DELETE_BATCH:
 	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
-		fd = attr_u32(&attr->batch.map_fd);
+		fd = attr->batch.map_fd;
 		break;
 	case BPF_LINK_DETACH:
 	case BPF_LINK_UPDATE:
-		obj = fd_object(attr_u32(&attr->link_detach.link_fd));
-		id = obj ? BPF_CORE_READ((struct bpf_link *)obj, id) : 0;
+		obj = fd_object(attr->link_detach.link_fd);
+		id = obj ? peek_field32(struct bpf_link, obj, id) : 0;
 		return id && is_protected(CGW_PROT_LINK, id, 0) ? guard(s, CGW_TAMPER_LINK, id) : 0;
 	default:
 		return 0;
 	}
 	obj = fd_object(fd);
-	id = obj ? BPF_CORE_READ((struct bpf_map *)obj, id) : 0;
+	id = obj ? peek_field32(struct bpf_map, obj, id) : 0;
 	return id && is_protected_map(id) ? guard(s, CGW_TAMPER_MAP_WRITE, id) : 0;
 }
 
@@ -1506,11 +1621,11 @@ int BPF_PROG(cgwarden_seal_bpf_map, struct bpf_map *map, fmode_t fmode, int ret)
 	__u32 id;
 
 	if (ret)
-		return ret;
+		return lsm_refusal(ret);
 	s = active_seal();
 	if (!s)
 		return 0;
-	id = BPF_CORE_READ(map, id);
+	id = map->id;
 	if (is_protected(CGW_PROT_MAP, id, 0) ||
 	    ((fmode & FMODE_WRITE) && is_protected(CGW_PROT_MAP_READABLE, id, 0)))
 		return guard(s, CGW_TAMPER_MAP_OPEN, id);
@@ -1518,20 +1633,20 @@ int BPF_PROG(cgwarden_seal_bpf_map, struct bpf_map *map, fmode_t fmode, int ret)
 }
 
 struct used_maps_walk {
-	struct bpf_map **maps;
+	__u64 maps; /* struct bpf_map **, by address */
 	__u32 count;
 	__u32 hit;
 };
 
 static long find_protected_map(__u32 i, struct used_maps_walk *w)
 {
-	struct bpf_map *map = 0;
+	__u64 map;
 	__u32 id;
 
 	if (i >= w->count)
 		return 1;
-	bpf_probe_read_kernel(&map, sizeof(map), &w->maps[i]);
-	id = map ? BPF_CORE_READ(map, id) : 0;
+	map = peek_u64(w->maps + (__u64)i * 8);
+	id = map ? peek_field32(struct bpf_map, map, id) : 0;
 	if (id && is_protected_map(id)) {
 		w->hit = id;
 		return 1;
@@ -1542,8 +1657,8 @@ static long find_protected_map(__u32 i, struct used_maps_walk *w)
 /* enum bpf_attach_type values --lock-bpf refuses for BPF_PROG_TYPE_TRACING. */
 static __always_inline int locked_kind(struct bpf_prog *prog)
 {
-	__u32 type = BPF_CORE_READ(prog, type);
-	__u32 attach = BPF_CORE_READ(prog, expected_attach_type);
+	__u32 type = prog->type;
+	__u32 attach = prog->expected_attach_type;
 
 	switch (type) {
 	case BPF_PROG_TYPE_LSM:
@@ -1552,7 +1667,7 @@ static __always_inline int locked_kind(struct bpf_prog *prog)
 	case BPF_PROG_TYPE_TRACING:
 		return attach == BPF_TRACE_FENTRY || attach == BPF_TRACE_FEXIT || attach == BPF_MODIFY_RETURN;
 	case BPF_PROG_TYPE_KPROBE:
-		return BPF_CORE_READ_BITFIELD_PROBED(prog, kprobe_override);
+		return peek_bitfield(struct bpf_prog, (__u64)prog, kprobe_override);
 	default:
 		return 0;
 	}
@@ -1573,61 +1688,62 @@ int BPF_PROG(cgwarden_seal_bpf_prog, struct bpf_prog *prog, int ret)
 	__u32 id;
 
 	if (ret)
-		return ret;
+		return lsm_refusal(ret);
 	s = active_seal();
 	if (!s)
 		return 0;
-	aux = BPF_CORE_READ(prog, aux);
+	aux = prog->aux;
 	/* cgwarden's own programs: an fd to one changes nothing (they attach only where they were verified to). */
-	if (is_protected(CGW_PROT_PROG, BPF_CORE_READ(aux, id), 0))
+	if (is_protected(CGW_PROT_PROG, aux->id, 0))
 		return 0;
-	target = BPF_CORE_READ(aux, dst_prog);
-	id = target ? BPF_CORE_READ(target, aux, id) : 0;
+	target = aux->dst_prog;
+	id = target ? target->aux->id : 0;
 	if (id && is_protected(CGW_PROT_PROG, id, 0))
 		return guard(s, CGW_TAMPER_PROG_USES, id);
-	w.maps = BPF_CORE_READ(aux, used_maps);
-	w.count = BPF_CORE_READ(aux, used_map_cnt);
+	/* used_maps is a struct bpf_map **: a number to the verifier, read by address. */
+	w.maps = (__u64)aux->used_maps;
+	w.count = aux->used_map_cnt;
 	if (w.maps && w.count)
 		bpf_loop(w.count & 0xffff, find_protected_map, &w, 0);
 	if (w.hit)
 		return guard(s, CGW_TAMPER_PROG_USES, w.hit);
 	if (s->lock_bpf && locked_kind(prog))
 		return guard(s, CGW_TAMPER_BPF_LOCKED,
-			     (__u64)BPF_CORE_READ(prog, type) << 32 | BPF_CORE_READ(prog, expected_attach_type));
+			     (__u64)prog->type << 32 | prog->expected_attach_type);
 	return 0;
 }
 
 static __always_inline __u64 inode_dev(struct inode *inode)
 {
-	return encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
+	return encode_dev(inode->i_sb->s_dev);
 }
 
 static __always_inline int is_pin_dir(struct inode *inode)
 {
-	return inode && is_protected(CGW_PROT_DIR, inode_dev(inode), BPF_CORE_READ(inode, i_ino));
+	return inode && is_protected(CGW_PROT_DIR, inode_dev(inode), inode->i_ino);
 }
 
 /* Unlinking a pin is what ends a link or a map: the pin directories keep their entries. */
 static __always_inline int guard_removal(struct inode *dir, struct dentry *dentry)
 {
 	struct cgw_seal *s = active_seal();
-	struct inode *victim = BPF_CORE_READ(dentry, d_inode);
+	struct inode *victim = dentry->d_inode;
 
 	if (!s || !(is_pin_dir(dir) || is_pin_dir(victim)))
 		return 0;
-	return guard(s, CGW_TAMPER_UNLINK, victim ? BPF_CORE_READ(victim, i_ino) : 0);
+	return guard(s, CGW_TAMPER_UNLINK, victim ? victim->i_ino : 0);
 }
 
 SEC("lsm/inode_unlink")
 int BPF_PROG(cgwarden_seal_unlink, struct inode *dir, struct dentry *dentry, int ret)
 {
-	return ret ? ret : guard_removal(dir, dentry);
+	return ret ? lsm_refusal(ret) : guard_removal(dir, dentry);
 }
 
 SEC("lsm/inode_rmdir")
 int BPF_PROG(cgwarden_seal_rmdir, struct inode *dir, struct dentry *dentry, int ret)
 {
-	return ret ? ret : guard_removal(dir, dentry);
+	return ret ? lsm_refusal(ret) : guard_removal(dir, dentry);
 }
 
 /* Out of, into, or over a pin directory, or the directory itself (RENAME_EXCHANGE is checked both ways). */
@@ -1639,14 +1755,14 @@ int BPF_PROG(cgwarden_seal_rename, struct inode *old_dir, struct dentry *old_den
 	struct inode *moved;
 
 	if (ret)
-		return ret;
+		return lsm_refusal(ret);
 	s = active_seal();
 	if (!s)
 		return 0;
-	moved = BPF_CORE_READ(old_dentry, d_inode);
+	moved = old_dentry->d_inode;
 	if (is_pin_dir(old_dir) || is_pin_dir(new_dir) || is_pin_dir(moved) ||
-	    is_pin_dir(BPF_CORE_READ(new_dentry, d_inode)))
-		return guard(s, CGW_TAMPER_RENAME, moved ? BPF_CORE_READ(moved, i_ino) : 0);
+	    is_pin_dir(new_dentry->d_inode))
+		return guard(s, CGW_TAMPER_RENAME, moved ? moved->i_ino : 0);
 	return 0;
 }
 
@@ -1658,11 +1774,11 @@ int BPF_PROG(cgwarden_seal_umount, struct vfsmount *mnt, int flags, int ret)
 	__u64 dev;
 
 	if (ret)
-		return ret;
+		return lsm_refusal(ret);
 	s = active_seal();
 	if (!s)
 		return 0;
-	dev = encode_dev(BPF_CORE_READ(mnt, mnt_sb, s_dev));
+	dev = encode_dev(mnt->mnt_sb->s_dev);
 	return is_protected(CGW_PROT_FS, dev, 0) ? guard(s, CGW_TAMPER_UMOUNT, dev) : 0;
 }
 
@@ -1676,11 +1792,11 @@ int BPF_PROG(cgwarden_seal_ptrace, struct task_struct *child, unsigned int mode,
 	struct cgw_seal *s;
 
 	if (ret)
-		return ret;
+		return lsm_refusal(ret);
 	s = active_seal();
 	if (!s || !(mode & PTRACE_MODE_ATTACH) || !is_manager(child, s))
 		return 0;
-	return guard(s, CGW_TAMPER_PTRACE, BPF_CORE_READ(child, tgid));
+	return guard(s, CGW_TAMPER_PTRACE, child->tgid);
 }
 
 /*
@@ -1691,23 +1807,10 @@ int BPF_PROG(cgwarden_seal_ptrace, struct task_struct *child, unsigned int mode,
 SEC("lsm/inode_permission")
 int BPF_PROG(cgwarden_inode_permission, struct inode *inode, int mask, int ret)
 {
-	if (ret || !(mask & MAY_WRITE) || !inflight)
-		return ret;
+	if (ret)
+		return lsm_refusal(ret);
+	if (!(mask & MAY_WRITE) || !inflight)
+		return 0;
 	return judge_permission(inode);
 }
 
-/*
- * Load-only probes for `cgwarden check`: they prove that this kernel loads
- * LSM and trampoline programs at all. Never attached.
- */
-SEC("lsm/inode_permission")
-int BPF_PROG(cgwarden_probe_lsm, struct inode *inode, int mask, int ret)
-{
-	return ret;
-}
-
-SEC("fentry/cgroup_can_fork")
-int BPF_PROG(cgwarden_probe_trampoline)
-{
-	return 0;
-}

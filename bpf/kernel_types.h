@@ -172,4 +172,12 @@ struct kernel_clone_args {
 
 struct cgroup_namespace;
 
+/*
+ * A kernel struct that is nothing but char arrays. An address typed as one
+ * (bpf_rdonly_cast) reads as plain bytes: see peek_u64() in cgwarden.bpf.c.
+ */
+struct new_utsname {
+	char sysname[65];
+} __attribute__((preserve_access_index));
+
 #endif

@@ -8,11 +8,14 @@
 // The system scenarios (test/system: a Debian machine with systemd, booted
 // twice per kernel) and the guest suites run two guests at a time, one per
 // core; --suite test/system/machine.system.ts runs only the system ones.
+// Each guest's lines stream as they come, prefixed with the job's label, so
+// a guest that hangs shows the last test it started.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runInGuest } from "./vm/guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./vm/kernels.ts";
 import { systemScenarios } from "./system/run.ts";
+import { SYSTEM_KERNELS, type SystemKernelName } from "./system/boot.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -25,6 +28,7 @@ const GUEST_SUITES = [
   "test/guest/corpus.guest.ts",
   "test/guest/crash.guest.ts",
   "test/guest/escape.guest.ts",
+  "test/guest/native.guest.ts",
   // Last: it leaves a second cgwarden sealed until reboot.
   "test/guest/seal.guest.ts",
 ];
@@ -32,6 +36,21 @@ const SYSTEM_SUITE = "test/system/machine.system.ts";
 /** A boot without the BPF LSM: cgwarden must refuse cleanly. */
 const UNSUPPORTED_SUITE = "test/guest/unsupported.guest.ts";
 const GUEST_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Kernel arguments a kernel's guest suites boot with. The lockdown modes are
+ * what hardened machines run: Debian under Secure Boot is in integrity mode,
+ * and confidentiality refuses bpf_probe_read_kernel(), which cgwarden's
+ * object must do without (bpf/cgwarden.bpf.c, "reading kernel memory by
+ * address"). Every other kernel runs without lockdown, as most machines do.
+ */
+const SUITE_BOOT: Partial<Record<KernelName, string[]>> = {
+  "debian-sid": ["lockdown=confidentiality"],
+  "hook-6.12": ["lockdown=integrity"],
+};
+
+/** Kernels whose lockdown=confidentiality boot must refuse to load, cleanly (6.1 lacks bpf_rdonly_cast). */
+const CONFIDENTIALITY_UNSUPPORTED: KernelName[] = ["debian-6.1"];
 
 interface Tally {
   label: string;
@@ -77,15 +96,21 @@ function build(): void {
   mkdirSync(join(ROOT, "dist/test"), { recursive: true });
   for (const fixture of ["mover", "attacker", "intruder"]) buildFixture(fixture);
   for (const kind of ["fentry", "fmod_ret", "lsm"]) buildBpfFixture("intruder", kind);
+  buildBpfFixture("hook-conformance");
 }
 
-/** One program of a kind another root process might load (test/fixtures/intruder.bpf.c). */
-function buildBpfFixture(name: string, kind: string): void {
+/**
+ * A BPF fixture: a program of a kind another root process might load
+ * (intruder.bpf.c, once per kind), or the native hook's conformance program.
+ * They see bpf/'s kernel_types.h, as cgwarden's object does.
+ */
+function buildBpfFixture(name: string, kind?: string): void {
   const src = join(ROOT, `test/fixtures/${name}.bpf.c`);
-  const out = join(ROOT, `dist/test/${name}-${kind}.bpf.o`);
+  const out = join(ROOT, `dist/test/${name}${kind ? `-${kind}` : ""}.bpf.o`);
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
   const clang = process.env.CLANG ?? "clang-16";
-  sh([clang, "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", `-DKIND_${kind.toUpperCase()}`, "-c", src, "-o", out], `building the ${name} ${kind} BPF fixture`);
+  const define = kind ? [`-DKIND_${kind.toUpperCase()}`] : [];
+  sh([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I/usr/include/x86_64-linux-gnu", "-Ibpf", ...define, "-c", src, "-o", out], `building the ${name}${kind ? ` ${kind}` : ""} BPF fixture`);
 }
 
 /**
@@ -108,7 +133,32 @@ function hostTests(): Tally {
   return { label: "host", ...counts };
 }
 
-async function systemTally(kernel: KernelName): Promise<Tally> {
+const isSystemKernel = (k: KernelName): k is SystemKernelName => (SYSTEM_KERNELS as readonly string[]).includes(k);
+
+/** Copies a guest's output to ours line by line as it arrives, each line labelled with its job. */
+function lineStreamer(label: string): { onOutput: (chunk: Uint8Array) => void; flush: () => void } {
+  const decoder = new TextDecoder();
+  let partial = "";
+  const emit = (text: string) => {
+    const lines = text.split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    process.stdout.write(lines.map((l) => `[${label}] ${l}\n`).join(""));
+  };
+  return {
+    onOutput(chunk) {
+      const text = partial + decoder.decode(chunk, { stream: true });
+      const end = text.lastIndexOf("\n");
+      partial = text.slice(end + 1);
+      if (end >= 0) emit(text.slice(0, end + 1));
+    },
+    flush() {
+      if (partial) emit(`${partial}\n`);
+      partial = "";
+    },
+  };
+}
+
+async function systemTally(kernel: SystemKernelName): Promise<Tally> {
   const label = `${kernel} system`;
   try {
     return { label, ...(await systemScenarios(kernel)) };
@@ -135,25 +185,29 @@ async function inPairs(jobs: (() => Promise<Tally>)[]): Promise<Tally[]> {
   return out;
 }
 
-async function guestTests(kernel: KernelName, suites: string[], kernelArgs: string[] = [], label: string = kernel): Promise<Tally> {
+async function guestTests(kernel: KernelName, suites: string[], kernelArgs: string[] = [], label: string = kernel, env: Record<string, string> = {}): Promise<Tally> {
   const k = await ensureKernel(kernel);
+  const stream = lineStreamer(label);
   try {
     const r = await runInGuest({
       kernel: k,
       argv: [BUN, "test", "--timeout", "300000", ...suites.map((s) => `./${s}`)],
-      env: { CGWARDEN_TEST_KERNEL: kernel, NO_COLOR: "1" },
+      env: { CGWARDEN_TEST_KERNEL: kernel, CGWARDEN_TEST_BOOT: kernelArgs.join(" "), NO_COLOR: "1", ...env },
       timeoutMs: GUEST_TIMEOUT_MS,
       kernelArgs,
+      onOutput: stream.onOutput,
     });
-    process.stdout.write(r.output);
+    stream.flush();
     const counts = bunCounts(r.output);
     if (!counts) {
       process.stdout.write(`--- guest console ---\n${r.consoleTail}\n`);
       return { label, passed: 0, failed: 1, note: `no test summary (exit ${r.exitCode})` };
     }
     if (r.exitCode !== 0 && counts.failed === 0) counts.failed = 1;
-    return { label, ...counts, note: `${k.description}; boot ${(r.bootMs / 1000).toFixed(1)} s, total ${(r.durationMs / 1000).toFixed(1)} s` };
+    const boot = kernelArgs.length ? `${kernelArgs.join(" ")}; ` : "";
+    return { label, ...counts, note: `${k.description}; ${boot}boot ${(r.bootMs / 1000).toFixed(1)} s, total ${(r.durationMs / 1000).toFixed(1)} s` };
   } catch (e) {
+    stream.flush();
     process.stdout.write(`${(e as Error).message}\n`);
     return { label, passed: 0, failed: 1, note: "guest failed: see above" };
   }
@@ -174,11 +228,17 @@ async function main(): Promise<number> {
   // whose build may still be running (hook-6.12, listed last) comes last.
   const jobs: (() => Promise<Tally>)[] = [];
   for (const kernel of opts.kernels) {
-    if (suites.length) jobs.push(() => guestTests(kernel, suites));
-    if (system) jobs.push(() => systemTally(kernel));
+    const boot = SUITE_BOOT[kernel] ?? [];
+    const label = boot.length ? `${kernel} ${boot.join(" ")}` : kernel;
+    if (suites.length) jobs.push(() => guestTests(kernel, suites, boot, label));
+    if (system && isSystemKernel(kernel)) jobs.push(() => systemTally(kernel));
   }
-  if (!opts.suites.length && opts.kernels.includes("debian-6.12"))
-    jobs.push(() => guestTests("debian-6.12", [UNSUPPORTED_SUITE], ["lsm=lockdown,capability"], "debian-6.12 without BPF LSM"));
+  if (!opts.suites.length) {
+    if (opts.kernels.includes("debian-6.12"))
+      jobs.push(() => guestTests("debian-6.12", [UNSUPPORTED_SUITE], ["lsm=lockdown,capability"], "debian-6.12 without BPF LSM", { CGWARDEN_TEST_UNSUPPORTED: "no-bpf-lsm" }));
+    for (const kernel of CONFIDENTIALITY_UNSUPPORTED.filter((k) => opts.kernels.includes(k)))
+      jobs.push(() => guestTests(kernel, [UNSUPPORTED_SUITE], ["lockdown=confidentiality"], `${kernel} lockdown=confidentiality`, { CGWARDEN_TEST_UNSUPPORTED: "lockdown" }));
+  }
   tallies.push(...(await inPairs(jobs)));
 
   console.log("\nresults:");

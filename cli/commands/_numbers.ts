@@ -2,7 +2,7 @@
 // anything is read or changed, so a typo is a usage error whatever the state:
 // Number() alone would take "1e3", "0x10", " 5" and values the maps cannot hold.
 import { UsageError } from "../errors.ts";
-import { MAX_CAPACITY } from "../pins/load.ts";
+import { MAX_CAPACITY } from "../object/configure.ts";
 
 const WHOLE = /^[1-9][0-9]*$/;
 

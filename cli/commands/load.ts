@@ -1,7 +1,8 @@
 import { defineCommand } from "./_define.ts";
 import { parseCapacity } from "./_numbers.ts";
 import { print, printJson } from "../output.ts";
-import { DEFAULT_CAPACITIES, loadWarden } from "../pins/load.ts";
+import { loadWarden } from "../pins/load.ts";
+import { DEFAULT_CAPACITIES } from "../object/configure.ts";
 import { withWriterLock } from "../pins/serialize.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 

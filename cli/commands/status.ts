@@ -13,7 +13,8 @@ export default defineCommand({
     if (args.json) return printJson({ ...s, seal: s.seal ? describeSeal(s.seal) : undefined });
     if (!s.loaded) return print(`cgwarden is not loaded (pin directory ${pinDir}); run 'cgwarden load'`);
     print(`loaded:     yes (pin directory ${s.pinDir})`);
-    print(`mechanism:  ${s.mechanism}`);
+    print(`mechanism:  ${s.mechanism} (${s.mechanismDetail})`);
+    print(`lockdown:   ${s.lockdown ?? "the lockdown LSM is not active"}`);
     print(`version:    ${s.version} (object sha256 ${s.objectSha256?.slice(0, 16)})`);
     print(`mode:       ${s.globalMode}${s.globalMode === "audit" ? " (every lock audits; its own mode is kept)" : " (each lock in its own mode)"}`);
     print(`rules:      ${s.rules}`);

@@ -1,10 +1,13 @@
 // Can this kernel enforce, and by which mechanism? Every answer comes from
-// the kernel itself: mounts, BTF, the active LSM list, and a real program load.
-import { existsSync, readFileSync } from "node:fs";
-import { BpfObject, BpfError, Errno, KernelBtf } from "../libbpf/index.ts";
-import { objectBytes } from "../object/embedded.ts";
-import { MAINLINE, NATIVE, PROBES, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
+// the kernel itself: mounts, BTF, the active LSM list, lockdown, and a load
+// of the real object, configured as `load` loads it (attached nowhere).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { BpfError, Errno, KernelBtf } from "../libbpf/index.ts";
+import { DEFAULT_CAPACITIES, openConfigured } from "../object/configure.ts";
+import { objectSha256 } from "../object/embedded.ts";
+import { findNativeHook, MAINLINE, NATIVE, NATIVE_HOOK, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
 import { BPFFS, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
+import { lockdownMode } from "./lockdown.ts";
 
 export type CheckState = "ok" | "fail" | "warn" | "info";
 
@@ -25,7 +28,15 @@ export interface Readiness {
   fix?: string;
 }
 
-export async function assessKernel(): Promise<Readiness> {
+export interface AssessOptions {
+  /**
+   * Load the object to prove it verifies. `check` does; `load` does not
+   * need to, since its own load is the proof and its error the same.
+   */
+  verify: boolean;
+}
+
+export async function assessKernel(opts: AssessOptions = { verify: true }): Promise<Readiness> {
   const items: CheckItem[] = [];
   const add = (item: CheckItem) => items.push(item);
 
@@ -74,26 +85,12 @@ export async function assessKernel(): Promise<Readiness> {
         },
   );
 
-  let loadable = false;
-  if (hasBtf) {
-    const lsm = await probeLoad(PROBES.lsm);
-    const tramp = await probeLoad(PROBES.trampoline);
-    loadable = lsm === null && tramp === null;
-    const failure = lsm ?? tramp;
-    add(
-      loadable
-        ? { id: "load", state: "ok", summary: "kernel loads LSM and trampoline (fentry/fexit) programs" }
-        : {
-            id: "load",
-            state: "fail",
-            summary: `kernel refuses to load ${lsm ? "LSM" : "trampoline"} programs: ${failure?.message}`,
-            fix:
-              failure instanceof BpfError && failure.errno === Errno.EPERM
-                ? "this kernel build does not allow BPF trampolines (LSM/fentry) even for root; boot a kernel that does (e.g. Debian's 6.1 or 6.12)"
-                : "run as root on a kernel with CONFIG_BPF_LSM, CONFIG_BPF_JIT and CONFIG_DEBUG_INFO_BTF",
-          },
-    );
-  }
+  const lockdown = lockdownMode();
+  add({
+    id: "lockdown",
+    state: "info",
+    summary: lockdown ? `lockdown=${lockdown}` : "the lockdown LSM is not active",
+  });
 
   let native = false;
   let mainline = false;
@@ -101,13 +98,20 @@ export async function assessKernel(): Promise<Readiness> {
   if (hasBtf) {
     const btf = KernelBtf.load();
     try {
-      native = NATIVE.requires.every((f) => btf.hasFunction(f));
+      const hook = findNativeHook(btf);
+      native = hook.state === "present" && NATIVE.requires.every((f) => btf.hasFunction(f));
       const missing = MAINLINE.requires.filter((f) => !btf.hasFunction(f));
       mainline = missing.length === 0;
       add(
         native
-          ? { id: "native-hook", state: "ok", summary: "kernel has the cgroup_attach LSM hook (bpf_lsm_cgroup_attach)" }
-          : { id: "native-hook", state: "info", summary: "kernel lacks the proposed cgroup_attach LSM hook; the mainline mechanism is the fallback" },
+          ? { id: "native-hook", state: "ok", summary: `kernel has the cgroup_attach LSM hook (${NATIVE_HOOK.fn}(${NATIVE_HOOK.params.join(", ")}))` }
+          : hook.state === "other-signature"
+            ? {
+                id: "native-hook",
+                state: "info",
+                summary: `kernel has ${NATIVE_HOOK.fn}(${hook.params.join(", ")}), not the signature this cgwarden was built for (${NATIVE_HOOK.params.join(", ")}); the mainline mechanism is the fallback`,
+              }
+            : { id: "native-hook", state: "info", summary: "kernel lacks the proposed cgroup_attach LSM hook; the mainline mechanism is the fallback" },
       );
       add(
         mainline
@@ -130,24 +134,73 @@ export async function assessKernel(): Promise<Readiness> {
     }
   }
 
+  const mechanism = native ? NATIVE : mainline ? MAINLINE : null;
+  if (opts.verify && mechanism && !items.some((i) => i.state === "fail" && i.id !== "mainline-hooks")) {
+    const withSeal = sealMissing.length === 0;
+    const programs = `every program of the ${mechanism.name} mechanism${withSeal ? " and the seal" : ""}`;
+    const marker = `${VERIFIED_DIR}/${await verificationKey(mechanism, withSeal, lockdown, lsmList)}`;
+    const failure = existsSync(marker) ? null : await verifyObject(mechanism, withSeal);
+    if (failure === null && !existsSync(marker)) {
+      add({ id: "load", state: "ok", summary: `${programs} verifies on this kernel (loaded, attached nowhere)` });
+      remember(marker);
+    } else if (failure === null) {
+      add({ id: "load", state: "ok", summary: `${programs} verified on this kernel earlier this boot, with this object and lockdown mode` });
+    } else {
+      add({ id: "load", state: "fail", summary: `the kernel refuses cgwarden's object: ${failure.message}`, fix: loadFix(failure, lockdown) });
+    }
+  }
+
   const blocking = items.find((i) => i.state === "fail" && i.id !== "mainline-hooks");
   if (blocking) return { items, mechanism: null, sealMissing, reason: blocking.summary, fix: blocking.fix };
-  if (!cg2 || !bpfLsm || !loadable) return { items, mechanism: null, sealMissing, reason: "kernel cannot run cgwarden's programs" };
-  if (native) return { items, mechanism: NATIVE, sealMissing };
-  if (mainline) return { items, mechanism: MAINLINE, sealMissing };
+  if (!cg2 || !bpfLsm) return { items, mechanism: null, sealMissing, reason: "kernel cannot run cgwarden's programs" };
+  if (mechanism) return { items, mechanism, sealMissing };
   return { items, mechanism: null, sealMissing, reason: "neither the cgroup_attach hook nor the mainline attach points exist" };
 }
 
-/** Loads one probe program alone; null on success, the error otherwise. */
-async function probeLoad(name: string): Promise<Error | null> {
-  const obj = BpfObject.openMem(await objectBytes(), "cgwarden_probe");
+/**
+ * Verifications that passed, one empty file each, for this boot only (/run
+ * is a tmpfs): under emulation a full verification takes seconds. The name
+ * covers everything the answer depends on, so a new kernel, object, LSM
+ * list or a raised lockdown mode verifies afresh. Failures are never kept.
+ */
+const VERIFIED_DIR = "/run/cgwarden/verified";
+
+async function verificationKey(mechanism: Mechanism, withSeal: boolean, lockdown: string | null, lsmList: string): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  for (const part of [readFileSync("/proc/version", "utf8"), await objectSha256(), lockdown ?? "", lsmList, mechanism.name, String(withSeal)]) h.update(`${part}\0`);
+  return h.digest("hex").slice(0, 32);
+}
+
+function remember(marker: string): void {
   try {
-    for (const p of obj.programs()) p.setAutoload(p.name === name);
-    obj.load();
+    mkdirSync(VERIFIED_DIR, { recursive: true, mode: 0o700 });
+    writeFileSync(marker, "");
+  } catch {
+    // Not root, or no /run: the next check verifies again.
+  }
+}
+
+/** Loads the object as `load` would; null on success, the error otherwise. */
+async function verifyObject(mechanism: Mechanism, withSeal: boolean): Promise<Error | null> {
+  try {
+    const obj = await openConfigured(mechanism, withSeal, DEFAULT_CAPACITIES, "cgwarden_check");
+    try {
+      obj.load();
+    } finally {
+      obj.close();
+    }
     return null;
   } catch (e) {
     return e as Error;
-  } finally {
-    obj.close();
   }
+}
+
+/** What to do when the kernel refuses the object: `check` and `load` say the same. */
+export function loadFix(failure: Error, lockdown: string | null = lockdownMode()): string {
+  const bpf = failure instanceof BpfError ? failure : null;
+  if (bpf?.errno === Errno.EPERM && !/verifier:/.test(bpf.message))
+    return "this kernel build does not allow BPF trampolines (LSM/fentry) even for root; boot a kernel that does (e.g. Debian's 6.1 or 6.12)";
+  if (lockdown === "confidentiality" && /probe_read/.test(failure.message))
+    return "under lockdown=confidentiality cgwarden reads kernel memory through bpf_rdonly_cast(), which Linux 6.2 and later have; boot a newer kernel, or with lockdown=integrity";
+  return "this kernel's verifier refuses the program named above; report it with `uname -r` and the output of `cgwarden --verbose check`";
 }

@@ -25,14 +25,17 @@ const NOISE = /RLIMIT_MEMLOCK|ulimit -l|-- BEGIN PROG LOAD LOG --|-- END PROG LO
 
 function summarise(lines: string[]): string {
   const telling = lines.filter((l) => !NOISE.test(l)).map((l) => l.replace(/^libbpf: /, ""));
+  // libbpf names the program the verifier refused: "prog 'NAME': BPF program load failed: ...".
+  const refused = telling.map((l) => /^prog '([^']+)': (?:BPF program load failed|failed to load)/.exec(l)?.[1]).find(Boolean);
+  const which = refused ? `; program ${refused}` : "";
   // In a verifier log, the reason is the last line before "processed N insns" that is not an instruction.
   const processed = telling.findLastIndex((l) => /^processed \d+ insns/.test(l));
   if (processed > 0) {
     const reason = telling.slice(0, processed).findLast((l) => !/^\d+: /.test(l) && !l.startsWith(";"));
-    if (reason) return `; verifier: ${reason} (run with --verbose for the whole log)`;
+    if (reason) return `${which}; verifier: ${reason} (run with --verbose for the whole log)`;
   }
   const last = telling.at(-1);
-  return last ? `; libbpf: ${last}` : "";
+  return last ? `${which}; libbpf: ${last}` : which;
 }
 
 /** Runs a libbpf call returning a negative errno on failure. */

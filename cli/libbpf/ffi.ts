@@ -47,6 +47,7 @@ const libbpfSymbols = {
   ring_buffer__free: { args: ["ptr"], returns: "void" },
 
   btf__load_vmlinux_btf: { args: [], returns: "ptr" },
+  btf__new: { args: ["ptr", "u32"], returns: "ptr" },
   btf__find_by_name_kind: { args: ["ptr", "ptr", "u32"], returns: "i32" },
   btf__type_by_id: { args: ["ptr", "u32"], returns: "ptr" },
   btf__name_by_offset: { args: ["ptr", "u32"], returns: "cstring" },

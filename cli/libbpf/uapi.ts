@@ -24,6 +24,12 @@ export const BPF_LINK_TYPE_RAW_TRACEPOINT = 1;
 export const BPF_ANY = 0n;
 /** BTF kind of a function, to find kernel functions by name. */
 export const BTF_KIND_FUNC = 12;
+/** <linux/btf.h> kinds a function's signature is spelt in (libbpf/btf.ts renders them). */
+export const BtfKind = {
+  BTF_KIND_INT: 1, BTF_KIND_PTR: 2, BTF_KIND_STRUCT: 4, BTF_KIND_UNION: 5, BTF_KIND_ENUM: 6, BTF_KIND_FWD: 7,
+  BTF_KIND_TYPEDEF: 8, BTF_KIND_VOLATILE: 9, BTF_KIND_CONST: 10, BTF_KIND_RESTRICT: 11, BTF_KIND_FUNC_PROTO: 13,
+  BTF_KIND_TYPE_TAG: 18, BTF_KIND_ENUM64: 19,
+} as const;
 
 /** <fcntl.h>, <sys/file.h>, <sys/syscall.h> on x86-64. */
 export const Libc = { O_RDONLY: 0, O_DIRECTORY: 0o200000, O_CLOEXEC: 0o2000000, LOCK_EX: 2, SYS_pidfd_open: 434 } as const;

@@ -33,11 +33,38 @@ const IDENTITY_PROGRAMS = ["cgwarden_exec", "cgwarden_prctl"];
  */
 const BINDING_PROGRAMS = ["cgwarden_mkdir", "cgwarden_rmdir"];
 
+/**
+ * The native hook as lsm/cgroup_attach in bpf/cgwarden.bpf.c is written for:
+ * the seed series' bpf_lsm_cgroup_attach(task, src, dst, sb, threadgroup, ns).
+ * A merged version may be a security_cgroup_attach() LSM hook (lsm_hook_defs.h),
+ * reached under the same BPF name but perhaps with other arguments; the
+ * program reads its arguments by position, so only this exact signature is
+ * native, and any other falls back to the mainline mechanism.
+ */
+export const NATIVE_HOOK = {
+  fn: "bpf_lsm_cgroup_attach",
+  params: ["struct task_struct *", "struct cgroup *", "struct cgroup *", "struct super_block *", "bool", "struct cgroup_namespace *"],
+} as const;
+
+export type NativeHook =
+  | { state: "present" }
+  | { state: "absent" }
+  /** The kernel has the hook under its name, with these parameter types. */
+  | { state: "other-signature"; params: string[] };
+
+/** What the kernel's BTF says of the native hook. */
+export function findNativeHook(btf: { functionParams(name: string): string[] | null }): NativeHook {
+  const params = btf.functionParams(NATIVE_HOOK.fn);
+  if (!params) return { state: "absent" };
+  const same = params.length === NATIVE_HOOK.params.length && params.every((p, i) => p === NATIVE_HOOK.params[i]);
+  return same ? { state: "present" } : { state: "other-signature", params };
+}
+
 export const NATIVE: Mechanism = {
   name: "native",
   code: CGW_MECH_NATIVE,
   describe: "lsm/cgroup_attach (proposed kernel hook)",
-  requires: ["bpf_lsm_cgroup_attach", ...IDENTITY_HOOKS],
+  requires: [NATIVE_HOOK.fn, ...IDENTITY_HOOKS],
   programs: [...IDENTITY_PROGRAMS, ...BINDING_PROGRAMS, "cgwarden_cgroup_attach"],
 };
 
@@ -86,5 +113,3 @@ export const SEAL_HOOKS: Record<string, { hook: string; why: string }> = {
 };
 export const SEAL_PROGRAMS = Object.keys(SEAL_HOOKS);
 
-/** Programs that only `check` loads, to learn whether the kernel loads such programs at all. */
-export const PROBES = { lsm: "cgwarden_probe_lsm", trampoline: "cgwarden_probe_trampoline" } as const;

@@ -1,28 +1,18 @@
 // Load the embedded object, attach one mechanism's programs and pin it all,
 // all or nothing.
 import { mkdirSync, rmSync, existsSync } from "node:fs";
-import { BpfObject, MapFd, pinFd, type Link } from "../libbpf/index.ts";
+import { MapFd, pinFd, type Link } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
-import { objectBytes, objectSha256 } from "../object/embedded.ts";
+import { objectSha256 } from "../object/embedded.ts";
 import { SEAL_PROGRAMS, type Mechanism } from "../object/mechanism.ts";
+import { capacityProblem, DEFAULT_CAPACITIES, openConfigured, type Capacities } from "../object/configure.ts";
 import { ABI_VERSION, SettingsLayout } from "../object/abi.ts";
 import { VERSION } from "../version.ts";
-import { assessKernel } from "../kernel/readiness.ts";
+import { assessKernel, loadFix } from "../kernel/readiness.ts";
 import { PINNED_MAPS } from "../object/maps.ts";
 import { u32Key } from "../object/struct.ts";
 import { pinPaths } from "./paths.ts";
 import { openState } from "./state.ts";
-
-export interface Capacities {
-  /** Locks, one per cgroup. */
-  locks: number;
-  /** Allow and delegate rules together. */
-  gateRules: number;
-  /** Decision records the flight recorder keeps. */
-  records: number;
-}
-
-export const DEFAULT_CAPACITIES: Capacities = { locks: 4096, gateRules: 16384, records: 4096 };
 
 export interface LoadResult {
   alreadyLoaded: boolean;
@@ -38,32 +28,28 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
     return { alreadyLoaded: true, mechanism: existing.mechanism, pinDir };
   }
 
-  const readiness = await assessKernel();
+  // The load below verifies every program itself, and its error names the one refused.
+  const readiness = await assessKernel({ verify: false });
   const mechanism = readiness.mechanism;
   if (!mechanism) {
     throw new CliError(`cannot enforce on this kernel: ${readiness.reason}${readiness.fix ? `; ${readiness.fix}` : ""} (see 'cgwarden check')`);
   }
-  validateCapacities(caps);
+  const problem = capacityProblem(caps);
+  if (problem) throw new CliError(problem, 2);
 
-  const obj = BpfObject.openMem(await objectBytes(), "cgwarden");
+  // The seal's programs are verified now, with the rest, but attached only by `cgwarden seal`.
+  const withSeal = readiness.sealMissing.length === 0;
+  const sealPrograms = withSeal ? SEAL_PROGRAMS : [];
+  const obj = await openConfigured(mechanism, withSeal, caps);
   const links: Link[] = [];
   const paths = pinPaths(pinDir);
   const createdDir = !existsSync(pinDir);
   try {
-    // The seal's programs are verified now, with the rest, but attached only by `cgwarden seal`.
-    const sealPrograms = readiness.sealMissing.length === 0 ? SEAL_PROGRAMS : [];
-    for (const p of obj.programs()) p.setAutoload(mechanism.programs.includes(p.name) || sealPrograms.includes(p.name));
-    // Every policy map holds two epochs while a change swaps one for the other (policy/store.ts).
-    const rules = caps.locks + caps.gateRules;
-    obj.map("locks").setMaxEntries(2 * caps.locks);
-    obj.map("gates").setMaxEntries(2 * caps.gateRules);
-    obj.map("selectors").setMaxEntries(2 * caps.gateRules * 4);
-    obj.map("rules").setMaxEntries(2 * rules);
-    obj.map("paths").setMaxEntries(2 * 2 * rules);
-    obj.map("node_stats").setMaxEntries(2 * 2 * rules);
-    obj.map("bound").setMaxEntries(2 * Math.max(65536, 2 * rules));
-    obj.map("recorder").setMaxEntries(caps.records);
-    obj.load();
+    try {
+      obj.load();
+    } catch (e) {
+      throw new CliError(`cannot enforce on this kernel: the kernel refuses cgwarden's object: ${(e as Error).message}; ${loadFix(e as Error)} (see 'cgwarden check')`);
+    }
 
     const settings = MapFd.borrow(obj.map("settings").fd, "settings");
     settings.update(
@@ -114,16 +100,6 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
   } finally {
     links.forEach((l) => l.destroy());
     obj.close();
-  }
-}
-
-/** The most of anything one map holds; `load` checks its flags against it before anything else. */
-export const MAX_CAPACITY = 1 << 20;
-
-function validateCapacities(caps: Capacities): void {
-  for (const [name, n] of Object.entries(caps)) {
-    if (!Number.isInteger(n) || n < 1 || n > MAX_CAPACITY)
-      throw new CliError(`capacity ${name}=${n} is out of range; use a whole number from 1 to ${MAX_CAPACITY}`, 2);
   }
 }
 

@@ -5,6 +5,7 @@ import { Mode, STAT_COUNT, Stat, type ModeName } from "../object/abi.ts";
 import { u32Key } from "../object/struct.ts";
 import { pinPaths } from "./paths.ts";
 import { SEAL_PROGRAMS } from "../object/mechanism.ts";
+import { lockdownMode } from "../kernel/lockdown.ts";
 import { openState, type PinnedState, type SealState } from "./state.ts";
 
 export interface ProgramStatus {
@@ -19,6 +20,10 @@ export interface WardenStatus {
   loaded: boolean;
   pinDir: string;
   mechanism?: string;
+  /** What the mechanism hooks, and why it is the one in force. */
+  mechanismDetail?: string;
+  /** The kernel's lockdown mode, or null without the lockdown LSM. */
+  lockdown?: string | null;
   version?: string;
   objectSha256?: string;
   globalMode?: ModeName;
@@ -39,6 +44,11 @@ export function readStatus(pinDir: string): WardenStatus {
       loaded: true,
       pinDir,
       mechanism: state.mechanism.name,
+      mechanismDetail:
+        state.mechanism.name === "native"
+          ? `${state.mechanism.describe}: the kernel has the hook with the seed's signature`
+          : `${state.mechanism.describe}: the kernel has no cgroup_attach hook with the signature cgwarden knows ('cgwarden check' says what it has)`,
+      lockdown: lockdownMode(),
       version: s.version,
       objectSha256: s.object_sha256,
       globalMode: s.global_mode === Mode.audit ? "audit" : "enforce",

@@ -16,8 +16,6 @@ import { PolicyStore } from "../../cli/policy/store.ts";
 import { ALL_DIRECTIONS } from "../../cli/object/abi.ts";
 import { resolveCgroup } from "../../cli/kernel/cgroupfs.ts";
 import { BpfObject, onMapWrite, type Link } from "../../cli/libbpf/index.ts";
-import { objectBytes } from "../../cli/object/embedded.ts";
-import { PROBES } from "../../cli/object/mechanism.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const HOTPATH = join(ROOT, "dist/test/hotpath");
@@ -82,15 +80,14 @@ function addLocks(n: number, from: number): void {
 }
 
 /**
- * The floor: an LSM program on inode_permission that does nothing at all (the
- * load probe of `check`). Whatever it costs is the kernel's trampoline, which
- * any program at that hook pays; cgwarden's own cost is what it adds on top.
+ * The floor: an LSM program on inode_permission that does nothing at all
+ * (test/fixtures/floor.bpf.c). Whatever it costs is the kernel's trampoline,
+ * which any program at that hook pays; cgwarden's own cost is what it adds on top.
  */
 async function attachEmptyLsmProgram(): Promise<{ detach: () => void }> {
-  const obj = BpfObject.openMem(await objectBytes(), "bench_floor");
-  for (const p of obj.programs()) p.setAutoload(p.name === PROBES.lsm);
+  const obj = BpfObject.openMem(new Uint8Array(readFileSync(join(ROOT, "dist/test/floor.bpf.o"))), "bench_floor");
   obj.load();
-  const link: Link = obj.program(PROBES.lsm).attach();
+  const link: Link = obj.program("floor_inode_permission").attach();
   return { detach: () => (link.destroy(), obj.close()) };
 }
 

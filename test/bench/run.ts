@@ -44,6 +44,7 @@ function sh(argv: string[], what: string): void {
 mkdirSync(OUT, { recursive: true });
 sh([process.execPath, "scripts/build.ts"], "build");
 sh(["cc", "-O2", "-Wall", "-o", "dist/test/hotpath", "test/bench/hotpath.c"], "building hotpath");
+sh([process.env.CLANG ?? "clang-16", "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", "test/fixtures/floor.bpf.c", "-o", "dist/test/floor.bpf.o"], "building the floor program");
 // Plugin API v1 is declared in the source itself (Debian's QEMU ships no header); no glib needed.
 sh(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-fvisibility=hidden", "-o", PLUGIN, "test/bench/insn-meter.c"], "building the insn-meter plugin");
 

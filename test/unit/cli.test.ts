@@ -145,7 +145,7 @@ describe("error formatting", () => {
   test("libbpf errors carry errno, strerror and libbpf's telling line", () => {
     const e = new BpfError("loading BPF programs", 1, ["libbpf: prog 'x': failed to load: -1", "libbpf: failed to load object 'cgwarden'"]);
     expect(e.errno).toBe(1);
-    expect(e.message).toBe("loading BPF programs: Operation not permitted (errno 1); libbpf: failed to load object 'cgwarden'");
+    expect(e.message).toBe("loading BPF programs: Operation not permitted (errno 1); program x; libbpf: failed to load object 'cgwarden'");
   });
   test("a verifier rejection is summarised by the verifier's own reason", () => {
     const log = ["0: (b7) r0 = 0", "; return 0; @ x.c:1", "R2 unbounded memory access", "processed 12 insns (limit 1000000)", "-- END PROG LOAD LOG --"];

@@ -6,8 +6,6 @@ import { captureCli } from "../support/capture.ts";
 
 // Usage errors come before any kernel access; if one ever did not, it must not load anything on the host.
 mock.module("../../cli/pins/load.ts", () => ({
-  DEFAULT_CAPACITIES: { locks: 4096, gateRules: 16384, records: 4096 },
-  MAX_CAPACITY: 1 << 20,
   loadWarden: () => {
     throw new Error("a corpus case reached loadWarden on the host");
   },

@@ -17,10 +17,11 @@ const run = (...args: string[]) => {
 const hostEnforces = process.env.CGWARDEN_HOST_ENFORCES === "1";
 
 describe.skipIf(hostEnforces || process.getuid?.() !== 0)("on this host", () => {
-  test("check exits 1 and explains that the kernel refuses LSM programs", () => {
+  test("check exits 1 and explains that the kernel refuses cgwarden's programs, naming one", () => {
     const r = run("check");
     expect(r.code).toBe(1);
-    expect(r.out).toContain("kernel refuses to load LSM programs");
+    expect(r.out).toMatch(/the kernel refuses cgwarden's object: .*Operation not permitted.*; program cgwarden_\w+/);
+    expect(r.out).toContain("does not allow BPF trampolines");
     expect(r.out).toContain("verdict: cannot enforce on this kernel");
     expect(r.out).toMatch(/fix: .*boot a kernel that does/);
   });

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { GENERATED, generateHeaderModule } from "../../scripts/header-abi.ts";
-import { BPF_ANY, BPF_LINK_TYPE_RAW_TRACEPOINT, BTF_KIND_FUNC, BpfAttachType, BpfMapType, Errno, Libc } from "../../cli/libbpf/uapi.ts";
+import { BPF_ANY, BPF_LINK_TYPE_RAW_TRACEPOINT, BTF_KIND_FUNC, BtfKind, BpfAttachType, BpfMapType, Errno, Libc } from "../../cli/libbpf/uapi.ts";
 import { DIR_TEMPLATES, NODE_EPOCH, TEMPLATE_PART, TEMPLATE_SET_SIZE } from "../../cli/object/abi.ts";
 import { ALL_LAYOUTS, ABI_VERSION, MANAGERS, ManagerLayout, ProtectedKind, SEAL_MANAGERS_OFFSET, SealLayout, Tamper, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
 
@@ -96,7 +96,7 @@ describe("struct layouts shared with bpf/cgwarden.h", () => {
 
 test("cli/libbpf/uapi.ts agrees with the system's UAPI and libc headers", () => {
   const names: [string, number | bigint][] = [
-    ...Object.entries(Errno), ...Object.entries(BpfMapType), ...Object.entries(BpfAttachType), ...Object.entries(Libc),
+    ...Object.entries(Errno), ...Object.entries(BpfMapType), ...Object.entries(BpfAttachType), ...Object.entries(BtfKind), ...Object.entries(Libc),
     ["BPF_LINK_TYPE_RAW_TRACEPOINT", BPF_LINK_TYPE_RAW_TRACEPOINT], ["BPF_ANY", BPF_ANY], ["BTF_KIND_FUNC", BTF_KIND_FUNC],
   ];
   const out = compileAndRun(

@@ -201,3 +201,81 @@ async function prepareModules(tree: string): Promise<string[]> {
   progress(`kernel ${kver}: initramfs modules: ${order.map(moduleName).join(" ") || "(none, all built in)"}`);
   return order;
 }
+
+/**
+ * Debian unstable's newest cloud kernel: what admins on a rolling or newer
+ * distribution run (7.2 at the time of writing: LSM return ranges checked by
+ * the verifier, kernfs_node.__parent). Fetched through a private apt state
+ * so the host's own sources and lists are never touched. The first fetch
+ * takes whatever sid ships then; later runs reuse that kernel from the
+ * cache (CGWARDEN_SID_REFRESH=1 fetches the newest again).
+ */
+export async function ensureSidKernel(): Promise<DebianKernel> {
+  const root = join(cacheDir(), "debian-sid");
+  mkdirSync(root, { recursive: true });
+  const cached = readdirSync(root).filter((d) => exists(join(root, d, COMPLETE_MARK)));
+  if (cached.length && process.env.CGWARDEN_SID_REFRESH !== "1") return sidKernelAt(root, cached.sort(compareVersionish).at(-1)!);
+  return withLock(join(root, "fetch.lock"), "download of Debian unstable's kernel", async () => {
+    const apt = sidApt(root);
+    progress("apt-get update against Debian unstable (private lists, about 11 MB)");
+    await runOk([...apt, "update"], { env: { DEBIAN_FRONTEND: "noninteractive" } });
+    const search = await runOk(["apt-cache", ...apt.slice(1), "search", "--names-only", "^linux-binary-unsigned-.*-cloud-amd64$"]);
+    const pkg = search.split("\n").map((l) => l.split(" ")[0] ?? "").filter(Boolean).sort(compareVersionish).at(-1);
+    if (!pkg) throw new Error("Debian unstable lists no linux-binary-unsigned-*-cloud-amd64 package");
+    const show = await runOk(["apt-cache", ...apt.slice(1), "show", "--no-all-versions", pkg]);
+    const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
+    if (!version) throw new Error(`apt knows no version of ${pkg} in Debian unstable`);
+    const name = `${pkg}_${version}`;
+    const dir = join(root, name);
+    if (!exists(join(dir, COMPLETE_MARK))) {
+      const tmp = `${dir}.tmp`;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
+      progress(`downloading ${pkg}=${version} from Debian unstable`);
+      await runOk([...apt, "download", `${pkg}=${version}`], { cwd: tmp });
+      const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"));
+      if (!deb) throw new Error(`apt-get download ${pkg} produced no .deb`);
+      const tree = join(tmp, "root");
+      await runOk(["dpkg-deb", "-x", join(tmp, deb), tree]);
+      rmSync(join(tmp, deb));
+      // The package carries the image alone (modules are another package):
+      // virtio, virtiofs and fuse are built into the cloud flavour.
+      writeFileSync(join(tree, MODULES_JSON), "[]");
+      writeFileSync(join(tree, COMPLETE_MARK), `${pkg} ${version}\n`);
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(tree, dir);
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return sidKernelAt(root, name);
+  });
+}
+
+/** apt-get with sid's sources and a private state; the host's keyring verifies it. */
+function sidApt(root: string): string[] {
+  const state = join(root, "apt");
+  mkdirSync(join(state, "lists", "partial"), { recursive: true });
+  mkdirSync(join(state, "cache", "archives", "partial"), { recursive: true });
+  const sources = join(state, "sources.list");
+  writeFileSync(sources, "deb http://deb.debian.org/debian sid main\n");
+  return [
+    "apt-get",
+    "-o", `Dir::Etc::SourceList=${sources}`,
+    "-o", "Dir::Etc::SourceParts=/dev/null",
+    "-o", `Dir::State::Lists=${join(state, "lists")}`,
+    "-o", `Dir::Cache=${join(state, "cache")}`,
+    "-o", "APT::Get::List-Cleanup=0",
+  ];
+}
+
+function sidKernelAt(root: string, name: string): DebianKernel {
+  const dir = join(root, name);
+  const [pkg = name, version = ""] = name.split("_");
+  const release = readdirSync(join(dir, "usr/lib/modules"))[0];
+  if (!release) throw new Error(`no usr/lib/modules in ${dir}`);
+  return {
+    package: pkg,
+    version,
+    bzImage: join(dir, "usr/lib/modules", release, "vmlinuz.unsigned"),
+    modules: (JSON.parse(readFileSync(join(dir, MODULES_JSON), "utf8")) as string[]).map((m) => join(dir, m)),
+  };
+}

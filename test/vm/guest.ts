@@ -45,6 +45,15 @@ export interface RunInGuestResult {
 const QEMU = "qemu-system-x86_64";
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd"];
 const CONSOLE_TAIL_LINES = 40;
+/** A timed-out guest shows this much of its console: the watchdog's dump with it. */
+const CONSOLE_TAIL_ON_TIMEOUT = 400;
+/** The guest's watchdog dumps blocked tasks this long before the host kills it. */
+const WATCHDOG_LEAD_MS = 90_000;
+/**
+ * Kernel reports for a guest that hangs: tasks blocked over 60 s, soft
+ * lockups with every CPU's backtrace, RCU stalls. Reports only; none panics.
+ */
+const HANG_REPORTS = ["sysctl.kernel.hung_task_timeout_secs=60", "softlockup_all_cpu_backtrace=1", "rcupdate.rcu_cpu_stall_timeout=60"];
 const CONSOLE_KEEP_BYTES = 256 * 1024;
 const GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // capability is always first anyway; bpf last so it sees what others allowed.
@@ -241,11 +250,11 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
   const unregister = onInterrupt(cleanup);
   const consoleBuf = new ConsoleBuffer();
   const vfsdLog = new ConsoleBuffer();
-  const fail = (why: string): Error => {
+  const fail = (why: string, lines = CONSOLE_TAIL_LINES): Error => {
     const vfsdTail = vfsdLog.tail(10);
     const vfsdPart = vfsdTail ? `\n--- virtiofsd ---\n${vfsdTail}` : "";
     return new Error(
-      `guest on ${opts.kernel.name}: ${why}\n--- last ${CONSOLE_TAIL_LINES} lines of the guest console ---\n${consoleBuf.tail()}${vfsdPart}`,
+      `guest on ${opts.kernel.name}: ${why}\n--- last ${lines} lines of the guest console ---\n${consoleBuf.tail(lines)}${vfsdPart}`,
     );
   };
 
@@ -261,7 +270,12 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
     void vfsdPump.catch(() => {});
     await waitForSocket(join(dir, "sock"), vfsd, vfsdLog, Math.min(deadline, Date.now() + 15_000));
 
-    const append = ["console=ttyS0", "panic=-1", `lsm=${LSM_ORDER}`, "quiet", ...(opts.kernelArgs ?? [])].join(" ");
+    const watchdogS = Math.floor((deadline - Date.now() - WATCHDOG_LEAD_MS) / 1000);
+    const append = [
+      "console=ttyS0", "panic=-1", `lsm=${LSM_ORDER}`, "quiet", ...HANG_REPORTS,
+      ...(watchdogS > 0 ? [`cgwarden.watchdog=${watchdogS}`] : []),
+      ...(opts.kernelArgs ?? []),
+    ].join(" ");
     qemu = Bun.spawn(
       [
         "setpriv", "--pdeathsig", "KILL", "--",
@@ -309,7 +323,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
     follower.poll();
     const durationMs = Date.now() - started;
 
-    if (timedOut) throw fail(`timed out after ${(opts.timeoutMs / 1000).toFixed(0)} s (QEMU killed)`);
+    if (timedOut) throw fail(`timed out after ${(opts.timeoutMs / 1000).toFixed(0)} s (QEMU killed)`, CONSOLE_TAIL_ON_TIMEOUT);
     const statusFile = join(dir, "out", "status");
     if (!exists(statusFile)) {
       const why = consoleBuf.sawFatal

@@ -2,13 +2,15 @@
 // what cgwarden can do without the proposed hook (6.1 = bookworm's default,
 // 6.12 = the newest bookworm backport); hook-6.12 is the same 6.12 source
 // with the bpf_lsm_cgroup_attach patch, where full enforcement is possible.
+// debian-sid is Debian unstable's newest cloud kernel (7.2 when added): the
+// verifier and field names of the kernels newer distributions run.
 
-import { ensureDebianKernel } from "./debian-kernel.ts";
+import { ensureDebianKernel, ensureSidKernel } from "./debian-kernel.ts";
 import { ensureHookKernel } from "./hook-kernel.ts";
 
-export type KernelName = "debian-6.1" | "debian-6.12" | "hook-6.12";
+export type KernelName = "debian-6.1" | "debian-6.12" | "debian-sid" | "hook-6.12";
 
-export const KERNEL_NAMES: readonly KernelName[] = ["debian-6.1", "debian-6.12", "hook-6.12"];
+export const KERNEL_NAMES: readonly KernelName[] = ["debian-6.1", "debian-6.12", "debian-sid", "hook-6.12"];
 
 export interface GuestKernel {
   name: KernelName;
@@ -59,6 +61,10 @@ async function resolveKernel(name: KernelName): Promise<GuestKernel> {
         searchRegex: "^linux-image-6\\.12\\.[0-9]+\\+deb12-cloud-amd64-unsigned$",
       });
       return { name, bzImage: k.bzImage, modules: k.modules, description: `${k.package} ${k.version}`, hasCgroupAttachHook: false };
+    }
+    case "debian-sid": {
+      const k = await ensureSidKernel();
+      return { name, bzImage: k.bzImage, modules: k.modules, description: `${k.package} ${k.version} (Debian unstable)`, hasCgroupAttachHook: false };
     }
     case "hook-6.12": {
       const k = await ensureHookKernel();

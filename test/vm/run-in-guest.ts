@@ -1,13 +1,13 @@
 #!/usr/bin/env bun
 // For humans: run one command in a test guest and exit with its status.
 //   bun test/vm/run-in-guest.ts --kernel debian-6.12 [--timeout 300] [--memory 1024]
-//       [--cwd DIR] [--env K=V ...] [--console] -- sh -c 'uname -r'
+//       [--cwd DIR] [--env K=V ...] [--append KERNEL_ARG ...] [--console] -- sh -c 'uname -r'
 
 import { runInGuest } from "./guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./kernels.ts";
 
 const USAGE = `usage: bun test/vm/run-in-guest.ts --kernel <${KERNEL_NAMES.join("|")}> [--timeout SECONDS] [--memory MiB]
-       [--cwd DIR] [--env KEY=VALUE]... [--console] -- COMMAND [ARG]...`;
+       [--cwd DIR] [--env KEY=VALUE]... [--append KERNEL_ARG]... [--console] -- COMMAND [ARG]...`;
 
 interface Args {
   kernel: KernelName;
@@ -15,6 +15,7 @@ interface Args {
   memoryMiB: number;
   cwd?: string;
   env: Record<string, string>;
+  kernelArgs: string[];
   showConsole: boolean;
   argv: string[];
 }
@@ -31,6 +32,7 @@ function parseArgs(args: string[]): Args {
   let memoryMiB = 1024;
   let cwd: string | undefined;
   const env: Record<string, string> = {};
+  const kernelArgs: string[] = [];
   let showConsole = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
@@ -52,7 +54,8 @@ function parseArgs(args: string[]): Args {
       const eq = kv.indexOf("=");
       if (eq <= 0) usage(`--env wants KEY=VALUE, got ${kv}`);
       env[kv.slice(0, eq)] = kv.slice(eq + 1);
-    } else if (a === "--console") showConsole = true;
+    } else if (a === "--append") kernelArgs.push(value());
+    else if (a === "--console") showConsole = true;
     else if (a === "-h" || a === "--help") usage();
     else usage(`unexpected argument ${a} (put the command after --)`);
   }
@@ -63,7 +66,7 @@ function parseArgs(args: string[]): Args {
     if (argv.length === 0) usage("no command given after --");
     if (!(timeoutSec > 0)) usage("--timeout must be a positive number of seconds");
     if (!(memoryMiB >= 256)) usage("--memory must be at least 256 (MiB)");
-    return { kernel, timeoutSec, memoryMiB, cwd, env, showConsole, argv };
+    return { kernel, timeoutSec, memoryMiB, cwd, env, kernelArgs, showConsole, argv };
   }
 }
 
@@ -79,6 +82,7 @@ async function main(): Promise<number> {
       env: args.env,
       timeoutMs: args.timeoutSec * 1000,
       memoryMiB: args.memoryMiB,
+      kernelArgs: args.kernelArgs,
       onOutput: (chunk) => process.stdout.write(chunk),
     });
     if (args.showConsole) process.stderr.write(`--- guest console (tail) ---\n${r.consoleTail}\n`);
