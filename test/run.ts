@@ -12,7 +12,7 @@
 // a guest that hangs shows the last test it started.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { runInGuest } from "./vm/guest.ts";
+import { GuestHung, runInGuest } from "./vm/guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./vm/kernels.ts";
 import { systemScenarios } from "./system/run.ts";
 import { SYSTEM_KERNELS, type SystemKernelName } from "./system/boot.ts";
@@ -36,6 +36,11 @@ const SYSTEM_SUITE = "test/system/machine.system.ts";
 /** A boot without the BPF LSM: cgwarden must refuse cleanly. */
 const UNSUPPORTED_SUITE = "test/guest/unsupported.guest.ts";
 const GUEST_TIMEOUT_MS = 30 * 60_000;
+/**
+ * A guest suite that prints nothing for this long is hung: bun prints a line
+ * per test, and no test may take over 5 minutes (--timeout below).
+ */
+const GUEST_STALL_MS = 10 * 60_000;
 
 /**
  * Kernel arguments a kernel's guest suites boot with. The lockdown modes are
@@ -185,7 +190,21 @@ async function inPairs(jobs: (() => Promise<Tally>)[]): Promise<Tally[]> {
   return out;
 }
 
+/**
+ * A guest job, retried once only if it hung before its command printed a
+ * single line: then no test ran, and what hung was the emulated machine or
+ * the host's share, not a test (CI once met this). The first attempt's
+ * console dump stays in the log and the result line says "retried".
+ */
 async function guestTests(kernel: KernelName, suites: string[], kernelArgs: string[] = [], label: string = kernel, env: Record<string, string> = {}): Promise<Tally> {
+  const first = await guestTestsOnce(kernel, suites, kernelArgs, label, env);
+  if (!first.hungSilent) return first;
+  process.stdout.write(`[${label}] hung before any test printed a line; retrying the job once\n`);
+  const again = await guestTestsOnce(kernel, suites, kernelArgs, label, env);
+  return { ...again, note: `retried: the first attempt hung before any test began, its console dump above; ${again.note ?? ""}` };
+}
+
+async function guestTestsOnce(kernel: KernelName, suites: string[], kernelArgs: string[], label: string, env: Record<string, string>): Promise<Tally & { hungSilent?: boolean }> {
   const k = await ensureKernel(kernel);
   const stream = lineStreamer(label);
   try {
@@ -194,6 +213,7 @@ async function guestTests(kernel: KernelName, suites: string[], kernelArgs: stri
       argv: [BUN, "test", "--timeout", "300000", ...suites.map((s) => `./${s}`)],
       env: { CGWARDEN_TEST_KERNEL: kernel, CGWARDEN_TEST_BOOT: kernelArgs.join(" "), NO_COLOR: "1", ...env },
       timeoutMs: GUEST_TIMEOUT_MS,
+      stallMs: GUEST_STALL_MS,
       kernelArgs,
       onOutput: stream.onOutput,
     });
@@ -209,7 +229,7 @@ async function guestTests(kernel: KernelName, suites: string[], kernelArgs: stri
   } catch (e) {
     stream.flush();
     process.stdout.write(`${(e as Error).message}\n`);
-    return { label, passed: 0, failed: 1, note: "guest failed: see above" };
+    return { label, passed: 0, failed: 1, note: "guest failed: see above", hungSilent: e instanceof GuestHung && !e.printedAnything };
   }
 }
 

@@ -233,31 +233,41 @@ export class PolicyStore {
   }
 
   /**
-   * Writes one epoch's maps. Paths and templates go first: from then on
-   * cgwarden_mkdir() binds new cgroups under this epoch too, so the scan
-   * that follows misses none. Returns how many live cgroups each node binds.
+   * Writes one epoch's maps, in an order that leaves no cgroup unbound:
+   * 1. paths and templates: from then on cgwarden_mkdir() binds a new cgroup
+   *    at a named path under this epoch too;
+   * 2. the bindings of the named paths, template directories among them:
+   *    from then on cgwarden_mkdir() also binds every new child of such a
+   *    directory (it reads the parent's binding for the epoch);
+   * 3. only then the template directories' children are listed and bound:
+   *    every child created before step 2 ended is in that listing.
+   * Returns how many live cgroups each node binds.
    */
   private writeEpoch(c: Compiled, stats: Map<bigint, NodeStatsValue>): Map<bigint, number> {
     this.writeAll("paths", [...c.paths].map(([path, v]) => [PathKeyLayout.encode({ epoch: c.epoch, path }), PathLayout.encode(v)]));
     this.writeAll("templates", [...c.templateSets].map(([id, ts]) => [u64Key(id), encodeTemplateSet(ts.map((t) => t.value))]));
     const fresh = new Set([...c.nodes.keys()].map(nodeBase).filter((n) => !stats.get(n)?.binds));
     this.writeAll("node_stats", [...fresh].filter((n) => !stats.has(n)).map((n) => [u64Key(n), NodeStatsLayout.encode({ cgroup: 0n, binds: 0n })]));
-    const bound: Array<[Buffer, Buffer]> = [];
     const boundNow = new Map<bigint, number>();
     const firstCounts = new Map<bigint, NodeStatsValue>();
-    for (const path of bindablePaths(c, childCgroups)) {
-      const id = cgroupIdAt(path);
-      const b = id === null ? null : bindingFor(c, path);
-      if (id === null || !b) continue;
-      bound.push([BoundKeyLayout.encode({ cgroup: id, epoch: c.epoch }), BindingLayout.encode({ ...b })]);
-      for (const n of [b.exact, b.matched]) {
-        if (!n) continue;
-        boundNow.set(n, (boundNow.get(n) ?? 0) + 1);
-        // A node named for the first time counts the cgroups it binds from the start.
-        if (fresh.has(nodeBase(n))) firstCounts.set(nodeBase(n), { cgroup: id, binds: (firstCounts.get(nodeBase(n))?.binds ?? 0n) + 1n });
+    const bindAll = (paths: string[]) => {
+      const bound: Array<[Buffer, Buffer]> = [];
+      for (const path of paths) {
+        const id = cgroupIdAt(path);
+        const b = id === null ? null : bindingFor(c, path);
+        if (id === null || !b) continue;
+        bound.push([BoundKeyLayout.encode({ cgroup: id, epoch: c.epoch }), BindingLayout.encode({ ...b })]);
+        for (const n of [b.exact, b.matched]) {
+          if (!n) continue;
+          boundNow.set(n, (boundNow.get(n) ?? 0) + 1);
+          // A node named for the first time counts the cgroups it binds from the start.
+          if (fresh.has(nodeBase(n))) firstCounts.set(nodeBase(n), { cgroup: id, binds: (firstCounts.get(nodeBase(n))?.binds ?? 0n) + 1n });
+        }
       }
-    }
-    this.writeAll("bound", bound);
+      this.writeAll("bound", bound);
+    };
+    bindAll([...c.paths.keys()]);
+    bindAll(bindablePaths(c, childCgroups).filter((p) => !c.paths.has(p)));
     this.writeAll("node_stats", [...firstCounts].map(([n, v]) => [u64Key(n), NodeStatsLayout.encode(v)]));
     for (const [n, v] of firstCounts) stats.set(n, v);
     this.writeAll("locks", [...c.locks].map(([node, lock]) => [u64Key(node), LockLayout.encode(lock)]));

@@ -81,6 +81,42 @@ describe(`path binding on ${KERNEL}`, () => {
     expect((await ruleAt(`/${path}`)).state).toBe("bound");
   });
 
+  test("cgroups created while the policy changes are all bound: applies, lock, unlock, epoch flips", async () => {
+    // Two policies that both lock /B/churn/*.service --in, but differ, so every apply writes the other epoch and flips.
+    const churn = `${B}/churn`;
+    mkcg(churn, `${B}/other`);
+    const lockIn = `[[lock]]\npath = "/${churn}/*.service"\ndirections = ["in"]\n`;
+    const a = file("churn-a.toml", lockIn);
+    const b = file("churn-b.toml", `${lockIn}\n[[lock]]\npath = "/${B}/other"\ndirections = ["out"]\n`);
+    await ok("apply", a);
+    // A cgroup every 20 ms, for as long as the changes run.
+    const creator = Bun.spawn(
+      [process.execPath, "-e", `const { mkdirSync } = require("node:fs"); console.log("up"); for (let i = 0; ; i++) { mkdirSync("${fs(churn)}/s" + i + ".service"); Bun.sleepSync(20); }`],
+      { stdout: "pipe", stderr: "inherit" },
+    );
+    // Under emulation Bun takes a second to start: the changes begin once it creates.
+    await (creator.stdout as ReadableStream<Uint8Array>).getReader().read();
+    const changes: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      await ok("apply", b);
+      await ok("apply", a);
+      await ok("lock", `/${B}/other`, "--out");
+      await ok("unlock", `/${B}/other`);
+      changes.push("apply b", "apply a", "lock", "unlock");
+    }
+    creator.kill(9);
+    await creator.exited;
+    const { readdirSync } = await import("node:fs");
+    const made = readdirSync(fs(churn)).filter((n) => /^s\d+\.service$/.test(n));
+    let admitted = 0;
+    for (const name of made) if ((await actor.moveProcs(task.pid, `${churn}/${name}`)) !== EPERM) admitted++;
+    console.log(`binding churn: ${made.length} cgroups created during ${changes.length} policy changes, ${admitted} admitted a move in`);
+    expect(made.length).toBeGreaterThan(20);
+    expect(admitted).toBe(0);
+    place(task.pid, OUTSIDE);
+    await ok("apply", file("empty-after-churn.toml", ""));
+  });
+
   test("creation raced against migration: no move or clone3 ever reaches an unbound cgroup", async () => {
     // lock --in on paths that do not exist; one process creates and at once migrates, another spins on cgroup.procs.
     const exact = `${B}/race/x`;

@@ -28,6 +28,23 @@ export interface RunInGuestOptions {
   kernelArgs?: string[];
   /** Extra QEMU arguments, appended to its command line (e.g. a TCG plugin). */
   qemuArgs?: string[];
+  /**
+   * A command that prints nothing for this long is taken as hung: its
+   * blocked tasks are dumped to the console and the guest is killed, and
+   * runInGuest throws a GuestHung. Default: only the whole-run budget.
+   */
+  stallMs?: number;
+}
+
+/** The guest printed nothing for too long, or ran out of time: it was dumped and killed. */
+export class GuestHung extends Error {
+  constructor(
+    message: string,
+    /** Whether the command printed anything at all before it hung. */
+    readonly printedAnything: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export interface RunInGuestResult {
@@ -47,8 +64,10 @@ const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd"];
 const CONSOLE_TAIL_LINES = 40;
 /** A timed-out guest shows this much of its console: the watchdog's dump with it. */
 const CONSOLE_TAIL_ON_TIMEOUT = 400;
-/** The guest's watchdog dumps blocked tasks this long before the host kills it. */
-const WATCHDOG_LEAD_MS = 90_000;
+/** A guest nearing its deadline dumps its blocked tasks this long before it is killed. */
+const DUMP_LEAD_MS = 60_000;
+/** How long the guest's dump may take to reach the console (it polls every 5 s). */
+const DUMP_WAIT_MS = 20_000;
 /**
  * Kernel reports for a guest that hangs: tasks blocked over 60 s, soft
  * lockups with every CPU's backtrace, RCU stalls. Reports only; none panics.
@@ -270,12 +289,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
     void vfsdPump.catch(() => {});
     await waitForSocket(join(dir, "sock"), vfsd, vfsdLog, Math.min(deadline, Date.now() + 15_000));
 
-    const watchdogS = Math.floor((deadline - Date.now() - WATCHDOG_LEAD_MS) / 1000);
-    const append = [
-      "console=ttyS0", "panic=-1", `lsm=${LSM_ORDER}`, "quiet", ...HANG_REPORTS,
-      ...(watchdogS > 0 ? [`cgwarden.watchdog=${watchdogS}`] : []),
-      ...(opts.kernelArgs ?? []),
-    ].join(" ");
+    const append = ["console=ttyS0", "panic=-1", `lsm=${LSM_ORDER}`, "quiet", ...HANG_REPORTS, ...(opts.kernelArgs ?? [])].join(" ");
     qemu = Bun.spawn(
       [
         "setpriv", "--pdeathsig", "KILL", "--",
@@ -301,29 +315,43 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
       pump(qemu.stderr as ReadableStream<Uint8Array>, (s) => consoleBuf.append(s)),
     ]);
 
-    const follower = new OutputFollower(join(dir, "out", "output"), opts.onOutput);
+    let lastOutput = Date.now();
+    let printed = false;
+    const follower = new OutputFollower(join(dir, "out", "output"), (chunk) => {
+      lastOutput = Date.now();
+      printed = true;
+      opts.onOutput?.(chunk);
+    });
     let bootMs = -1;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill(qemu, "SIGKILL");
-    }, Math.max(0, deadline - Date.now()));
+    let hung: string | null = null;
+    let dumpAt = 0;
+    // A hang is dumped first (the guest polls for out/dump), then killed once the dump had time to land.
+    const hang = (why: string) => {
+      if (hung) return;
+      hung = why;
+      dumpAt = Date.now();
+      writeFileSync(join(dir, "out", "dump"), "");
+    };
     const poller = setInterval(() => {
       if (bootMs < 0 && consoleBuf.sawRunning) bootMs = Date.now() - started;
       follower.poll();
+      const now = Date.now();
+      if (now >= deadline - DUMP_LEAD_MS) hang(`timed out after ${(opts.timeoutMs / 1000).toFixed(0)} s (QEMU killed)`);
+      else if (opts.stallMs && consoleBuf.sawRunning && now - lastOutput > opts.stallMs)
+        hang(`printed nothing for ${(opts.stallMs / 1000).toFixed(0)} s${printed ? "" : " (not a line since it started)"} (QEMU killed)`);
+      if (hung && now - dumpAt >= Math.min(DUMP_WAIT_MS, Math.max(0, deadline - dumpAt))) kill(qemu, "SIGKILL");
     }, 250);
     try {
       await qemu.exited;
       await pumps;
     } finally {
-      clearTimeout(timer);
       clearInterval(poller);
     }
     if (bootMs < 0 && consoleBuf.sawRunning) bootMs = Date.now() - started;
     follower.poll();
     const durationMs = Date.now() - started;
 
-    if (timedOut) throw fail(`timed out after ${(opts.timeoutMs / 1000).toFixed(0)} s (QEMU killed)`, CONSOLE_TAIL_ON_TIMEOUT);
+    if (hung) throw new GuestHung(fail(hung, CONSOLE_TAIL_ON_TIMEOUT).message, printed);
     const statusFile = join(dir, "out", "status");
     if (!exists(statusFile)) {
       const why = consoleBuf.sawFatal

@@ -68,20 +68,21 @@ for p in $(cat "$O/keep"); do
 	i=$((i + 1))
 done
 
-# A command still running when the host's deadline nears has its blocked
-# tasks and CPUs dumped to the console first (cgwarden.watchdog=SECONDS),
-# so a killed guest says where it hung. /proc/sysrq-trigger works whatever
-# kernel.sysrq allows; printk 8 puts the dump on the quiet console.
-for w in $(cat /proc/cmdline); do
-	case "$w" in cgwarden.watchdog=*) (
-		sleep "\${w#*=}"
+# The host asks for a dump of blocked tasks and CPU backtraces by creating
+# $O/dump (a guest that stalls, or nears its deadline), so that a killed
+# guest says where it hung. /proc/sysrq-trigger works whatever kernel.sysrq
+# allows; printk 8 puts the dump on the quiet console.
+(
+	while sleep 5; do
+		[ -f "$O/dump" ] || continue
+		rm -f "$O/dump"
 		echo 8 > /proc/sys/kernel/printk
-		say "watchdog: still running after \${w#*=} s; blocked tasks and CPU backtraces follow"
+		say "dump requested by the host: blocked tasks and CPU backtraces follow"
 		echo w > /proc/sysrq-trigger
 		echo l > /proc/sysrq-trigger
-		say "watchdog: end of dump"
-	) & ;; esac
-done
+		say "end of dump"
+	done
+) &
 say "running (guest uptime $(cut -d' ' -f1 /proc/uptime) s)"
 env -i chroot "$R" /bin/sh -c "$(cat "$O/run.sh")" </dev/null >"$O/output" 2>&1
 echo $? > "$O/status.tmp"
