@@ -129,6 +129,14 @@ function buildFixture(name: string): void {
   sh(["cc", "-O2", "-Wall", "-pthread", "-o", out, src], `building the ${name} fixture`);
 }
 
+/** The TypeScript compiler's check of the whole tree (tsconfig.json): one counted test. */
+function typecheck(): Tally {
+  const p = Bun.spawnSync([join(ROOT, "node_modules/.bin/tsc"), "--noEmit", "-p", "."], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const output = p.stdout.toString() + p.stderr.toString();
+  if (p.exitCode !== 0) process.stdout.write(output);
+  return { label: "typecheck (tsc --noEmit)", passed: p.exitCode === 0 ? 1 : 0, failed: p.exitCode === 0 ? 0 : 1 };
+}
+
 function hostTests(): Tally {
   const p = Bun.spawnSync([BUN, "test", "test/unit"], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
   const output = p.stdout.toString() + p.stderr.toString();
@@ -240,7 +248,7 @@ async function main(): Promise<number> {
   // now, so it overlaps the other kernels' suites instead of following them.
   if (opts.kernels.includes("hook-6.12") && opts.kernels[0] !== "hook-6.12") void ensureKernel("hook-6.12");
   build();
-  if (!opts.skipHost) tallies.push(hostTests());
+  if (!opts.skipHost) tallies.push(typecheck(), hostTests());
   const system = !opts.suites.length || opts.suites.includes(SYSTEM_SUITE);
   const suites = opts.suites.length ? opts.suites.filter((s) => s !== SYSTEM_SUITE) : GUEST_SUITES;
   for (const s of suites) if (!existsSync(join(ROOT, s))) throw new Error(`no suite ${s}`);

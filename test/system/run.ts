@@ -2,7 +2,7 @@
 // The system scenarios (test/system/machine.system.ts) on one kernel: the
 // installed image booted three times; the second (sealed) and third (from
 // dracut's initramfs) only to see the policy come back from the boot files. Used by test/run.ts; by hand:
-//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|dracut|unsupported]
+//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|dracut|unsupported|lockdown]
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../vm/util.ts";
 import { boot, systemKernel, type SystemKernelName } from "./boot.ts";
@@ -20,8 +20,8 @@ export interface SystemTally {
 
 /**
  * The boots on `kernel`: the scenarios; the machine again with the seal in
- * its policy file; again from dracut's initramfs; and, on debian-6.12, once
- * without the BPF LSM. bun's own
+ * its policy file; again from dracut's initramfs; on debian-6.12, once
+ * without the BPF LSM; on debian-6.1, once under lockdown=confidentiality. bun's own
  * pass and fail counts, summed.
  */
 export async function systemScenarios(kernel: SystemKernelName, only?: string): Promise<SystemTally> {
@@ -35,6 +35,8 @@ export async function systemScenarios(kernel: SystemKernelName, only?: string): 
     { which: "dracut", sealed: false, kernelArgs: [] as string[] },
     // The BPF LSM left out: cgwarden cannot enforce, and the boot must not mind.
     ...(kernel === "debian-6.12" ? [{ which: "unsupported", sealed: false, kernelArgs: ["lsm=lockdown,capability"] }] : []),
+    // 6.1 under lockdown=confidentiality: the verifier refuses the object (no bpf_rdonly_cast), and the boot must not mind.
+    ...(kernel === "debian-6.1" ? [{ which: "lockdown", sealed: false, kernelArgs: ["lockdown=confidentiality"] }] : []),
   ];
   for (const { which, sealed, kernelArgs } of boots.filter((b) => !only || b.which === only)) {
     const image = await ensureInstalledImage({ sealed });
