@@ -187,4 +187,16 @@ describe("policy files without a kernel", () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain("cannot read policy file /nonexistent/policy.toml: no such file");
   });
+  test("an endless file is refused at the size bound, at once, and nothing is loaded", async () => {
+    for (const args of [["apply", "/dev/zero"], ["apply", "--dry-run", "/dev/zero"]]) {
+      const r = await cli(...args);
+      expect(r.code).toBe(1);
+      expect(r.err.trimEnd().split("\n")).toEqual(["cgwarden: policy file /dev/zero is larger than 16 MiB, more than any policy cgwarden can hold; check the path, or split the rules across files"]);
+    }
+  });
+  test("a directory says so", async () => {
+    const r = await cli("apply", "/tmp");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("cannot read policy file /tmp: it is a directory");
+  });
 });

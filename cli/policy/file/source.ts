@@ -1,6 +1,13 @@
 // What the TOML and JSON readers share: data plus the line of every value, so
 // that a schema problem found later, by JSON pointer, can name its line.
 
+/**
+ * The largest policy text read. A policy holds at most 2^20 rules of each
+ * kind (object/configure.ts MAX_CAPACITY), and real ones are kilobytes; the
+ * bound is there so that `apply /dev/zero` fails at once instead of filling memory.
+ */
+export const MAX_POLICY_BYTES = 16 << 20;
+
 export interface ParsedSource {
   data: unknown;
   /** JSON pointer -> 1-based line where that value (or its key, or its table header) starts. */
