@@ -1,10 +1,9 @@
 // Can this kernel enforce, and by which mechanism? Every answer comes from
 // the kernel itself: mounts, BTF, the active LSM list, lockdown, and a load
 // of the real object, configured as `load` loads it (attached nowhere).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { BpfError, Errno, KernelBtf } from "../libbpf/index.ts";
 import { DEFAULT_CAPACITIES, openConfigured } from "../object/configure.ts";
-import { objectSha256 } from "../object/embedded.ts";
 import { findNativeHook, MAINLINE, NATIVE, NATIVE_HOOK, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
 import { BPFFS, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
 import { lockdownMode } from "./lockdown.ts";
@@ -136,18 +135,15 @@ export async function assessKernel(opts: AssessOptions = { verify: true }): Prom
 
   const mechanism = native ? NATIVE : mainline ? MAINLINE : null;
   if (opts.verify && mechanism && !items.some((i) => i.state === "fail" && i.id !== "mainline-hooks")) {
+    // Never answered from a cache: a yes kept from earlier would hide a refusal that came
+    // since (a seal's --lock-bpf, another LSM's policy), and `check` must not lie.
     const withSeal = sealMissing.length === 0;
-    const programs = `every program of the ${mechanism.name} mechanism${withSeal ? " and the seal" : ""}`;
-    const marker = `${VERIFIED_DIR}/${await verificationKey(mechanism, withSeal, lockdown, lsmList)}`;
-    const failure = existsSync(marker) ? null : await verifyObject(mechanism, withSeal);
-    if (failure === null && !existsSync(marker)) {
-      add({ id: "load", state: "ok", summary: `${programs} verifies on this kernel (loaded, attached nowhere)` });
-      remember(marker);
-    } else if (failure === null) {
-      add({ id: "load", state: "ok", summary: `${programs} verified on this kernel earlier this boot, with this object and lockdown mode` });
-    } else {
-      add({ id: "load", state: "fail", summary: `the kernel refuses cgwarden's object: ${failure.message}`, fix: loadFix(failure, lockdown) });
-    }
+    const failure = await verifyObject(mechanism, withSeal);
+    add(
+      failure === null
+        ? { id: "load", state: "ok", summary: `every program of the ${mechanism.name} mechanism${withSeal ? " and the seal" : ""} verifies on this kernel (loaded, attached nowhere)` }
+        : { id: "load", state: "fail", summary: `the kernel refuses cgwarden's object: ${failure.message}`, fix: loadFix(failure, lockdown) },
+    );
   }
 
   const blocking = items.find((i) => i.state === "fail" && i.id !== "mainline-hooks");
@@ -155,29 +151,6 @@ export async function assessKernel(opts: AssessOptions = { verify: true }): Prom
   if (!cg2 || !bpfLsm) return { items, mechanism: null, sealMissing, reason: "kernel cannot run cgwarden's programs" };
   if (mechanism) return { items, mechanism, sealMissing };
   return { items, mechanism: null, sealMissing, reason: "neither the cgroup_attach hook nor the mainline attach points exist" };
-}
-
-/**
- * Verifications that passed, one empty file each, for this boot only (/run
- * is a tmpfs): under emulation a full verification takes seconds. The name
- * covers everything the answer depends on, so a new kernel, object, LSM
- * list or a raised lockdown mode verifies afresh. Failures are never kept.
- */
-const VERIFIED_DIR = "/run/cgwarden/verified";
-
-async function verificationKey(mechanism: Mechanism, withSeal: boolean, lockdown: string | null, lsmList: string): Promise<string> {
-  const h = new Bun.CryptoHasher("sha256");
-  for (const part of [readFileSync("/proc/version", "utf8"), await objectSha256(), lockdown ?? "", lsmList, mechanism.name, String(withSeal)]) h.update(`${part}\0`);
-  return h.digest("hex").slice(0, 32);
-}
-
-function remember(marker: string): void {
-  try {
-    mkdirSync(VERIFIED_DIR, { recursive: true, mode: 0o700 });
-    writeFileSync(marker, "");
-  } catch {
-    // Not root, or no /run: the next check verifies again.
-  }
 }
 
 /** Loads the object as `load` would; null on success, the error otherwise. */
