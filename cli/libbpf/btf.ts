@@ -11,10 +11,7 @@ const BTF_PARAM_SIZE = 8;
 
 /** Kernel BTF, read through libbpf: the running kernel's (/sys/kernel/btf/vmlinux), or any blob. */
 export class KernelBtf {
-  private constructor(
-    private readonly handle: Pointer,
-    private readonly keepAlive?: Uint8Array,
-  ) {}
+  private constructor(private readonly handle: Pointer) {}
 
   static load(): KernelBtf {
     installLibbpfLog();
@@ -23,12 +20,12 @@ export class KernelBtf {
     return new KernelBtf(h as Pointer);
   }
 
-  /** Raw BTF (header, types, strings), e.g. a synthetic kernel's in a unit test. */
+  /** Raw BTF (header, types, strings), e.g. a synthetic kernel's in a unit test; libbpf copies it. */
   static fromBytes(bytes: Uint8Array): KernelBtf {
     installLibbpfLog();
     const h = libbpf().btf__new(bytes, bytes.byteLength);
     if (!h) throw new BpfError("parsing BTF", lastErrno());
-    return new KernelBtf(h as Pointer, bytes);
+    return new KernelBtf(h as Pointer);
   }
 
   hasFunction(name: string): boolean {

@@ -89,7 +89,7 @@ export async function ensureDebianKernel(spec: DebianKernelSpec): Promise<Debian
   const dir = join(root, `${pkg}_${version}`);
   if (!exists(join(dir, COMPLETE_MARK))) {
     await withLock(join(root, `${pkg}.lock`), `download of ${pkg}`, async () => {
-      if (!exists(join(dir, COMPLETE_MARK))) await downloadAndUnpack(pkg, version, dir);
+      if (!exists(join(dir, COMPLETE_MARK))) await downloadAndUnpack(pkg, version, dir, { apt: ["apt-get"], refresh: aptUpdateOnce, modules: prepareModules });
     });
   }
   return {
@@ -100,16 +100,28 @@ export async function ensureDebianKernel(spec: DebianKernelSpec): Promise<Debian
   };
 }
 
-async function downloadAndUnpack(pkg: string, version: string, dir: string): Promise<void> {
+/** How a package is fetched and what of it the initramfs loads. */
+interface Unpacking {
+  /** apt-get, with options (Debian unstable's private state) or without (the host's). */
+  apt: string[];
+  /** Called when a download fails, before one more try; none: fail at once. */
+  refresh?: () => Promise<void>;
+  /** The initramfs's modules in the unpacked tree, in insmod order. */
+  modules: (tree: string) => Promise<string[]>;
+}
+
+async function downloadAndUnpack(pkg: string, version: string, dir: string, how: Unpacking): Promise<void> {
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   progress(`downloading ${pkg}=${version}`);
-  const dl = ["apt-get", "download", `${pkg}=${version}`];
+  const dl = [...how.apt, "download", `${pkg}=${version}`];
   // _apt cannot write into root-owned cache dirs; apt then warns and
   // downloads as root, which is fine here.
-  if ((await run(dl, { cwd: tmp })).code !== 0) {
-    await aptUpdateOnce(); // the mirror may have dropped this version
+  const first = await run(dl, { cwd: tmp });
+  if (first.code !== 0) {
+    if (!how.refresh) throw new Error(`${dl.join(" ")} exited with ${first.code} ${first.stderr.trim()}`);
+    await how.refresh(); // the mirror may have dropped this version
     await runOk(dl, { cwd: tmp });
   }
   const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"));
@@ -117,7 +129,7 @@ async function downloadAndUnpack(pkg: string, version: string, dir: string): Pro
   const tree = join(tmp, "root");
   await runOk(["dpkg-deb", "-x", join(tmp, deb), tree]);
   rmSync(join(tmp, deb));
-  const modules = await prepareModules(tree);
+  const modules = await how.modules(tree);
   writeFileSync(join(tree, MODULES_JSON), JSON.stringify(modules.map((m) => m.slice(tree.length + 1))));
   writeFileSync(join(tree, COMPLETE_MARK), `${pkg} ${version}\n`);
   rmSync(dir, { recursive: true, force: true });
@@ -227,25 +239,9 @@ export async function ensureSidKernel(): Promise<DebianKernel> {
     if (!version) throw new Error(`apt knows no version of ${pkg} in Debian unstable`);
     const name = `${pkg}_${version}`;
     const dir = join(root, name);
-    if (!exists(join(dir, COMPLETE_MARK))) {
-      const tmp = `${dir}.tmp`;
-      rmSync(tmp, { recursive: true, force: true });
-      mkdirSync(tmp, { recursive: true });
-      progress(`downloading ${pkg}=${version} from Debian unstable`);
-      await runOk([...apt, "download", `${pkg}=${version}`], { cwd: tmp });
-      const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"));
-      if (!deb) throw new Error(`apt-get download ${pkg} produced no .deb`);
-      const tree = join(tmp, "root");
-      await runOk(["dpkg-deb", "-x", join(tmp, deb), tree]);
-      rmSync(join(tmp, deb));
-      // The package carries the image alone (modules are another package):
-      // virtio, virtiofs and fuse are built into the cloud flavour.
-      writeFileSync(join(tree, MODULES_JSON), "[]");
-      writeFileSync(join(tree, COMPLETE_MARK), `${pkg} ${version}\n`);
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(tree, dir);
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    // The package carries the image alone (modules are another package):
+    // virtio, virtiofs and fuse are built into the cloud flavour.
+    if (!exists(join(dir, COMPLETE_MARK))) await downloadAndUnpack(pkg, version, dir, { apt, modules: async () => [] });
     return sidKernelAt(root, name);
   });
 }
