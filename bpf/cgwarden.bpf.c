@@ -176,7 +176,7 @@ struct {
 /* The same records, live, for `cgwarden audit --follow`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024); /* about 1,100 records of 912 bytes in flight */
 } events SEC(".maps");
 
 struct cgw_actor {
@@ -249,6 +249,8 @@ struct cgw_decision {
 	__u32 verdict;
 	__u32 rule_id;   /* deciding lock; for an allow, the first exemption used */
 	__u64 rule_cgroup;
+	__u64 src_cgrp; /* struct cgroup * of the src being judged (a thread's, in a thread walk), by address */
+	__u64 dst_cgrp;
 	struct cgw_record record;
 };
 
@@ -909,6 +911,91 @@ static __noinline int publish(struct cgw_record *r, __u32 slots)
 	return 0;
 }
 
+/* Where cgroup_path() is: the component being copied and the bytes written. */
+struct cgroup_path_ctx {
+	char *dst;   /* CGW_PATH_LEN bytes */
+	__u64 cgrp;  /* struct cgroup *, by address */
+	__u64 name;  /* the current component's name, by address */
+	int levels;  /* components to write: the cgroup's level */
+	int level;   /* the component being written, 1-based */
+	int chunk;   /* eight-byte chunk of its name */
+	int pos;     /* bytes written; -1 once it does not fit */
+};
+
+/* One eight-byte chunk of one component of cgroup_path(). */
+static long cgroup_path_chunk(__u32 i, struct cgroup_path_ctx *c)
+{
+	__u64 v, zero;
+	int n = 8;
+
+	if (c->level > c->levels || c->pos < 0)
+		return 1;
+	if (c->chunk == 0) {
+		__u64 anc = peek_u64(c->cgrp + bpf_core_field_offset(struct cgroup, ancestors) + (c->level & (ID_SLOTS - 1)) * 8);
+
+		c->name = peek_field(struct kernfs_node, peek_field(struct cgroup, anc, kn), name);
+		if (c->pos >= CGW_PATH_LEN - 1) {
+			c->pos = -1;
+			return 1;
+		}
+		c->dst[c->pos & (CGW_PATH_LEN - 1)] = '/';
+		c->pos++;
+	}
+	v = peek_u64(c->name + c->chunk * 8);
+	zero = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+	if (zero)
+		n = lowest_bit(zero) >> 3;
+	if (c->pos + n >= CGW_PATH_LEN) {
+		c->pos = -1;
+		return 1;
+	}
+	for (int j = 0; j < 8; j++) {
+		if (j >= n)
+			break;
+		c->dst[(c->pos + j) & (CGW_PATH_LEN - 1)] = v >> (j * 8);
+	}
+	c->pos += n;
+	if (zero || c->chunk >= CGW_PATH_LEN / 8) {
+		c->level++;
+		c->chunk = 0;
+	} else {
+		c->chunk++;
+	}
+	return 0;
+}
+
+/*
+ * The path of the cgroup at cgrp from the cgroup2 root, NUL-terminated, into
+ * a CGW_PATH_LEN buffer; empty when unknown (deeper than CGW_MAX_LEVEL, or
+ * longer than the buffer). Names are read from cgroup->ancestors[] by
+ * address, one eight-byte chunk per bpf_loop() step: a record pays for its
+ * paths, a decision that is not recorded pays nothing.
+ */
+static __noinline int cgroup_path(char *dst, __u64 cgrp)
+{
+	struct cgroup_path_ctx c = { .dst = dst, .cgrp = cgrp, .level = 1 };
+
+	if (!dst)
+		return 0;
+	dst[0] = 0;
+	if (!cgrp)
+		return 0;
+	c.levels = peek_field32(struct cgroup, cgrp, level);
+	if (c.levels < 0 || c.levels > CGW_MAX_LEVEL)
+		return 0;
+	if (c.levels == 0) {
+		dst[0] = '/';
+		dst[1] = 0;
+		return 0;
+	}
+	bpf_loop(CGW_PATH_LEN / 8 + CGW_LEVELS + 1, cgroup_path_chunk, &c, 0);
+	if (c.pos <= 0 || c.pos >= CGW_PATH_LEN)
+		dst[0] = 0;
+	else
+		dst[c.pos & (CGW_PATH_LEN - 1)] = 0;
+	return 0;
+}
+
 /* Records one decision. */
 static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __u32 slots)
 {
@@ -941,6 +1028,9 @@ static __noinline int record(struct cgw_decision *d, struct cgw_migration *m, __
 	*(__u64 *)&r->task_comm[0] = peek_field(struct task_struct, m->task, comm);
 	*(__u64 *)&r->task_comm[8] = peek_u64(m->task + bpf_core_field_offset(struct task_struct, comm) + 8);
 	r->task_comm[CGW_COMM_LEN - 1] = 0;
+	cgroup_path(r->src_path, d->src_cgrp);
+	cgroup_path(r->dst_path, d->dst_cgrp);
+	cgroup_path(r->actor_path, (__u64)((struct task_struct *)bpf_get_current_task_btf())->cgroups->dfl_cgrp);
 	return publish(r, slots);
 }
 
@@ -1026,6 +1116,8 @@ static __always_inline struct cgw_decision *gather(struct cgroup *src, struct cg
 		return 0;
 	chain_of(src, &d->src);
 	d->lca = chain_to(dst, &d->dst, &d->src);
+	d->src_cgrp = (__u64)src;
+	d->dst_cgrp = (__u64)dst;
 	d->actor_chain.level = -1;
 	d->exe_known = 0;
 	identify_process(current, &d->actor);
@@ -1060,6 +1152,7 @@ static long judge_thread(__u32 i, struct loop_ctx *ctx)
 		return 0;
 	w->last_src = src;
 	chain_at(src, &d->src);
+	d->src_cgrp = src;
 	d->lca = common_level(&d->src, &d->dst);
 	tm->task = t;
 	tm->src = src;
@@ -1351,14 +1444,27 @@ int BPF_PROG(cgwarden_mkdir, struct cgroup *cgrp, const char *path)
 			n->key.epoch = e;
 			p = bpf_map_lookup_elem(&paths, &n->key);
 		}
+		pb = bpf_map_lookup_elem(&bound, &bk);
+		if (pb && name_len > 0) {
+			if (pb->children)
+				b.matched = match_template(n, name_len, pb->children);
+			if (pb->descend) {
+				__u64 deep = match_template(n, name_len, pb->descend);
+
+				/* Outermost match wins: the set stops at the cgroup it bound. */
+				if (deep)
+					b.matched = b.matched ?: deep;
+				else
+					b.descend = pb->descend;
+			}
+		}
 		if (p) {
 			b.exact = p->node;
 			b.children = p->children;
+			if (p->descend)
+				b.descend = p->descend;
 		}
-		pb = bpf_map_lookup_elem(&bound, &bk);
-		if (pb && pb->children && name_len > 0)
-			b.matched = match_template(n, name_len, pb->children);
-		if (!b.exact && !b.matched && !b.children)
+		if (!b.exact && !b.matched && !b.children && !b.descend)
 			continue;
 		bk.cgroup = cgid;
 		bpf_map_update_elem(&bound, &bk, &b, BPF_ANY);

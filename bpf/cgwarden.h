@@ -12,7 +12,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 4
+#define CGW_ABI_VERSION 6
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
@@ -37,7 +37,11 @@
  */
 #define CGW_NODE_EPOCH (1ULL << 63)
 
-/* Templates (`prefix*suffix` in a path's last component) per directory. */
+/*
+ * Templates (`prefix*suffix` in a path's last component) per set: the
+ * single-level templates of one directory, or the recursive templates
+ * (a `**` component before the last) in force below one anchor.
+ */
 #define CGW_DIR_TEMPLATES 16
 #define CGW_TEMPLATE_PART 64
 
@@ -146,6 +150,14 @@ struct cgw_binding {
 	__u64 exact;    /* node of the cgroup's own path, 0: none */
 	__u64 matched;  /* node of the template its name matched, 0: none */
 	__u64 children; /* template set for cgroups created inside, 0: none */
+	/*
+	 * Recursive template set for cgroups created inside, 0: none. A new
+	 * cgroup inherits its parent's unless a template of that set matched
+	 * its name (the outermost match wins: below a matched cgroup the set no
+	 * longer applies) or its own path names a set (an anchor's set holds
+	 * the templates it inherits too; userspace computes it).
+	 */
+	__u64 descend;
 };
 
 /* paths: (epoch, path) -> what a cgroup created at that path is bound to. */
@@ -157,12 +169,14 @@ struct cgw_path_key {
 struct cgw_path {
 	__u64 node;     /* 0 when only templates for children are named here */
 	__u64 children; /* template set id, 0: none */
+	__u64 descend;  /* recursive template set id, 0: none (see cgw_binding) */
 };
 
 /*
- * templates: set id -> the templates one directory's children are matched
- * against. Userspace refuses templates of one directory that could both
- * match one name, so the first match is the only one.
+ * templates: set id -> the templates a new cgroup's name is matched against:
+ * one directory's single-level templates, or the recursive templates in
+ * force below an anchor. Userspace refuses templates that could both match
+ * one name at one place, so the first match is the only one.
  */
 struct cgw_template {
 	__u64 node;
@@ -289,6 +303,16 @@ struct cgw_record {
 	__u32 tamper;     /* CGW_TAMPER_* when via is CGW_VIA_TAMPER */
 	char actor_comm[CGW_COMM_LEN];
 	char task_comm[CGW_COMM_LEN];
+	/*
+	 * The cgroups' paths when the decision was taken, from the cgroup2
+	 * root ("/system.slice/foo.service"): what a later replay of the
+	 * decision against another policy binds by (`what-if`). Empty when
+	 * unknown: deeper than CGW_MAX_LEVEL, longer than the buffer, or a
+	 * tamper record.
+	 */
+	char src_path[CGW_PATH_LEN];
+	char dst_path[CGW_PATH_LEN];
+	char actor_path[CGW_PATH_LEN];
 };
 
 /*

@@ -25,6 +25,7 @@ const GUEST_SUITES = [
   "test/guest/audit.guest.ts",
   "test/guest/binding.guest.ts",
   "test/guest/differential.guest.ts",
+  "test/guest/what-if.guest.ts",
   "test/guest/corpus.guest.ts",
   "test/guest/crash.guest.ts",
   "test/guest/escape.guest.ts",

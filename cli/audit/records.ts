@@ -4,8 +4,9 @@ import type { PinnedState } from "../pins/state.ts";
 import { RecordLayout, Verdict, Via, tamperName, viaName, type RecordValue, type TamperName } from "../object/abi.ts";
 import type { CgroupNames } from "../kernel/cgroupfs.ts";
 import { mechanismByCode } from "../object/mechanism.ts";
-import { UsageError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
 import { u32Key as key } from "../object/struct.ts";
+import type { ReplayRecord } from "../policy/what-if.ts";
 
 /** Names of the pinned maps this reader could open, by map id: how tamper records name their object. */
 export function pinnedMapNames(state: PinnedState): Map<number, string> {
@@ -125,8 +126,9 @@ export function viewRecord(r: RecordValue, names: CgroupNames, nowBootMs: number
     via: viaName(r.via) ?? `via ${r.via}`,
     mechanism: mechanismByCode(r.mechanism)?.name ?? `mechanism ${r.mechanism}`,
     rule: { id: r.rule_id, cgroupId: r.rule_cgroup, cgroup: r.rule_id ? names.pathOf(r.rule_cgroup) : null },
-    src: { id: r.src_cgroup, path: names.pathOf(r.src_cgroup) },
-    dst: { id: r.dst_cgroup, path: names.pathOf(r.dst_cgroup) },
+    // The paths the record carries are the cgroups' when the decision was taken; the live tree names only what is still there.
+    src: { id: r.src_cgroup, path: r.src_path || names.pathOf(r.src_cgroup) },
+    dst: { id: r.dst_cgroup, path: r.dst_path || names.pathOf(r.dst_cgroup) },
     actor: {
       pid: r.actor_pid,
       tgid: r.actor_tgid,
@@ -134,7 +136,7 @@ export function viewRecord(r: RecordValue, names: CgroupNames, nowBootMs: number
       comm: r.actor_comm,
       startTicks: r.actor_start_ticks,
       cgroupId: r.actor_cgroup,
-      cgroup: names.pathOf(r.actor_cgroup),
+      cgroup: r.actor_path || names.pathOf(r.actor_cgroup),
       exe: { dev: r.actor_exe_dev, ino: r.actor_exe_ino, path: exePath(r.actor_tgid, r.actor_exe_dev, r.actor_exe_ino) },
     },
     task: { pid: r.task_pid, tgid: r.task_tgid, comm: r.task_comm },
@@ -162,4 +164,56 @@ export function formatRecord(v: RecordView): string {
   if (v.tamper) return `#${v.seq} ${time} ${v.verdict.padEnd(7)} ${v.via.padEnd(7)} ${v.actor.comm}[${v.actor.tgid}] uid ${v.actor.euid} (${exe})  ${v.tamper.kind}: ${v.tamper.object}  (sealed)`;
   const rule = v.rule.id ? `rule ${v.rule.id} on ${showPath(v.rule.cgroup, v.rule.cgroupId)}` : "no rule";
   return `#${v.seq} ${time} ${v.verdict.padEnd(7)} ${v.via.padEnd(7)} ${v.actor.comm}[${v.actor.tgid}] uid ${v.actor.euid} (${exe})  moving ${v.task.comm}[${v.task.pid}]  ${showPath(v.src.path, v.src.id)} → ${showPath(v.dst.path, v.dst.id)}  ${rule}`;
+}
+
+/** A record as `what-if` replays it; null for a refused attempt on the seal (no migration). */
+export function replayRecordOf(v: RecordView): ReplayRecord | null {
+  if (v.tamper) return null;
+  const { actor } = v;
+  return {
+    seq: v.seq,
+    verdict: v.verdict,
+    via: v.via,
+    src: v.src.path,
+    dst: v.dst.path,
+    actor: { tgid: actor.tgid, startTicks: actor.startTicks, euid: actor.euid, exe: actor.exe, cgroup: actor.cgroup, comm: actor.comm },
+    task: { pid: v.task.pid, comm: v.task.comm },
+  };
+}
+
+/**
+ * One line of `audit --json` output (a RecordView as printJson wrote it:
+ * large integers as strings) as a record to replay; a line that is not one
+ * is a problem with the line's number.
+ */
+export function replayRecordOfJson(line: string, where: string): ReplayRecord | null {
+  let v: any;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new CliError(`${where}: not JSON; give records as 'cgwarden audit --json' writes them, one per line`);
+  }
+  const big = (x: unknown) => (typeof x === "number" || (typeof x === "string" && /^\d+$/.test(x)) ? BigInt(x) : null);
+  const ok =
+    v && typeof v === "object" && Number.isInteger(v.seq) && ["allowed", "denied", "audit"].includes(v.verdict) && typeof v.via === "string" &&
+    v.actor && Number.isInteger(v.actor.tgid) && Number.isInteger(v.actor.euid) && big(v.actor.startTicks) !== null && v.actor.exe && big(v.actor.exe.dev) !== null && big(v.actor.exe.ino) !== null;
+  if (!ok) throw new CliError(`${where}: not a record of 'cgwarden audit --json' (seq, verdict, via, actor with tgid, euid, startTicks and exe are needed)`);
+  if (v.tamper) return null;
+  const path = (x: unknown) => (typeof x === "string" && x.startsWith("/") ? x : null);
+  return {
+    seq: v.seq,
+    verdict: v.verdict,
+    via: v.via,
+    src: path(v.src?.path),
+    dst: path(v.dst?.path),
+    actor: {
+      tgid: v.actor.tgid,
+      startTicks: big(v.actor.startTicks)!,
+      euid: v.actor.euid,
+      exe: { dev: big(v.actor.exe.dev)!, ino: big(v.actor.exe.ino)!, path: typeof v.actor.exe.path === "string" ? v.actor.exe.path : null },
+      cgroup: path(v.actor.cgroup),
+      comm: String(v.actor.comm ?? "?"),
+    },
+    task: { pid: Number(v.task?.pid ?? 0), comm: String(v.task?.comm ?? "?") },
+  };
 }

@@ -1,11 +1,11 @@
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defineCommand } from "./_define.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { describeSpec } from "../policy/describe.ts";
 import { parsePolicyFile } from "../policy/file/parse.ts";
-import { MAX_POLICY_BYTES } from "../policy/file/source.ts";
+import { readPolicy } from "./_policy-text.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffIsEmpty, diffSpecs, emptySpec, identity, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
@@ -14,6 +14,9 @@ import { applySeal, sealSpecOf, selfExe } from "../pins/seal.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
+import { CgroupNames } from "../kernel/cgroupfs.ts";
+import { bootNowMs, readRecords, replayRecordOf, viewRecord } from "../audit/records.ts";
+import { summaryLine, whatIf, type ReplayRecord, type WhatIfReport } from "../policy/what-if.ts";
 import { provenance } from "./_provenance.ts";
 
 export default defineCommand({
@@ -48,7 +51,7 @@ export default defineCommand({
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
     let outcome: Outcome;
     try {
-      const preview = withPolicyReader(pinDir, (state) => ({ ...changeOf(state, desired, true), sealed: state.seal().sealed }));
+      const preview = withPolicyReader(pinDir, (state) => ({ ...changeOf(state, desired, true), sealed: state.seal().sealed, ...(dryRun ? { whatIf: whatIfRecorded(state, desired) } : {}) }));
       // Re-applying what is in force writes nothing, so on a sealed policy it succeeds for anyone.
       outcome =
         dryRun || (preview?.sealed && !preview.changed)
@@ -69,6 +72,8 @@ export default defineCommand({
 
 interface Outcome {
   changed: boolean;
+  /** A dry run's replay of the flight recorder against the file, when it holds records (see what-if). */
+  whatIf?: WhatIfReport | null;
   /** The seal in force differs from the file's [seal] (or its absence). */
   sealChanged: boolean;
   diff: SpecDiff;
@@ -83,6 +88,15 @@ function changeOf(state: PinnedState, desired: PolicySpec, dryRun: boolean, orig
   const ids = new Map(r.records.map((rec) => [identity(specOfRecord(rec)), rec.id]));
   const sealChanged = !sameSeal(sealSpecOf(state.seal()), desired.seal ?? null);
   return { changed: r.changed || sealChanged, sealChanged, diff: r.diff, ids, settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };
+}
+
+/** The recorded decisions decided again under `desired`; null when nothing was recorded. */
+function whatIfRecorded(state: PinnedState, desired: PolicySpec): WhatIfReport | null {
+  const names = new CgroupNames();
+  const now = bootNowMs();
+  const records = readRecords(state).map((r) => replayRecordOf(viewRecord(r, names, now))).filter((r): r is ReplayRecord => r !== null);
+  if (!records.length) return null;
+  return whatIf(desired.rules.map((spec, i) => ({ id: i + 1, spec })), desired.globalMode, records);
 }
 
 function changeOfEmpty(desired: PolicySpec): Outcome {
@@ -102,51 +116,26 @@ function cliUnder(root: string): { dev: bigint; ino: bigint } {
   return there?.isFile() ? { dev: there.dev, ino: there.ino } : selfExe();
 }
 
-async function readPolicy(file: string): Promise<string> {
-  const name = file === "-" ? "standard input" : `policy file ${file}`;
-  let fd = 0;
-  try {
-    if (file !== "-") fd = openSync(file, "r");
-    return readBounded(fd, name);
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}; give the path of a TOML or JSON policy file, or - for standard input`);
-  } finally {
-    if (fd > 0) closeSync(fd);
-  }
-}
-
-/** Reads at most MAX_POLICY_BYTES: `apply /dev/zero` must fail at once, not fill memory. */
-function readBounded(fd: number, name: string): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(1 << 16);
-  let total = 0;
-  for (;;) {
-    const n = readSync(fd, buf, 0, buf.length, null);
-    if (n <= 0) break;
-    total += n;
-    if (total > MAX_POLICY_BYTES)
-      throw new CliError(`${name} is larger than ${MAX_POLICY_BYTES >> 20} MiB, more than any policy cgwarden can hold; check the path, or split the rules across files`);
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 function report(o: Outcome, name: string, dryRun: boolean, json: boolean): void {
   const entry = (r: RuleSpec, id?: number) => ({ ...(id ? { id } : {}), kind: r.kind, path: r.path, rule: describeSpec(r) });
   const added = o.diff.added.map((r) => entry(r, o.ids.get(identity(r))));
   const removed = o.diff.removed.map((r) => entry(r.spec, r.id));
   const updated = o.diff.updated.map((r) => entry(r.spec, r.id));
+  const replay = o.whatIf ? { replayed: o.whatIf.replayed, changed: o.whatIf.changed, newlyDenied: o.whatIf.newlyDenied, summary: summaryLine(o.whatIf) } : null;
   if (json)
-    return printJson({ changed: o.changed, dryRun, added, removed, updated, unchanged: o.diff.unchanged.length, settingsChanged: o.diff.settingsChanged, settings: o.settings, sealChanged: o.sealChanged });
+    return printJson({ changed: o.changed, dryRun, added, removed, updated, unchanged: o.diff.unchanged.length, settingsChanged: o.diff.settingsChanged, settings: o.settings, sealChanged: o.sealChanged, ...(dryRun ? { whatIf: replay } : {}) });
   const verb = dryRun ? "would change" : "changed";
-  if (!o.changed) return print(`apply ${name}: the policy in force already matches; nothing ${dryRun ? "would change" : "changed"}`);
+  const replayLine = () => replay && print(`what-if against the flight recorder: ${replay.summary}${replay.newlyDenied ? ` (the list: cgwarden what-if ${name})` : ""}`);
+  if (!o.changed) {
+    print(`apply ${name}: the policy in force already matches; nothing ${dryRun ? "would change" : "changed"}`);
+    return void replayLine();
+  }
   const counts = `${added.length} added, ${removed.length} removed, ${updated.length} updated, ${o.diff.unchanged.length} unchanged${o.diff.settingsChanged ? `, settings now mode ${o.settings.mode}, recording ${o.settings.record}` : ""}${o.sealChanged ? ", and the seal as [seal] says" : ""}`;
   print(`apply ${name}: ${verb}: ${counts}`);
   for (const a of added) print(`  + ${a.id ? `${a.id} ` : ""}${a.rule}`);
   for (const r of removed) print(`  - ${r.id} ${r.rule}`);
   for (const u of updated) print(`  ~ ${u.id} ${u.rule}`);
+  replayLine();
 }
 
 export const examples = [

@@ -6,7 +6,7 @@ import { BpfError, Errno, MapFd, RingBuffer } from "../libbpf/index.ts";
 import { RecordLayout } from "../object/abi.ts";
 import { pinPaths } from "../pins/paths.ts";
 import { openState, sealedError, type PinnedState } from "../pins/state.ts";
-import { bootNowMs, formatRecord, headSeq, matches, parseDuration, pinnedMapNames, readRecords, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
+import { bootNowMs, formatRecord, headSeq, matches, parseDuration, pinnedMapNames, readRecords, recordBySeq, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
 import { parseCount, parseRuleId } from "./_numbers.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
@@ -51,7 +51,7 @@ export default defineCommand({
       }
       const events = openEventsForFollowing(state);
       try {
-        await follow(events.fd, headSeq(state), filter, limit, (r) => emit(viewRecord(r, names, bootNowMs(), mapNames)));
+        await follow(events.fd, headSeq(state), filter, limit, (r) => emit(viewRecord(r, names, bootNowMs(), mapNames)), (seq) => recordBySeq(state, seq));
       } finally {
         events.close();
       }
@@ -74,10 +74,25 @@ function openEventsForFollowing(state: PinnedState): MapFd {
   }
 }
 
-/** Streams records newer than `after` until interrupted or `limit` have been shown. */
-async function follow(fd: number, after: bigint, filter: RecordFilter, limit: number, show: (r: ReturnType<typeof RecordLayout.decode>) => void): Promise<void> {
+type Record = ReturnType<typeof RecordLayout.decode>;
+
+/**
+ * Streams records newer than `after` until interrupted or `limit` have been
+ * shown. A burst can fill the ring buffer: records it dropped are taken
+ * from the flight recorder (`recorded`), in order, while it still holds
+ * them; what neither holds any more is counted and said, never skipped
+ * silently (a capture for what-if must know it is incomplete).
+ */
+async function follow(fd: number, after: bigint, filter: RecordFilter, limit: number, show: (r: Record) => void, recorded: (seq: number) => Record | null): Promise<void> {
   let shown = 0;
   let stop = false;
+  let next = after + 1n;
+  let lost = 0;
+  const take = (r: Record) => {
+    if (shown >= limit || !matches(r, filter, bootNowMs())) return;
+    show(r);
+    shown++;
+  };
   const onSignal = () => {
     stop = true;
   };
@@ -86,9 +101,14 @@ async function follow(fd: number, after: bigint, filter: RecordFilter, limit: nu
   const ring = new RingBuffer(fd, (data) => {
     const r = RecordLayout.decode(data);
     // Records from before we started may still sit in the buffer when nobody was following.
-    if (r.seq <= after || shown >= limit || !matches(r, filter, bootNowMs())) return;
-    show(r);
-    shown++;
+    if (r.seq < next) return;
+    for (; next < r.seq; next++) {
+      const missed = recorded(Number(next));
+      if (missed) take(missed);
+      else lost++;
+    }
+    next = r.seq + 1n;
+    take(r);
   });
   note("following decisions; interrupt to stop");
   try {
@@ -97,6 +117,7 @@ async function follow(fd: number, after: bigint, filter: RecordFilter, limit: nu
       await Bun.sleep(0); // let signals and output through
     }
   } finally {
+    if (lost) note(`${lost} records were lost: the ring buffer and the flight recorder both overflowed (load with a larger --records)`);
     ring.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -11,6 +11,7 @@ import dracutSetup from "../../embedded/boot/dracut/90cgwarden/module-setup.sh" 
 import dracutApply from "../../embedded/boot/dracut/90cgwarden/cgwarden-apply.sh" with { type: "text" };
 import examplePolicy from "../../examples/policy.toml" with { type: "text" };
 import exampleServices from "../../examples/services-stay-put.toml" with { type: "text" };
+import exampleContainers from "../../examples/container-host.toml" with { type: "text" };
 import readme from "../../README.md" with { type: "text" };
 import { CliError } from "../errors.ts";
 import { completionScript } from "../usage/completion.ts";
@@ -49,6 +50,7 @@ export async function packageFiles(binary: Uint8Array): Promise<InstallFile[]> {
     { path: "usr/share/fish/vendor_completions.d/cgwarden.fish", mode: DATA, content: completionScript("fish", specs) },
     { path: "usr/share/doc/cgwarden/examples/policy.toml", mode: DATA, content: examplePolicy },
     { path: "usr/share/doc/cgwarden/examples/services-stay-put.toml", mode: DATA, content: exampleServices },
+    { path: "usr/share/doc/cgwarden/examples/container-host.toml", mode: DATA, content: exampleContainers },
   ];
 }
 

@@ -16,10 +16,19 @@ export interface CgroupRef {
   level: number;
 }
 
+let mountPoint: string | undefined;
+
+/**
+ * Where cgroup2 is mounted. Found once per process (a walk of 10,000
+ * cgroups asks 20,000 times, and each look parses the mount table); a
+ * process that finds none looks again next time, since `load` may mount it.
+ */
 export function cgroupMount(): string {
+  if (mountPoint) return mountPoint;
   const m = findMount("cgroup2", "/sys/fs/cgroup");
   if (!m) throw new CliError("no cgroup2 filesystem is mounted; mount it with: mount -t cgroup2 none /sys/fs/cgroup");
-  return m.mountPoint;
+  mountPoint = m.mountPoint;
+  return mountPoint;
 }
 
 /**
@@ -165,13 +174,22 @@ export function cgroupOfPid(pid: number, file = `/proc/${pid}/cgroup`): CgroupRe
 /** Resolves ids back to paths by walking the hierarchy once per process. */
 export class CgroupNames {
   private byId: Map<bigint, string> | null = null;
+  private walkedAt = 0;
 
   pathOf(id: bigint): string | null {
-    this.byId ??= this.walk();
-    const hit = this.byId.get(id);
+    if (!this.byId) this.rewalk();
+    const hit = this.byId!.get(id);
     if (hit !== undefined) return hit;
-    this.byId = this.walk(); // created since the last walk
-    return this.byId.get(id) ?? null;
+    // Created since the last walk, or gone for good: walk again, but at most once a second
+    // (a thousand records naming removed cgroups must not walk the tree a thousand times).
+    if (performance.now() - this.walkedAt < 1000) return null;
+    this.rewalk();
+    return this.byId!.get(id) ?? null;
+  }
+
+  private rewalk(): void {
+    this.byId = this.walk();
+    this.walkedAt = performance.now();
   }
 
   private walk(): Map<bigint, string> {
@@ -208,14 +226,56 @@ export function cgroupIdAtPath(path: string): bigint | null {
   }
 }
 
+/**
+ * A kernfs directory's link count is 2 plus its subdirectories: a leaf
+ * cgroup (most of them) needs no readdir of its thirty-odd control files.
+ */
+function hasSubdirectories(nlink: bigint | number): boolean {
+  return BigInt(nlink) !== 2n;
+}
+
 export function childCgroupNames(dir: string): string[] {
   let entries: Dirent[];
   try {
+    if (!hasSubdirectories(statSync(fsPathOf(dir)).nlink)) return [];
     entries = readdirSync(fsPathOf(dir), { withFileTypes: true });
   } catch {
     return [];
   }
   return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+}
+
+export interface LiveCgroup {
+  path: string;
+  id: bigint;
+}
+
+/** The live tree below `top` (a cgroup path), `top` included, in preorder with each directory's children by name. */
+export function cgroupTree(top: string): LiveCgroup[] {
+  const out: LiveCgroup[] = [];
+  const visit = (path: string) => {
+    let entries: Dirent[];
+    try {
+      const st = statSync(fsPathOf(path), { bigint: true });
+      out.push({ path, id: st.ino });
+      if (!hasSubdirectories(st.nlink)) return;
+      entries = readdirSync(fsPathOf(path), { withFileTypes: true });
+    } catch {
+      return; // removed while walking
+    }
+    for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) visit(path === "/" ? `/${e.name}` : `${path}/${e.name}`);
+  };
+  visit(top);
+  return out;
+}
+
+/** The pids in a cgroup's cgroup.procs; none when it is gone. */
+export function cgroupPids(path: string): number[] {
+  try {
+    return readFileSync(join(fsPathOf(path), "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** Ids of the cgroups that exist: a bound entry outlives its cgroup when the cgroup went between a scan and its write. */

@@ -2,7 +2,7 @@
 // Struct layouts come from the compiler's BTF; cli/object/abi.ts gives them names.
 import { defineStruct } from "./struct.ts";
 
-export const CGW_ABI_VERSION = 4;
+export const CGW_ABI_VERSION = 6;
 export const CGW_COMM_LEN = 16;
 export const CGW_DIR_TEMPLATES = 16;
 export const CGW_GATE_SLOTS = 64;
@@ -143,11 +143,13 @@ export interface BindingValue extends Record<string, bigint> {
   exact: bigint;
   matched: bigint;
   children: bigint;
+  descend: bigint;
 }
-export const BindingLayout = defineStruct<BindingValue>("cgw_binding", 24, [
+export const BindingLayout = defineStruct<BindingValue>("cgw_binding", 32, [
   { name: "exact", type: "u64", offset: 0 },
   { name: "matched", type: "u64", offset: 8 },
   { name: "children", type: "u64", offset: 16 },
+  { name: "descend", type: "u64", offset: 24 },
 ]);
 
 /** struct cgw_path_key */
@@ -164,10 +166,12 @@ export const PathKeyLayout = defineStruct<PathKey>("cgw_path_key", 260, [
 export interface PathValue extends Record<string, bigint> {
   node: bigint;
   children: bigint;
+  descend: bigint;
 }
-export const PathLayout = defineStruct<PathValue>("cgw_path", 16, [
+export const PathLayout = defineStruct<PathValue>("cgw_path", 24, [
   { name: "node", type: "u64", offset: 0 },
   { name: "children", type: "u64", offset: 8 },
+  { name: "descend", type: "u64", offset: 16 },
 ]);
 
 /** struct cgw_template */
@@ -310,8 +314,11 @@ export interface RecordValue extends Record<string, bigint | number | string> {
   tamper: number;
   actor_comm: string;
   task_comm: string;
+  src_path: string;
+  dst_path: string;
+  actor_path: string;
 }
-export const RecordLayout = defineStruct<RecordValue>("cgw_record", 144, [
+export const RecordLayout = defineStruct<RecordValue>("cgw_record", 912, [
   { name: "seq", type: "u64", offset: 0 },
   { name: "time_ns", type: "u64", offset: 8 },
   { name: "src_cgroup", type: "u64", offset: 16 },
@@ -335,6 +342,9 @@ export const RecordLayout = defineStruct<RecordValue>("cgw_record", 144, [
   { name: "tamper", type: "u32", offset: 108 },
   { name: "actor_comm", type: "char", offset: 112, count: 16 },
   { name: "task_comm", type: "char", offset: 128, count: 16 },
+  { name: "src_path", type: "char", offset: 144, count: 256 },
+  { name: "dst_path", type: "char", offset: 400, count: 256 },
+  { name: "actor_path", type: "char", offset: 656, count: 256 },
 ]);
 
 /** struct cgw_exe_identity */

@@ -1,18 +1,26 @@
 // The paths rules are bound to: their syntax, templates, and node ids.
 //
 // A rule names a cgroup path ("/system.slice/foo.service") or a template
-// whose last component holds one `*` ("/system.slice/*.service"). The BPF
-// side keys policy by node: a hash of the path, with the epoch in the top
-// bit (bpf/cgwarden.h). Matching here is the TypeScript twin of
-// template_matches() in bpf/cgwarden.bpf.c.
+// whose last component holds one `*` ("/system.slice/*.service"). A
+// recursive template puts `**` before that component
+// ("/system.slice/**/*.service"): it matches at any depth below its anchor,
+// and the outermost match wins (below a cgroup it matched, it no longer
+// applies). The BPF side keys policy by node: a hash of the path, with the
+// epoch in the top bit (bpf/cgwarden.h). Matching here is the TypeScript
+// twin of template_matches() in bpf/cgwarden.bpf.c.
 import { MAX_LEVEL, NODE_EPOCH, PATH_LEN, TEMPLATE_PART } from "../object/abi.ts";
 
 export interface Template {
-  /** The directory whose children the template matches. */
+  /** The directory whose children the template matches; a recursive template's anchor. */
   dir: string;
   prefix: string;
   suffix: string;
+  /** A `**` component before the last: matches cgroups at any depth below dir, its children included. */
+  recursive: boolean;
 }
+
+/** The component that makes a template recursive. */
+export const ANY_DEPTH = "**";
 
 export interface RulePath {
   path: string;
@@ -33,7 +41,15 @@ export function rulePathProblem(path: string): string | null {
   if (parts.some((c) => c === "." || c === "..")) return "has a '.' or '..' component; give the path without them";
   if (parts.length > MAX_LEVEL) return `is ${parts.length} levels deep; rules can sit at most ${MAX_LEVEL} levels deep`;
   const last = parts.at(-1)!;
-  if (parts.slice(0, -1).some((c) => c.includes("*"))) return "has a '*' before its last component; templates match only the last component";
+  if (parts.some((c) => c.includes(ANY_DEPTH) && c !== ANY_DEPTH))
+    return `has '**' inside a component; '**' stands alone, as in /system.slice/**/*.service`;
+  const deep = parts.filter((c) => c === ANY_DEPTH).length;
+  if (deep > 1) return `has ${deep} '**' components; a recursive template holds one`;
+  if (last === ANY_DEPTH) return "ends with '**'; name what it matches at any depth after it, as in /system.slice/**/*.service";
+  if (deep === 1 && parts.at(-2) !== ANY_DEPTH)
+    return "has components between '**' and its last; '**' comes right before the name it matches, as in /user.slice/**/session-*.scope";
+  if (deep === 1 && !last.includes("*")) return "has '**' but no '*' in its last component; write the name as prefix*suffix, as in /system.slice/**/*.service";
+  if (parts.slice(0, -1).some((c) => c.includes("*") && c !== ANY_DEPTH)) return "has a '*' before its last component; templates match only the last component";
   const stars = last.split("*").length - 1;
   if (stars > 1) return `has ${stars} '*' in its last component; a template holds one (prefix*suffix)`;
   if (stars === 1) {
@@ -49,7 +65,18 @@ export function parseRulePath(path: string): RulePath {
   if (path === "/" || !path.slice(path.lastIndexOf("/") + 1).includes("*")) return { path };
   const cut = path.lastIndexOf("/");
   const [prefix, suffix] = path.slice(cut + 1).split("*") as [string, string];
-  return { path, template: { dir: cut === 0 ? "/" : path.slice(0, cut), prefix, suffix } };
+  const dir = cut === 0 ? "/" : path.slice(0, cut);
+  if (baseName(dir) === ANY_DEPTH) return { path, template: { dir: parentPath(dir), prefix, suffix, recursive: true } };
+  return { path, template: { dir, prefix, suffix, recursive: false } };
+}
+
+/** How many levels below the root a path is: "/" is 0, "/a" is 1. */
+export function levelOf(path: string): number {
+  return path === "/" ? 0 : path.split("/").length - 1;
+}
+
+export function childPath(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
 }
 
 export function parentPath(path: string): string {
@@ -70,12 +97,16 @@ export function templateMatches(t: Template, name: string): boolean {
   return n.subarray(0, p.length).equals(p) && n.subarray(n.length - s.length).equals(s);
 }
 
-/** Two templates of one directory that some name matches both: refused, so BPF's first match is the only one. */
-export function templatesOverlap(a: Template, b: Template): boolean {
-  if (a.dir !== b.dir) return false;
+/** Two name patterns some one name matches both. Templates that can meet at one cgroup are refused, so BPF's first match is the only one. */
+export function patternsOverlap(a: Template, b: Template): boolean {
   const compatible = (x: string, y: string, at: "start" | "end") =>
     at === "start" ? x.startsWith(y) || y.startsWith(x) : x.endsWith(y) || y.endsWith(x);
   return compatible(a.prefix, b.prefix, "start") && compatible(a.suffix, b.suffix, "end");
+}
+
+/** Two single-level templates of one directory that some name matches both. */
+export function templatesOverlap(a: Template, b: Template): boolean {
+  return a.dir === b.dir && a.recursive === b.recursive && patternsOverlap(a, b);
 }
 
 const NODE_MASK = NODE_EPOCH - 1n;

@@ -36,7 +36,7 @@ import {
 } from "../object/abi.ts";
 import { u32Key, u64Key } from "../object/struct.ts";
 import { cgroupIdAtPath as cgroupIdAt, childCgroupNames as childCgroups, liveCgroupIds } from "../kernel/cgroupfs.ts";
-import { bindablePaths, bindingFor, compile, type Binding, type Compiled } from "./compile.ts";
+import { boundLevels, compile, type Binding, type Compiled } from "./compile.ts";
 import type { GateRule, LockRule, Policy } from "./model.ts";
 import { nodeBase, nodeEpoch, nodeOf } from "./paths.ts";
 import { selectorsOf } from "./selectors.ts";
@@ -143,11 +143,11 @@ export class PolicyStore {
     const bound = new Map<bigint, Binding>();
     if (this.state.hidden.has("bound")) {
       const c = compile(this.records().map((r) => ({ id: r.id, spec: specOfRecord(r) })), epoch);
-      for (const path of bindablePaths(c, childCgroups)) {
-        const id = cgroupIdAt(path);
-        const b = id === null ? null : bindingFor(c, path);
-        if (id !== null && b) bound.set(id, b);
-      }
+      for (const level of boundLevels(c, childCgroups))
+        for (const { path, binding } of level) {
+          const id = cgroupIdAt(path);
+          if (id !== null) bound.set(id, binding);
+        }
       return bound;
     }
     for (const [k, v] of this.state.maps.bound.readAll(BoundKeyLayout.size, BindingLayout.size)) {
@@ -236,26 +236,26 @@ export class PolicyStore {
    * Writes one epoch's maps, in an order that leaves no cgroup unbound:
    * 1. paths and templates: from then on cgwarden_mkdir() binds a new cgroup
    *    at a named path under this epoch too;
-   * 2. the bindings of the named paths, template directories among them:
-   *    from then on cgwarden_mkdir() also binds every new child of such a
-   *    directory (it reads the parent's binding for the epoch);
-   * 3. only then the template directories' children are listed and bound:
-   *    every child created before step 2 ended is in that listing.
+   * 2. the bindings, one level of the tree at a time from the root
+   *    (compile.ts boundLevels): a level's named paths and the children of
+   *    the level above that template sets reach. A directory is listed only
+   *    after its own binding is written: from then on cgwarden_mkdir() binds
+   *    every new child of it (it reads the parent's binding for the epoch),
+   *    and every child created before is in the listing.
    * Returns how many live cgroups each node binds.
    */
   private writeEpoch(c: Compiled, stats: Map<bigint, NodeStatsValue>): Map<bigint, number> {
-    this.writeAll("paths", [...c.paths].map(([path, v]) => [PathKeyLayout.encode({ epoch: c.epoch, path }), PathLayout.encode(v)]));
+    this.writeAll("paths", [...c.paths].map(([path, v]) => [PathKeyLayout.encode({ epoch: c.epoch, path }), PathLayout.encode({ ...v })]));
     this.writeAll("templates", [...c.templateSets].map(([id, ts]) => [u64Key(id), encodeTemplateSet(ts.map((t) => t.value))]));
     const fresh = new Set([...c.nodes.keys()].map(nodeBase).filter((n) => !stats.get(n)?.binds));
     this.writeAll("node_stats", [...fresh].filter((n) => !stats.has(n)).map((n) => [u64Key(n), NodeStatsLayout.encode({ cgroup: 0n, binds: 0n })]));
     const boundNow = new Map<bigint, number>();
     const firstCounts = new Map<bigint, NodeStatsValue>();
-    const bindAll = (paths: string[]) => {
+    for (const level of boundLevels(c, childCgroups)) {
       const bound: Array<[Buffer, Buffer]> = [];
-      for (const path of paths) {
+      for (const { path, binding: b } of level) {
         const id = cgroupIdAt(path);
-        const b = id === null ? null : bindingFor(c, path);
-        if (id === null || !b) continue;
+        if (id === null) continue;
         bound.push([BoundKeyLayout.encode({ cgroup: id, epoch: c.epoch }), BindingLayout.encode({ ...b })]);
         for (const n of [b.exact, b.matched]) {
           if (!n) continue;
@@ -265,9 +265,7 @@ export class PolicyStore {
         }
       }
       this.writeAll("bound", bound);
-    };
-    bindAll([...c.paths.keys()]);
-    bindAll(bindablePaths(c, childCgroups).filter((p) => !c.paths.has(p)));
+    }
     this.writeAll("node_stats", [...firstCounts].map(([n, v]) => [u64Key(n), NodeStatsLayout.encode(v)]));
     for (const [n, v] of firstCounts) stats.set(n, v);
     this.writeAll("locks", [...c.locks].map(([node, lock]) => [u64Key(node), LockLayout.encode(lock)]));

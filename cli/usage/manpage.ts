@@ -84,7 +84,7 @@ export function manPage(specs: CommandSpec[], semantics: string, version: string
     ".TP", "0", "Success, or nothing to change (every command is idempotent); for \\fBexplain\\fR, the migration is allowed.",
     ".TP", "1", "Runtime error: the kernel cannot enforce, a path or process does not exist, the pinned state is damaged.",
     ".TP", "2", "Usage error: an unknown or malformed option or argument.",
-    ".TP", "3", "\\fBexplain\\fR: the live policy denies the migration.",
+    ".TP", "3", "\\fBexplain\\fR: the live policy denies the migration. \\fBwhat-if\\fR: the candidate would deny a migration that was let through.",
     ".SH ENVIRONMENT",
     ".TP", "CGWARDEN_PIN_DIR", "The bpffs directory of the pins (default /sys/fs/bpf/cgwarden).",
     ".TP", "NO_COLOR", "Any non-empty value turns colour off; it is off whenever stdout is not a terminal.",

@@ -50,7 +50,11 @@ function run(argv: string[]): string {
   return p.stdout.toString();
 }
 
-type Op = "stat" | "open" | "move" | "deny";
+type Op = "stat" | "open" | "move" | "deny" | "mkdir";
+
+/** The cgroup the mkdir figure creates and removes: three levels below the recursive templates' anchor. */
+const MKDIR_ANCHOR = "bench/mk";
+const MKDIR_TARGET = `${MKDIR_ANCHOR}/a.slice/b.slice/x.service`;
 
 /** One metered hotpath run, announced for run.ts. */
 function meter(figure: string, phase: string, op: Op, opts: { n?: number; timed: number }): void {
@@ -58,7 +62,9 @@ function meter(figure: string, phase: string, op: Op, opts: { n?: number; timed:
   const args =
     op === "stat" || op === "open"
       ? [LOOKUP_PATH, LOOKUP_ROOT]
-      : [join(CG, "bench/s1"), join(CG, op === "move" ? "bench/s2" : "bench/deny")];
+      : op === "mkdir"
+        ? [join(CG, MKDIR_TARGET)]
+        : [join(CG, "bench/s1"), join(CG, op === "move" ? "bench/s2" : "bench/deny")];
   const out = run([HOTPATH, "meter", op, String(n), String(INTERVALS), String(opts.timed), ...args]);
   const ns = Number(/^ns (\S+)$/m.exec(out)?.[1]);
   const intervals = Number(/^intervals (\d+)$/m.exec(out)?.[1]);
@@ -137,6 +143,35 @@ async function kernelFigures(): Promise<void> {
   console.log("adding 9,900 locks");
   addLocks(9900, 98);
   for (let round = 0; round < ROUNDS; round++) migrations("cgwarden, 10,000 locks", true);
+}
+
+/**
+ * What binding costs a new cgroup: mkdir+rmdir of a service three levels
+ * below an anchor, unloaded, loaded with no rules, and with 1 and 16
+ * recursive templates in force there (the service matches the last of the
+ * 16, so every one is tried).
+ */
+async function mkdirFigures(profile = false): Promise<void> {
+  mkdirSync(join(CG, MKDIR_ANCHOR, "a.slice/b.slice"), { recursive: true });
+  const templates = (n: number) => {
+    const lines = Array.from({ length: n }, (_, i) => `[[lock]]\npath = "/${MKDIR_ANCHOR}/**/*.${i === n - 1 ? "service" : `unit${i}`}"\ndirections = ["in"]\n`);
+    writeFileSync("/tmp/bench-mkdir.toml", lines.join("\n"));
+    return "/tmp/bench-mkdir.toml";
+  };
+  // A profile names the programs by their addresses in one load: one round, and the symbols before unload.
+  if (profile) writeFileSync("/proc/sys/net/core/bpf_jit_kallsyms", "1");
+  for (let round = 0; round < (profile ? 1 : ROUNDS); round++) {
+    await cgw("unload");
+    meter("mkdir", "unloaded", "mkdir", { timed: 200 });
+    await cgw("load");
+    meter("mkdir", "cgwarden, no rules", "mkdir", { timed: 200 });
+    await cgw("apply", templates(1));
+    meter("mkdir", "1 recursive template", "mkdir", { timed: 200 });
+    await cgw("apply", templates(16));
+    meter("mkdir", "16 recursive templates", "mkdir", { timed: 200 });
+  }
+  if (profile) console.log(readFileSync("/proc/kallsyms", "utf8").split("\n").filter((l) => / [tT] /.test(l)).map((l) => `@kallsyms ${l}`).join("\n"));
+  await cgw("unload");
 }
 
 async function cliFigure(): Promise<void> {
@@ -239,10 +274,13 @@ async function profileFigures(): Promise<void> {
 }
 
 console.log(`benchmarks on ${process.env.CGWARDEN_TEST_KERNEL ?? "this kernel"} (TCG guest, 1 vCPU)`);
-if (process.argv.includes("--profile")) {
+if (process.argv.includes("--mkdir-only")) {
+  await mkdirFigures(process.argv.includes("--profile"));
+} else if (process.argv.includes("--profile")) {
   await profileFigures();
 } else {
   await kernelFigures();
+  await mkdirFigures();
   await cliFigure();
   await policyFigures();
 }

@@ -15,6 +15,7 @@
  *                              write must succeed)
  *       deny FROM TO           the child, in FROM, written to TO's cgroup.procs
  *                              (each write must fail with EPERM)
+ *       mkdir DIR              mkdir() of the cgroup DIR, then rmdir() of it
  *     After a short warm-up: TIMED operations timed, printed as "ns MEAN";
  *     then the insn-meter group marker and INTERVALS intervals of N and 2N
  *     operations in turn, each between the start and stop markers, which
@@ -61,7 +62,7 @@ MARKER(meter_start, 0x43570001)
 MARKER(meter_stop, 0x43570002)
 MARKER(meter_group, 0x43570003)
 
-enum op { OP_STAT, OP_OPEN, OP_MOVE, OP_DENY };
+enum op { OP_STAT, OP_OPEN, OP_MOVE, OP_DENY, OP_MKDIR };
 
 static enum op op;
 static const char *path;
@@ -111,6 +112,12 @@ static void one(void)
 			die("write cgroup.procs (move)");
 		where = !where;
 		break;
+	case OP_MKDIR:
+		if (mkdir(path, 0755))
+			die("mkdir");
+		if (rmdir(path))
+			die("rmdir");
+		break;
 	case OP_DENY:
 		if (write(procs_fd[1], child_pid, child_pid_len) >= 0) {
 			fprintf(stderr, "write cgroup.procs (deny): the migration was allowed\n");
@@ -140,6 +147,11 @@ static int meter(int argc, char **argv)
 		path = argv[6];
 		if (argc == 8 && (chroot(argv[7]) || chdir("/")))
 			die("chroot");
+	} else if (!strcmp(argv[2], "mkdir")) {
+		if (argc != 7)
+			goto usage;
+		op = OP_MKDIR;
+		path = argv[6];
 	} else if (!strcmp(argv[2], "move") || !strcmp(argv[2], "deny")) {
 		if (argc != 8)
 			goto usage;
@@ -184,7 +196,8 @@ static int meter(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: hotpath meter stat|open N INTERVALS TIMED PATH [ROOT]\n"
-			"       hotpath meter move|deny N INTERVALS TIMED FROM TO\n");
+			"       hotpath meter move|deny N INTERVALS TIMED FROM TO\n"
+			"       hotpath meter mkdir N INTERVALS TIMED DIR\n");
 	return 2;
 }
 

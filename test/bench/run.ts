@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // Benchmarks; prints figures, asserts nothing. Not part of the test run.
-//   bun test/bench/run.ts [--kernel debian-6.12|debian-6.1|hook-6.12]... [--startup-only]
+//   bun test/bench/run.ts [--kernel debian-6.12|debian-6.1|hook-6.12]... [--startup-only | --mkdir-only]
 //
 // 1. Start-up, on the host: median wall time of dist/cgwarden commands over a
 //    Bun "hello" compiled with the same flags.
@@ -26,11 +26,13 @@ const args = process.argv.slice(2);
 /** Only the host's start-up figure: no guest, no kernel needed. */
 const startupOnly = args.includes("--startup-only");
 const profiling = args.includes("--profile");
+/** Only the mkdir figure (binding's cost per new cgroup), for a quick look. */
+const mkdirOnly = args.includes("--mkdir-only");
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === "--startup-only" || args[i] === "--profile") continue;
+  if (args[i] === "--startup-only" || args[i] === "--profile" || args[i] === "--mkdir-only") continue;
   const name = args[i] === "--kernel" ? args[++i] : undefined;
   if (!name || !isKernelName(name)) {
-    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]... [--startup-only | --profile]`);
+    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]... [--startup-only | --profile | --mkdir-only]`);
     process.exit(2);
   }
   kernels.push(name);
@@ -145,6 +147,7 @@ const OP_LABEL: Record<string, string> = {
   open: "open()+close() of the same path",
   move: "allowed migration (write to cgroup.procs)",
   deny: "denied migration (EPERM)",
+  mkdir: "mkdir+rmdir of a cgroup 3 levels below an anchor",
 };
 
 function report(kernel: string, metered: Metered[]): void {
@@ -160,7 +163,7 @@ function report(kernel: string, metered: Metered[]): void {
   console.log("and wall time per operation under TCG emulation (indicative only: emulated, on a shared host)");
 
   const rows: string[][] = [["operation", "phase", "insns/op", "vs base", "wall/op (TCG)", "vs base"]];
-  const add = (op: string, phase: string, base: Metered[], label = OP_LABEL[op]!, figure = op === "stat" || op === "open" ? "hot" : "migration", also?: Metered[]) => {
+  const add = (op: string, phase: string, base: Metered[], label = OP_LABEL[op]!, figure = op === "stat" || op === "open" ? "hot" : op === "mkdir" ? "mkdir" : "migration", also?: Metered[]) => {
     const ms = by(figure, phase, op);
     if (ms.length === 0) return;
     const c = count(ms);
@@ -191,6 +194,8 @@ function report(kernel: string, metered: Metered[]): void {
   add("move", "cgwarden, 10,000 locks", moveBase);
   add("deny", "cgwarden, 100 locks", moveBase, "denied migration (EPERM; vs the allowed one unloaded)");
   add("deny", "cgwarden, 10,000 locks", moveBase, "denied migration (EPERM; vs the allowed one unloaded)");
+  const mkdirBase = by("mkdir", "unloaded", "mkdir");
+  for (const phase of ["unloaded", "cgwarden, no rules", "1 recursive template", "16 recursive templates"]) add("mkdir", phase, mkdirBase);
   console.log(table(rows));
 
   const move100 = by("migration", "cgwarden, 100 locks", "move");
@@ -288,6 +293,19 @@ function profileReport(kernel: string, runs: MeterRun[], log: string, kallsyms: 
     return new Map([...profiles[i]!].map(([k, v]) => [k, v / ops]));
   };
   const find = (phase: string, op: string) => runs.findIndex((r) => r.phase === phase && r.op === op);
+  // Binding's own cost per new cgroup: the instructions inside cgwarden's mkdir and rmdir programs, exact.
+  const mkdirPhases = [...new Set(runs.filter((r) => r.op === "mkdir").map((r) => r.phase))];
+  if (mkdirPhases.length) {
+    const rows = mkdirPhases.map((phase) => {
+      const ps = perOp(find(phase, "mkdir"));
+      const sum = (re: RegExp) => [...ps].filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0);
+      const prog = sum(/^bpf:(cgwarden_mkdir|match_template|cgwarden_rmdir)$/);
+      return [phase, fmtInt(sum(/^bpf:(cgwarden_mkdir|match_template)$/)), fmtInt(sum(/^bpf:cgwarden_rmdir$/)), fmtInt(prog), fmtInt([...ps.values()].reduce((a, b) => a + b, 0))];
+    });
+    console.log(`\n${kernel}: binding's cost per new cgroup (mkdir+rmdir 3 levels below an anchor), instructions inside cgwarden's programs`);
+    console.log(table([["phase", "mkdir program", "rmdir program", "both", "whole mkdir+rmdir"], ...rows]));
+  }
+  if (find("unloaded", "move") < 0) return;
   const base = perOp(find("unloaded", "move"));
   console.log(`\n${kernel}: instructions per operation by symbol (sums over all intervals, interrupts included; markers and loop alike in every column)`);
   for (const op of ["move", "deny"]) {
@@ -328,7 +346,7 @@ for (const name of kernels) {
   console.log(`\n== ${name}`);
   const r = await runInGuest({
     kernel: await ensureKernel(name),
-    argv: [process.execPath, "test/bench/guest.ts", ...(profiling ? ["--profile"] : [])],
+    argv: [process.execPath, "test/bench/guest.ts", ...(profiling ? ["--profile"] : []), ...(mkdirOnly ? ["--mkdir-only"] : [])],
     env: { CGWARDEN_TEST_KERNEL: name, NO_COLOR: "1" },
     timeoutMs: 30 * 60_000,
     onOutput,

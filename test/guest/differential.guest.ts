@@ -122,8 +122,9 @@ beforeAll(async () => {
 function randomRulePath(): string {
   const at = r.pick(tree);
   const roll = r.next();
-  if (roll < 0.25) return `/${at}/*${r.pick([".service", ".scope"])}`;
-  if (roll < 0.35) return `/${at}/later${r.int(3)}.service`;
+  if (roll < 0.15) return `/${at}/*${r.pick([".service", ".scope"])}`;
+  if (roll < 0.3) return `/${at}/**/*${r.pick([".service", ".scope"])}`;
+  if (roll < 0.4) return `/${at}/later${r.int(3)}.service`;
   return `/${at}`;
 }
 
@@ -197,7 +198,9 @@ async function randomPolicy(round: number): Promise<{ rules: IdentifiedRule[]; g
   return { rules: specs.map((spec, i) => ({ id: i + 1, spec })), globalMode };
 }
 
-/** Creates or removes a cgroup at random: a waiting path appears, a bound one goes. */
+let newCgroups = 0;
+
+/** Creates or removes a cgroup at random: a waiting path appears, a new one appears anywhere, a bound one goes. */
 function churn(rules: IdentifiedRule[]): string {
   const removable = tree.filter((p) => p !== BASE && exists(p) && !occupied.has(p) && !readdirSync(join(CGROOT, p), { withFileTypes: true }).some((e) => e.isDirectory()) && readFileSync(join(CGROOT, p, "cgroup.procs"), "utf8").trim() === "");
   const waiting = rules.map((x) => x.spec.path.slice(1)).filter((p) => !p.includes("*") && !exists(p) && exists(p.slice(0, p.lastIndexOf("/"))));
@@ -206,6 +209,15 @@ function churn(rules: IdentifiedRule[]): string {
     mkdirSync(join(CGROOT, p));
     Bun.spawnSync(["chown", "1000", join(CGROOT, p), join(CGROOT, p, "cgroup.procs")]);
     if (!tree.includes(p)) tree.push(p);
+    return `created /${p}`;
+  }
+  // A new cgroup anywhere in the tree: the kernel binds it, recursive templates included.
+  if (r.chance(0.3)) {
+    const parent = r.pick(tree.filter(exists).filter((n) => n.split("/").length - BASE.split("/").length < 7));
+    const p = `${parent}/new${newCgroups++}${r.pick([".service", ".scope", ".slice"])}`;
+    mkdirSync(join(CGROOT, p));
+    Bun.spawnSync(["chown", "1000", join(CGROOT, p), join(CGROOT, p, "cgroup.procs")]);
+    tree.push(p);
     return `created /${p}`;
   }
   if (removable.length) {
@@ -249,6 +261,8 @@ describe(`differential: kernel vs model on ${KERNEL}`, () => {
         occupied.add(at);
       }
       const { rules, globalMode } = await randomPolicy(round);
+      // A line per round: progress for whoever watches, and life for the runner's stall detector.
+      console.log(`differential round ${round + 1}/${ROUNDS}: ${rules.length} rules, ${tree.length} cgroups, ${compared} compared so far`);
       const compiled = compile(rules, 0);
       for (let i = 0; i < MOVES_PER_ROUND; i++) {
         if (r.chance(0.3) && churn(rules)) churned++;

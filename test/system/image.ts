@@ -11,7 +11,7 @@ import { ensureDebianKernel } from "../vm/debian-kernel.ts";
 import { cacheDir, ensureDebs, exists, progress, run, runOk, sha256, withLock } from "../vm/util.ts";
 
 /** Bump when the build steps below change in a way that alters the image. */
-const RECIPE = "system image recipe 3";
+const RECIPE = "system image recipe 4";
 
 const SUITE = "bookworm";
 
@@ -28,6 +28,10 @@ const PACKAGES = [
   // one conflicts with initramfs-tools): installed.ts makes a second
   // initramfs per kernel with it, cgwarden's dracut module included.
   "dracut-core",
+  // What an admin's server runs: SSH logins (over loopback, a key for root
+  // made at build) and containers (podman with the systemd cgroup manager,
+  // crun; a local image made from busybox, no registry).
+  "openssh-server", "openssh-client", "podman",
 ];
 
 /** Same specs as test/vm/kernels.ts, so both harnesses test the same kernels. */
@@ -139,7 +143,7 @@ async function kernelDebs(): Promise<KernelDeb[]> {
 
 export async function ensureSystemImage(): Promise<SystemImage> {
   const debs = await kernelDebs();
-  const key = sha256(RECIPE, SUITE, PACKAGES.join(" "), RUN_UNIT, RUN_SCRIPT, BUILTIN_INITRD, ...debs.map((d) => `${d.package}=${d.version}`)).slice(0, 16);
+  const key = sha256(RECIPE, SUITE, PACKAGES.join(" "), RUN_UNIT, RUN_SCRIPT, BUILTIN_INITRD, STORAGE_CONF, IMAGE_SETUP, ...debs.map((d) => `${d.package}=${d.version}`)).slice(0, 16);
   const root = join(cacheDir(), "system");
   const dir = join(root, key);
   const manifest = join(dir, "image.json");
@@ -181,6 +185,7 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
     { logFile: log },
   );
   customize(tree);
+  await runOk(["chroot", tree, "sh", "-c", IMAGE_SETUP], { logFile: log });
   await runOk(["chroot", tree, "passwd", "--delete", "root"], { logFile: log }); // serial console login, for debugging
 
   const boot = join(tmp, "boot");
@@ -211,6 +216,17 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
   progress(`system image built in ${((Date.now() - started) / 1000).toFixed(0)} s: ${image.disk}`);
 }
 
+// podman's storage on the test disk: vfs needs no overlay module (the hook
+// kernel has no modules) and no fuse-overlayfs.
+const STORAGE_CONF = `[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+`;
+
+/** The container image's root: busybox and nothing else, imported by the tests with `podman import`. */
+export const MINI_IMAGE_TAR = "/var/lib/cgw-mini.tar";
+
 function customize(tree: string): void {
   writeFileSync(join(tree, "etc/hostname"), "cgwarden-system\n");
   writeFileSync(join(tree, "etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 cgwarden-system\n");
@@ -221,7 +237,20 @@ function customize(tree: string): void {
   const wants = join(tree, "etc/systemd/system/multi-user.target.wants");
   mkdirSync(wants, { recursive: true });
   symlinkSync("/etc/systemd/system/cgwarden-run.service", join(wants, "cgwarden-run.service"));
+  mkdirSync(join(tree, "etc/containers"), { recursive: true });
+  writeFileSync(join(tree, "etc/containers/storage.conf"), STORAGE_CONF);
 }
+
+/** Root's SSH key (logins over loopback) and the container image's tarball, made inside the image. */
+const IMAGE_SETUP = [
+  "set -e",
+  "mkdir -p -m 700 /root/.ssh",
+  "ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519",
+  "cp /root/.ssh/id_ed25519.pub /root/.ssh/authorized_keys",
+  "printf 'Host localhost 127.0.0.1\\n  StrictHostKeyChecking no\\n  UserKnownHostsFile /dev/null\\n  LogLevel ERROR\\n  BatchMode yes\\n' > /root/.ssh/config",
+  "d=$(mktemp -d) && mkdir -p $d/bin $d/proc $d/sys $d/dev $d/tmp && cp /bin/busybox $d/bin/ && ln -s busybox $d/bin/sh",
+  `tar -C $d -cf ${MINI_IMAGE_TAR} . && rm -r $d`,
+].join("; ");
 
 if (import.meta.main) {
   const t0 = Date.now();

@@ -3,7 +3,7 @@
 // decisions that follow, and the diff that makes re-applying a no-op.
 import { describe, expect, test } from "bun:test";
 import { ALL_DIRECTIONS, Direction } from "../../cli/object/abi.ts";
-import { bindablePaths, bindingFor, compile } from "../../cli/policy/compile.ts";
+import { bindingFor, boundLevels, compile, type Compiled } from "../../cli/policy/compile.ts";
 import { decide, emptyPolicy, type Actor, type LockRule, type Policy } from "../../cli/policy/model.ts";
 import { nodeOf, parseRulePath, rulePathProblem, templateMatches, templatesOverlap } from "../../cli/policy/paths.ts";
 import { diffIsEmpty, diffSpecs, type GateSpec, type IdentifiedRule, type PolicySpec, type RuleSpec } from "../../cli/policy/spec.ts";
@@ -35,8 +35,8 @@ describe("rule paths", () => {
   });
 
   test("templates split into directory, prefix and suffix", () => {
-    expect(parseRulePath("/system.slice/*.service").template).toEqual({ dir: "/system.slice", prefix: "", suffix: ".service" });
-    expect(parseRulePath("/*").template).toEqual({ dir: "/", prefix: "", suffix: "" });
+    expect(parseRulePath("/system.slice/*.service").template).toEqual({ dir: "/system.slice", prefix: "", suffix: ".service", recursive: false });
+    expect(parseRulePath("/*").template).toEqual({ dir: "/", prefix: "", suffix: "", recursive: false });
     expect(parseRulePath("/a/b").template).toBeUndefined();
   });
 
@@ -75,22 +75,22 @@ describe("compile and bind", () => {
 
   test("exact paths and template directories are what mkdir looks up", () => {
     expect([...c.paths.keys()].sort()).toEqual(["/admin", "/system.slice", "/system.slice/web.service"]);
-    expect(c.paths.get("/system.slice")).toEqual({ node: 0n, children: nodeOf("/system.slice", 1) });
+    expect(c.paths.get("/system.slice")).toEqual({ node: 0n, children: nodeOf("/system.slice", 1), descend: 0n });
     expect(c.templateSets.get(nodeOf("/system.slice", 1))!.map((t) => t.value)).toEqual([
       { node: nodeOf("/system.slice/*.service", 1), prefix_len: 0, suffix_len: 8, prefix: "", suffix: ".service" },
     ]);
   });
 
   test("a cgroup carries its own path's node and its template's", () => {
-    expect(bindingFor(c, "/system.slice/web.service")).toEqual({ exact: nodeOf("/system.slice/web.service", 1), matched: nodeOf("/system.slice/*.service", 1), children: 0n });
-    expect(bindingFor(c, "/system.slice/db.service")).toEqual({ exact: 0n, matched: nodeOf("/system.slice/*.service", 1), children: 0n });
+    expect(bindingFor(c, "/system.slice/web.service")).toEqual({ exact: nodeOf("/system.slice/web.service", 1), matched: nodeOf("/system.slice/*.service", 1), children: 0n, descend: 0n });
+    expect(bindingFor(c, "/system.slice/db.service")).toEqual({ exact: 0n, matched: nodeOf("/system.slice/*.service", 1), children: 0n, descend: 0n });
     expect(bindingFor(c, "/system.slice/db.scope")).toBeNull();
-    expect(bindingFor(c, "/system.slice")).toEqual({ exact: 0n, matched: 0n, children: nodeOf("/system.slice", 1) });
+    expect(bindingFor(c, "/system.slice")).toEqual({ exact: 0n, matched: 0n, children: nodeOf("/system.slice", 1), descend: 0n });
   });
 
-  test("the scan covers named paths and every child of a template directory", () => {
+  test("the scan covers named paths and every child of a template directory that carries a binding", () => {
     const children = (dir: string) => (dir === "/system.slice" ? ["a.service", "b.scope"] : []);
-    expect(bindablePaths(c, children).sort()).toEqual(["/admin", "/system.slice", "/system.slice/a.service", "/system.slice/b.scope", "/system.slice/web.service"]);
+    expect(scan(c, children)).toEqual(["/admin", "/system.slice", "/system.slice/a.service", "/system.slice/web.service"]);
   });
 
   test("slots, selector keys and the cgroup selector's node", () => {
@@ -104,6 +104,108 @@ describe("compile and bind", () => {
     expect(() => compile(ids([lock("/s/*.service"), lock("/s/foo*")]), 0)).toThrow("can both match one cgroup");
     const many = Array.from({ length: 65 }, (_, i): RuleSpec => ({ kind: "allow", path: "/s", selectors: { uid: i } }));
     expect(() => compile(ids(many), 0)).toThrow("exceed 64");
+  });
+});
+
+/** Every path boundLevels() yields, sorted. */
+function scan(c: Compiled, children: (dir: string) => string[]): string[] {
+  return [...boundLevels(c, children)].flat().map((e) => e.path).sort();
+}
+
+/** A cgroup tree given as its paths. */
+function treeOf(paths: string[]): (dir: string) => string[] {
+  return (dir) => paths.filter((p) => p !== "/" && (p.slice(0, p.lastIndexOf("/")) || "/") === dir).map((p) => p.slice(p.lastIndexOf("/") + 1));
+}
+
+describe("recursive templates (**)", () => {
+  test.each([
+    ["/system.slice/**/*.service", null],
+    ["/**/*", null],
+    ["/user.slice/**/session-*.scope", null],
+    ["/a/**", "ends with '**'"],
+    ["/a/**/b", "no '*' in its last component"],
+    ["/a/x**/*.s", "inside a component"],
+    ["/a/**/b/**/*.s", "2 '**'"],
+    ["/a/**/b/*.s", "between '**' and its last"],
+    ["/a/*/**/*.s", "before its last component"],
+  ])("%s", (path, problem) => {
+    const got = rulePathProblem(path);
+    if (problem === null) expect(got).toBeNull();
+    else expect(got).toContain(problem);
+  });
+
+  test("a recursive template's directory is its anchor", () => {
+    expect(parseRulePath("/system.slice/**/*.service").template).toEqual({ dir: "/system.slice", prefix: "", suffix: ".service", recursive: true });
+    expect(parseRulePath("/**/x*").template).toEqual({ dir: "/", prefix: "x", suffix: "", recursive: true });
+  });
+
+  const svc = nodeOf("/system.slice/**/*.service", 0);
+  const c = compile(ids([lock("/system.slice/**/*.service", Direction.out)]), 0);
+  const set = nodeOf("/system.slice/**", 0);
+
+  test("matches at any depth below the anchor, children included, and the outermost match wins", () => {
+    expect(bindingFor(c, "/system.slice")).toEqual({ exact: 0n, matched: 0n, children: 0n, descend: set });
+    expect(bindingFor(c, "/system.slice/cron.service")).toEqual({ exact: 0n, matched: svc, children: 0n, descend: 0n });
+    expect(bindingFor(c, "/system.slice/system-getty.slice")).toEqual({ exact: 0n, matched: 0n, children: 0n, descend: set });
+    expect(bindingFor(c, "/system.slice/system-getty.slice/getty@tty1.service")?.matched).toBe(svc);
+    expect(bindingFor(c, "/system.slice/a.slice/b.slice/c.slice/d.service")?.matched).toBe(svc);
+    // Inside a matched service: its own business (Delegate=yes), not matched again.
+    expect(bindingFor(c, "/system.slice/podman.service/inner.service")).toBeNull();
+    expect(bindingFor(c, "/user.slice/x.service")).toBeNull();
+    expect(bindingFor(c, "/system.slice.service")).toBeNull();
+  });
+
+  test("past level 32 it still binds; the decision judges chains to level 32 (bpf/cgwarden.h)", () => {
+    const deep = "/system.slice" + "/d.slice".repeat(40) + "/x.service";
+    expect(bindingFor(c, deep)?.matched).toBe(svc);
+  });
+
+  test("the scan walks every level below an anchor and stops inside matched cgroups", () => {
+    const tree = treeOf(["/system.slice", "/system.slice/a.service", "/system.slice/a.service/in.service", "/system.slice/g.slice", "/system.slice/g.slice/g@1.service", "/system.slice/g.slice/x.scope", "/user.slice"]);
+    expect(scan(c, tree)).toEqual(["/system.slice", "/system.slice/a.service", "/system.slice/g.slice", "/system.slice/g.slice/g@1.service", "/system.slice/g.slice/x.scope"]);
+  });
+
+  test("yields level by level, so a level's directories are listed after the level above is taken", () => {
+    const listed: string[] = [];
+    const tree = treeOf(["/system.slice", "/system.slice/g.slice", "/system.slice/g.slice/h.slice", "/system.slice/g.slice/h.slice/x.service"]);
+    const levels: string[][] = [];
+    for (const level of boundLevels(c, (dir) => (listed.push(dir), tree(dir)))) levels.push([...listed.splice(0), "|", ...level.map((e) => e.path)]);
+    expect(levels).toEqual([
+      ["|"],
+      ["|", "/system.slice"],
+      ["/system.slice", "|", "/system.slice/g.slice"],
+      ["/system.slice/g.slice", "|", "/system.slice/g.slice/h.slice"],
+      ["/system.slice/g.slice/h.slice", "|", "/system.slice/g.slice/h.slice/x.service"],
+    ]);
+  });
+
+  test("a nested anchor's set holds what it inherits, unless a template above matched the anchor", () => {
+    const nested = compile(ids([lock("/s/**/*.service"), lock("/s/a.slice/**/*.scope"), lock("/s/x.service/**/*.scope")]), 0);
+    const aSet = nested.templateSets.get(nested.paths.get("/s/a.slice")!.descend)!.map((t) => nested.nodes.get(t.node));
+    expect(aSet).toEqual(["/s/a.slice/**/*.scope", "/s/**/*.service"]);
+    const xSet = nested.templateSets.get(nested.paths.get("/s/x.service")!.descend)!.map((t) => nested.nodes.get(t.node));
+    expect(xSet).toEqual(["/s/x.service/**/*.scope"]);
+    expect(bindingFor(nested, "/s/a.slice/b.slice/y.service")?.matched).toBe(nodeOf("/s/**/*.service", 0));
+    expect(bindingFor(nested, "/s/a.slice/b.slice/y.scope")?.matched).toBe(nodeOf("/s/a.slice/**/*.scope", 0));
+    expect(bindingFor(nested, "/s/x.service/z.scope")?.matched).toBe(nodeOf("/s/x.service/**/*.scope", 0));
+    expect(bindingFor(nested, "/s/x.service/z.service")?.matched).toBe(0n);
+  });
+
+  test("templates of one place that can match one name are refused", () => {
+    expect(() => compile(ids([lock("/s/**/*.service"), lock("/s/**/foo*")]), 0)).toThrow("can both match one cgroup");
+    expect(() => compile(ids([lock("/s/**/*.service"), lock("/s/a/*.scope"), lock("/s/b/**/*.scope")]), 0)).not.toThrow();
+    const many = Array.from({ length: 16 }, (_, i) => lock(`/s/a/**/*.u${i}`));
+    expect(() => compile(ids([lock("/s/**/*.service"), ...many]), 0)).toThrow("17 recursive templates are in force below /s/a");
+  });
+
+  test("across places the nearest template wins: the directory's own, then the deepest anchor", () => {
+    const near = compile(ids([lock("/s/**/*.service"), lock("/s/g.slice/*.service"), lock("/s/a/b/**/x*")]), 0);
+    expect(bindingFor(near, "/s/g.slice/getty@1.service")?.matched).toBe(nodeOf("/s/g.slice/*.service", 0));
+    expect(bindingFor(near, "/s/h.slice/getty@1.service")?.matched).toBe(nodeOf("/s/**/*.service", 0));
+    expect(bindingFor(near, "/s/a/b/c/x.service")?.matched).toBe(nodeOf("/s/a/b/**/x*", 0));
+    expect(bindingFor(near, "/s/a/b/c/y.service")?.matched).toBe(nodeOf("/s/**/*.service", 0));
+    // Below a matched cgroup the outer set is gone.
+    expect(bindingFor(near, "/s/g.slice/getty@1.service/z.service")).toBeNull();
   });
 });
 

@@ -17,7 +17,7 @@ describe("argument parsing", () => {
   test("an unknown command is a usage error naming the commands", async () => {
     const r = await cli("frobnicate");
     expect(r.code).toBe(2);
-    expect(r.err).toBe("cgwarden: unknown command 'frobnicate'; commands: check, load, status, unload, lock, unlock, allow, delegate, apply, export, schema, rules, remove, mode, audit, explain, recording, seal, unseal, install-files, completion");
+    expect(r.err).toBe("cgwarden: unknown command 'frobnicate'; commands: check, load, status, unload, lock, unlock, allow, delegate, apply, export, schema, rules, remove, mode, audit, explain, what-if, tree, recording, seal, unseal, install-files, completion");
   });
   test("an unknown option is a usage error", async () => {
     const r = await cli("lock", "/x", "--sideways");

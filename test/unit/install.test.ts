@@ -40,6 +40,7 @@ describe("install-files", () => {
       "usr/share/fish/vendor_completions.d/cgwarden.fish",
       "usr/share/doc/cgwarden/examples/policy.toml",
       "usr/share/doc/cgwarden/examples/services-stay-put.toml",
+      "usr/share/doc/cgwarden/examples/container-host.toml",
     ]);
     expect(readFileSync(join(prefix, "usr/sbin/cgwarden")).equals(readFileSync(BINARY))).toBe(true);
     for (const exec of ["usr/sbin/cgwarden", "usr/share/initramfs-tools/hooks/cgwarden", "usr/lib/dracut/modules.d/90cgwarden/module-setup.sh"])

@@ -21,7 +21,7 @@ const user: Actor = { ...root, tgid: 600, euid: 1000, exe: { dev: 1n, ino: 200n 
 // Each cgroup of the tree bound to its own path, whose node is numbered as the cgroup id.
 function boundTree(): Policy {
   const p = emptyPolicy();
-  for (const chain of Object.values(T)) p.bound.set(chain.at(-1)!, { exact: chain.at(-1)!, matched: 0n, children: 0n });
+  for (const chain of Object.values(T)) p.bound.set(chain.at(-1)!, { exact: chain.at(-1)!, matched: 0n, children: 0n, descend: 0n });
   return p;
 }
 
@@ -31,7 +31,7 @@ class PolicyBuilder {
   lock(chain: bigint[], dirs = ALL_DIRECTIONS, mode: "enforce" | "audit" = "enforce"): number {
     const id = this.nextId++;
     const cg = chain.at(-1)!;
-    if (!this.p.bound.has(cg)) this.p.bound.set(cg, { exact: cg, matched: 0n, children: 0n });
+    if (!this.p.bound.has(cg)) this.p.bound.set(cg, { exact: cg, matched: 0n, children: 0n, descend: 0n });
     this.p.locks.set(cg, { id, node: cg, directions: dirs, mode });
     return id;
   }

@@ -59,18 +59,26 @@ describe("examples", () => {
       seal: null,
     });
   });
-  test("services-stay-put.toml: one out lock on every service, nobody allowed (its allow for ssh.service is commented out)", async () => {
+  test("services-stay-put.toml: every service at any depth held in; PID 1 let through for the login services", async () => {
     const doc = parsePolicyFile(await Bun.file(new URL("services-stay-put.toml", EXAMPLES)).text(), "services-stay-put.toml");
+    const pid1 = { exe: "/usr/lib/systemd/systemd", uid: 0 };
+    const gettys = ["/system.slice/system-getty.slice/*.service", "/system.slice/system-serial\\x2dgetty.slice/*.service", "/system.slice/system-container\\x2dgetty.slice/*.service"];
     expect(content(doc)).toEqual({
       settings: { mode: "enforce", record: "denials" },
-      locks: [{ path: "/system.slice/*.service", directions: ["out"], mode: "enforce" }],
-      allows: [],
+      locks: ["/system.slice/**/*.service", ...gettys].map((path) => ({ path, directions: ["out"], mode: "enforce" })),
+      allows: ["/system.slice/ssh.service", "/system.slice/console-getty.service", ...gettys].map((path) => ({ path, ...pid1 })),
       delegates: [],
       seal: null,
     });
   });
-  test("both read the same through Bun's own TOML parser", async () => {
-    for (const f of ["policy.toml", "services-stay-put.toml"]) {
+  test("container-host.toml: the services' locks and login allows, and every container held in its scope", async () => {
+    const doc = parsePolicyFile(await Bun.file(new URL("container-host.toml", EXAMPLES)).text(), "container-host.toml");
+    const c = content(doc);
+    expect(c.locks.map((l: { path: string }) => l.path)).toEqual(["/system.slice/**/*.service", "/system.slice/system-getty.slice/*.service", "/system.slice/system-serial\\x2dgetty.slice/*.service", "/machine.slice/libpod-*.scope"]);
+    expect(c.allows.map((a: { path: string }) => a.path)).toEqual(["/system.slice/ssh.service", "/system.slice/system-getty.slice/*.service", "/system.slice/system-serial\\x2dgetty.slice/*.service", "/machine.slice/libpod-*.scope"]);
+  });
+  test("every example reads the same through Bun's own TOML parser", async () => {
+    for (const f of ["policy.toml", "services-stay-put.toml", "container-host.toml"]) {
       const text = await Bun.file(new URL(f, EXAMPLES)).text();
       expect(parseToml(text).data).toEqual(Bun.TOML.parse(text));
     }
@@ -128,8 +136,8 @@ describe("messages: FILE:LINE: FIELD: problem; fix", () => {
   const badPaths: [string, string][] = [
     ["relative", "a cgroup path starts with '/', e.g. /system.slice/foo.service"],
     ["", "a cgroup path starts with '/', e.g. /system.slice/foo.service"],
-    ["/a/*/b", "'*' may appear once, and only in the last component (prefix*suffix)"],
-    ["/a/x*y*z", "'*' may appear once, and only in the last component (prefix*suffix)"],
+    ["/a/*/b", "'*' may appear once, in the last component (prefix*suffix), and '**' once, as the whole component before it (/system.slice/**/*.service)"],
+    ["/a/x*y*z", "'*' may appear once, in the last component (prefix*suffix), and '**' once, as the whole component before it (/system.slice/**/*.service)"],
     ["/a/../b", "'.' and '..' are not allowed as components; write the path they lead to"],
     ["/a/.", "'.' and '..' are not allowed as components; write the path they lead to"],
     ["/a//b", "components are separated by one '/' and the path does not end in '/' (except '/' itself)"],
@@ -547,7 +555,12 @@ describe("canonical export", () => {
     const pick = <T,>(xs: readonly T[]) => xs[rand(xs.length)]!;
     const chars = ["a", "b", "Z", "0", "-", "_", ".", " ", "'", '"', "\\", "#", "=", "[", "]", "{", ",", "é", "ß", "😀", "中"];
     const component = () => Array.from({ length: 1 + rand(6) }, () => pick(chars)).join("").replace(/^\.{1,2}$/, "x");
-    const path = () => `/${Array.from({ length: 1 + rand(3) }, component).join("/")}${rand(4) === 0 ? "*" : ""}`;
+    // Plain paths, single-level templates, and recursive ones (`**` before a `prefix*suffix` last component).
+    const path = () => {
+      const base = `/${Array.from({ length: 1 + rand(3) }, component).join("/")}`;
+      const roll = rand(6);
+      return roll === 0 ? `${base}*` : roll === 1 ? `${base}/**/${component().replace(/\*/g, "")}*` : base;
+    };
     for (let n = 0; n < count; n++) {
       const locks = [...new Map(Array.from({ length: rand(5) }, () => {
         const dirs = (["in", "out", "within"] as const).filter(() => rand(2) === 0);

@@ -105,7 +105,7 @@ export const POLICY_SCHEMA = {
     cgroupPath: {
       title: "cgroup path",
       description:
-        "A cgroup path as seen from the cgroup2 mount, like /system.slice/foo.service. The last component may hold one '*' (prefix*suffix), matching cgroups by name, also ones created later.",
+        "A cgroup path as seen from the cgroup2 mount, like /system.slice/foo.service. The last component may hold one '*' (prefix*suffix), matching cgroups by name, also ones created later; a '**' component before it matches at any depth (/system.slice/**/*.service), and below a cgroup it matched it no longer applies.",
       type: "string",
       format: "cgwarden-cgroup-path",
       maxLength: PATH_MAX_BYTES,
@@ -129,8 +129,8 @@ export const POLICY_SCHEMA = {
           pattern: "^(?!.*/\\.\\.?(/|$))",
         },
         {
-          description: "'*' may appear once, and only in the last component (prefix*suffix)",
-          pattern: "^([^*]*|[^*]*/[^/*]*\\*[^/*]*)$",
+          description: "'*' may appear once, in the last component (prefix*suffix), and '**' once, as the whole component before it (/system.slice/**/*.service)",
+          pattern: "^([^*]*|[^*]*(/\\*\\*)?/[^/*]*\\*[^/*]*)$",
         },
         {
           description: `the text before and after '*' is at most ${TEMPLATE_PART_MAX_BYTES} bytes each`,
