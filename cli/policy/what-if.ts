@@ -118,6 +118,7 @@ export function summaryLine(w: WhatIfReport): string {
     `${by("denied", "allowed")} denied → allowed`,
     `${by("denied", "audit")} denied → audit`,
     `${by("allowed", "audit")} allowed → audit`,
+    `${by("audit", "allowed")} audit → allowed`,
   ];
   const skipped = w.skipped ? ` (${w.skipped} without cgroup paths skipped)` : "";
   return `${w.replayed} recorded decisions replayed${skipped}, ${w.changed} would change: ${parts.join(", ")}`;

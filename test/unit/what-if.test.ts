@@ -43,7 +43,7 @@ describe("what-if", () => {
     const lines = formatWhatIf(w);
     expect(lines[0]).toBe("2 allowed → denied, by lock /system.slice/**/*.service (rule 1):");
     expect(lines[1]).toContain("#2 systemd[1] uid 0 (/usr/lib/systemd/systemd) moving sh[102] /system.slice/system-getty.slice/getty@tty1.service → /user.slice/user-0.slice/session-2.scope via procs");
-    expect(lines.at(-1)).toBe("6 recorded decisions replayed (1 without cgroup paths skipped), 4 would change: 2 allowed → denied, 1 audit → denied, 1 denied → allowed, 0 denied → audit, 0 allowed → audit");
+    expect(lines.at(-1)).toBe("6 recorded decisions replayed (1 without cgroup paths skipped), 4 would change: 2 allowed → denied, 1 audit → denied, 1 denied → allowed, 0 denied → audit, 0 allowed → audit, 0 audit → allowed");
   });
 
   test("records read back from audit --json lines; a bad line is named", () => {
