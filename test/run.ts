@@ -200,20 +200,23 @@ async function inPairs(jobs: (() => Promise<Tally>)[]): Promise<Tally[]> {
 }
 
 /**
- * A guest job, retried once only if it hung before its command printed a
- * single line: then no test ran, and what hung was the emulated machine or
- * the host's share, not a test (CI once met this). The first attempt's
- * console dump stays in the log and the result line says "retried".
+ * A guest job, retried once only if what hung cannot be a test: it hung
+ * before its command printed a single line (no test ran), or the guest did
+ * not even answer the dump request (the emulated machine or the host's share
+ * froze; CI met both). A test that hangs in a live guest is never retried.
+ * The first attempt's console stays in the log and the result line says
+ * "retried".
  */
 async function guestTests(kernel: KernelName, suites: string[], kernelArgs: string[] = [], label: string = kernel, env: Record<string, string> = {}): Promise<Tally> {
   const first = await guestTestsOnce(kernel, suites, kernelArgs, label, env);
   if (!first.hungSilent) return first;
-  process.stdout.write(`[${label}] hung before any test printed a line; retrying the job once\n`);
+  const why = first.hungWhy ?? "hung";
+  process.stdout.write(`[${label}] ${why}; retrying the job once\n`);
   const again = await guestTestsOnce(kernel, suites, kernelArgs, label, env);
-  return { ...again, note: `retried: the first attempt hung before any test began, its console dump above; ${again.note ?? ""}` };
+  return { ...again, note: `retried: the first attempt ${why}, its console above; ${again.note ?? ""}` };
 }
 
-async function guestTestsOnce(kernel: KernelName, suites: string[], kernelArgs: string[], label: string, env: Record<string, string>): Promise<Tally & { hungSilent?: boolean }> {
+async function guestTestsOnce(kernel: KernelName, suites: string[], kernelArgs: string[], label: string, env: Record<string, string>): Promise<Tally & { hungSilent?: boolean; hungWhy?: string }> {
   const k = await ensureKernel(kernel);
   const stream = lineStreamer(label);
   try {
@@ -238,7 +241,9 @@ async function guestTestsOnce(kernel: KernelName, suites: string[], kernelArgs: 
   } catch (e) {
     stream.flush();
     process.stdout.write(`${(e as Error).message}\n`);
-    return { label, passed: 0, failed: 1, note: "guest failed: see above", hungSilent: e instanceof GuestHung && !e.printedAnything };
+    const hungWhy =
+      e instanceof GuestHung ? (!e.printedAnything ? "hung before any test printed a line" : !e.dumpAnswered ? "froze: the guest did not answer the dump request" : undefined) : undefined;
+    return { label, passed: 0, failed: 1, note: "guest failed: see above", hungSilent: hungWhy !== undefined, hungWhy };
   }
 }
 

@@ -42,6 +42,12 @@ export class GuestHung extends Error {
     message: string,
     /** Whether the command printed anything at all before it hung. */
     readonly printedAnything: boolean,
+    /**
+     * Whether the guest's init answered the host's dump request. It polls
+     * the share every 5 s; no answer means the whole machine or its share
+     * froze, not a test that waits.
+     */
+    readonly dumpAnswered: boolean,
   ) {
     super(message);
   }
@@ -351,7 +357,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
     follower.poll();
     const durationMs = Date.now() - started;
 
-    if (hung) throw new GuestHung(fail(hung, CONSOLE_TAIL_ON_TIMEOUT).message, printed);
+    if (hung) throw new GuestHung(fail(hung, CONSOLE_TAIL_ON_TIMEOUT).message, printed, consoleBuf.tail(Number.POSITIVE_INFINITY).includes("dump requested by the host"));
     const statusFile = join(dir, "out", "status");
     if (!exists(statusFile)) {
       const why = consoleBuf.sawFatal
