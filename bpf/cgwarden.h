@@ -3,7 +3,8 @@
  * The map contract between the BPF object and userspace.
  *
  * Included by cgwarden.bpf.c and by the host layout test (compiled with the
- * system C compiler); cli/policy/abi.ts mirrors every struct here, and
+ * system C compiler); scripts/header-abi.ts generates cli/object/header.ts
+ * from it (every struct's layout read back from the BTF), and
  * test/unit/layout.test.ts holds the two to the same offsets and sizes.
  * Any change here is an ABI change: bump CGW_ABI_VERSION.
  */
