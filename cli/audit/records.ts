@@ -2,7 +2,7 @@
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import type { PinnedState } from "../pins/state.ts";
 import { RecordLayout, Verdict, Via, tamperName, viaName, type RecordValue, type TamperName } from "../object/abi.ts";
-import type { CgroupNames } from "../kernel/cgroupfs.ts";
+import { CgroupNames } from "../kernel/cgroupfs.ts";
 import { mechanismByCode } from "../object/mechanism.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { u32Key as key } from "../object/struct.ts";
@@ -166,8 +166,17 @@ export function formatRecord(v: RecordView): string {
   return `#${v.seq} ${time} ${v.verdict.padEnd(7)} ${v.via.padEnd(7)} ${v.actor.comm}[${v.actor.tgid}] uid ${v.actor.euid} (${exe})  moving ${v.task.comm}[${v.task.pid}]  ${showPath(v.src.path, v.src.id)} → ${showPath(v.dst.path, v.dst.id)}  ${rule}`;
 }
 
+/** Every migration the flight recorder holds, as `what-if` replays them (tamper records are not migrations). */
+export function replayRecords(state: PinnedState): ReplayRecord[] {
+  const names = new CgroupNames();
+  const now = bootNowMs();
+  return readRecords(state)
+    .map((r) => replayRecordOf(viewRecord(r, names, now)))
+    .filter((r): r is ReplayRecord => r !== null);
+}
+
 /** A record as `what-if` replays it; null for a refused attempt on the seal (no migration). */
-export function replayRecordOf(v: RecordView): ReplayRecord | null {
+function replayRecordOf(v: RecordView): ReplayRecord | null {
   if (v.tamper) return null;
   const { actor } = v;
   return {

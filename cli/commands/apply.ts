@@ -8,15 +8,14 @@ import { parsePolicyFile } from "../policy/file/parse.ts";
 import { readPolicy } from "./_policy-text.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
-import { diffIsEmpty, diffSpecs, emptySpec, identity, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
+import { diffIsEmpty, diffSpecs, emptySpec, identity, numbered, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 import { PolicyStore, specOfRecord, type Provenance } from "../policy/store.ts";
 import { applySeal, sealSpecOf, selfExe } from "../pins/seal.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
-import { CgroupNames } from "../kernel/cgroupfs.ts";
-import { bootNowMs, readRecords, replayRecordOf, viewRecord } from "../audit/records.ts";
-import { summaryLine, whatIf, type ReplayRecord, type WhatIfReport } from "../policy/what-if.ts";
+import { replayRecords } from "../audit/records.ts";
+import { summaryLine, whatIf, type WhatIfReport } from "../policy/what-if.ts";
 import { provenance } from "./_provenance.ts";
 
 export default defineCommand({
@@ -92,15 +91,12 @@ function changeOf(state: PinnedState, desired: PolicySpec, dryRun: boolean, orig
 
 /** The recorded decisions decided again under `desired`; null when nothing was recorded. */
 function whatIfRecorded(state: PinnedState, desired: PolicySpec): WhatIfReport | null {
-  const names = new CgroupNames();
-  const now = bootNowMs();
-  const records = readRecords(state).map((r) => replayRecordOf(viewRecord(r, names, now))).filter((r): r is ReplayRecord => r !== null);
-  if (!records.length) return null;
-  return whatIf(desired.rules.map((spec, i) => ({ id: i + 1, spec })), desired.globalMode, records);
+  const records = replayRecords(state);
+  return records.length ? whatIf(numbered(desired.rules), desired.globalMode, records) : null;
 }
 
 function changeOfEmpty(desired: PolicySpec): Outcome {
-  compile(desired.rules.map((spec, i) => ({ id: i + 1, spec })), 0); // what the maps cannot hold is refused in a dry run too
+  compile(numbered(desired.rules), 0); // what the maps cannot hold is refused in a dry run too
   const diff = diffSpecs({ settings: emptySpec(), rules: [] }, desired);
   const sealChanged = !!desired.seal;
   return { changed: !diffIsEmpty(diff) || sealChanged, sealChanged, diff, ids: new Map(), settings: { mode: desired.globalMode, record: desired.recordAll ? "all" : "denials" } };

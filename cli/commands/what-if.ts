@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import { defineCommand } from "./_define.ts";
 import { CliError, EXIT_DENIED, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
-import { CgroupNames } from "../kernel/cgroupfs.ts";
-import { bootNowMs, readRecords, replayRecordOf, replayRecordOfJson, viewRecord } from "../audit/records.ts";
+import { replayRecordOfJson, replayRecords } from "../audit/records.ts";
 import { parsePolicyFile } from "../policy/file/parse.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict } from "../policy/compile.ts";
+import { numbered } from "../policy/spec.ts";
 import { formatWhatIf, whatIf, type ReplayRecord } from "../policy/what-if.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { readPolicy } from "./_policy-text.ts";
@@ -35,7 +35,7 @@ export default defineCommand({
     const records = args.records === undefined ? recorded(pinDir) : fromLines(args.records);
     let report;
     try {
-      report = whatIf(desired.rules.map((spec, i) => ({ id: i + 1, spec })), desired.globalMode, records);
+      report = whatIf(numbered(desired.rules), desired.globalMode, records);
     } catch (e) {
       if (e instanceof PolicyConflict) throw new CliError(`${locateRule(doc, desired, e.rule)}: ${e.message}`);
       throw e;
@@ -48,13 +48,9 @@ export default defineCommand({
 
 /** The flight recorder's records; with nothing loaded there are none to replay, and that is said. */
 function recorded(pinDir: string): ReplayRecord[] {
-  const names = new CgroupNames();
-  const out = withPolicyReader(pinDir, (state) => {
-    const now = bootNowMs();
-    return readRecords(state).map((r) => replayRecordOf(viewRecord(r, names, now)));
-  });
+  const out = withPolicyReader(pinDir, replayRecords);
   if (!out) throw new CliError(`cgwarden is not loaded (pin directory ${pinDir}), so nothing was recorded; give --records FILE (from 'cgwarden audit --json --follow'), or load and record first ('cgwarden recording all')`);
-  return out.filter((r): r is ReplayRecord => r !== null);
+  return out;
 }
 
 function fromLines(file: string): ReplayRecord[] {

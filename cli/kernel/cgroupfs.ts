@@ -171,7 +171,7 @@ export function cgroupOfPid(pid: number, file = `/proc/${pid}/cgroup`): CgroupRe
   return resolveCgroup(line.slice(3) || "/");
 }
 
-/** Resolves ids back to paths by walking the hierarchy once per process. */
+/** Resolves ids back to paths by walking the hierarchy (cgroupTree) once per process, and again at most once a second. */
 export class CgroupNames {
   private byId: Map<bigint, string> | null = null;
   private walkedAt = 0;
@@ -193,20 +193,7 @@ export class CgroupNames {
   }
 
   private walk(): Map<bigint, string> {
-    const mount = cgroupMount();
-    const out = new Map<bigint, string>();
-    const visit = (fsPath: string, path: string) => {
-      out.set(statSync(fsPath, { bigint: true }).ino, path);
-      let entries: Dirent[];
-      try {
-        entries = readdirSync(fsPath, { withFileTypes: true });
-      } catch {
-        return; // removed while walking
-      }
-      for (const e of entries) if (e.isDirectory()) visit(join(fsPath, e.name), path === "/" ? `/${e.name}` : `${path}/${e.name}`);
-    };
-    visit(mount, "/");
-    return out;
+    return new Map(cgroupTree("/").map((c) => [c.id, c.path]));
   }
 }
 
@@ -280,15 +267,5 @@ export function cgroupPids(path: string): number[] {
 
 /** Ids of the cgroups that exist: a bound entry outlives its cgroup when the cgroup went between a scan and its write. */
 export function liveCgroupIds(): Set<bigint> {
-  const ids = new Set<bigint>();
-  const visit = (fs: string) => {
-    try {
-      ids.add(statSync(fs, { bigint: true }).ino);
-      for (const e of readdirSync(fs, { withFileTypes: true })) if (e.isDirectory()) visit(join(fs, e.name));
-    } catch {
-      // removed while walking
-    }
-  };
-  visit(cgroupMount());
-  return ids;
+  return new Set(cgroupTree("/").map((c) => c.id));
 }

@@ -15,7 +15,7 @@
 import { CliError } from "../errors.ts";
 import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, Selector, type GateValue, type LockValue, type ModeName, type TemplateValue } from "../object/abi.ts";
 import type { GateRule, LockRule, Policy } from "./model.ts";
-import { baseName, childPath, levelOf, nodeOf, parentPath, parseRulePath, patternsOverlap, templateMatches, templatesOverlap, type Template } from "./paths.ts";
+import { baseName, childPath, levelOf, nodeOf, parentPath, parseRulePath, patternsOverlap, templateMatches, type Template } from "./paths.ts";
 import type { Selectors } from "./selectors.ts";
 import type { IdentifiedRule, RuleSpec, SelectorSpec } from "./spec.ts";
 
@@ -259,7 +259,12 @@ export interface BoundPath {
  */
 export function* boundLevels(c: Compiled, children: (dir: string) => string[]): Generator<BoundPath[]> {
   const named = new Map<number, string[]>();
-  for (const path of c.paths.keys()) named.set(levelOf(path), [...(named.get(levelOf(path)) ?? []), path]);
+  for (const path of c.paths.keys()) {
+    const level = levelOf(path);
+    const list = named.get(level);
+    if (list) list.push(path);
+    else named.set(level, [path]);
+  }
   const deepestNamed = Math.max(-1, ...named.keys());
   let frontier: BoundPath[] = [];
   for (let level = 0; level <= deepestNamed || frontier.length > 0; level++) {

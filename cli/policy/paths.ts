@@ -104,11 +104,6 @@ export function patternsOverlap(a: Template, b: Template): boolean {
   return compatible(a.prefix, b.prefix, "start") && compatible(a.suffix, b.suffix, "end");
 }
 
-/** Two single-level templates of one directory that some name matches both. */
-export function templatesOverlap(a: Template, b: Template): boolean {
-  return a.dir === b.dir && a.recursive === b.recursive && patternsOverlap(a, b);
-}
-
 const NODE_MASK = NODE_EPOCH - 1n;
 
 /** The node id of a path or template under an epoch (0 or 1); never 0. */

@@ -88,6 +88,9 @@ export interface IdentifiedRule {
   spec: RuleSpec;
 }
 
+/** A policy's rules numbered 1..n in file order, as they would be if applied to an empty policy. */
+export const numbered = (rules: RuleSpec[]): IdentifiedRule[] => rules.map((spec, i) => ({ id: i + 1, spec }));
+
 export const emptySpec = (): PolicySpec => ({ globalMode: "enforce", recordAll: false, rules: [] });
 
 /** What a rule is about: a path has one lock, and a gate rule is its selectors as written. */

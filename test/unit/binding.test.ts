@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { ALL_DIRECTIONS, Direction } from "../../cli/object/abi.ts";
 import { bindingFor, boundLevels, compile, type Compiled } from "../../cli/policy/compile.ts";
 import { decide, emptyPolicy, type Actor, type LockRule, type Policy } from "../../cli/policy/model.ts";
-import { nodeOf, parseRulePath, rulePathProblem, templateMatches, templatesOverlap } from "../../cli/policy/paths.ts";
+import { nodeOf, parseRulePath, patternsOverlap, rulePathProblem, templateMatches } from "../../cli/policy/paths.ts";
 import { diffIsEmpty, diffSpecs, type GateSpec, type IdentifiedRule, type PolicySpec, type RuleSpec } from "../../cli/policy/spec.ts";
 
 const lock = (path: string, directions = ALL_DIRECTIONS): RuleSpec => ({ kind: "lock", path, directions, mode: "enforce" });
@@ -51,10 +51,11 @@ describe("rule paths", () => {
 
   test("overlap: two templates of one directory that one name can match", () => {
     const t = (p: string) => parseRulePath(p).template!;
-    expect(templatesOverlap(t("/s/*.service"), t("/s/foo*"))).toBe(true); // foo.service
-    expect(templatesOverlap(t("/s/*.service"), t("/s/*.scope"))).toBe(false);
-    expect(templatesOverlap(t("/s/a*"), t("/s/b*"))).toBe(false);
-    expect(templatesOverlap(t("/s/*.service"), t("/t/*.service"))).toBe(false);
+    expect(patternsOverlap(t("/s/*.service"), t("/s/foo*"))).toBe(true); // foo.service
+    expect(patternsOverlap(t("/s/*.service"), t("/s/*.scope"))).toBe(false);
+    expect(patternsOverlap(t("/s/a*"), t("/s/b*"))).toBe(false);
+    // The same pattern in two directories never meets at one cgroup: compile groups templates by directory.
+    expect(() => compile(ids([lock("/s/*.service"), lock("/t/*.service")]), 0)).not.toThrow();
   });
 
   test("node ids carry the epoch in the top bit and are never 0", () => {
