@@ -1517,8 +1517,9 @@ static __always_inline struct cgw_seal *active_seal(void)
 
 /*
  * A manager is judged by what it really executed, never by mm->exe_file,
- * and not while traced. A manager's own child that executes cgwarden's
- * binary was marked a manager at exec: that is how a manager uses the CLI.
+ * and not while traced. A process a manager forked that executes
+ * cgwarden's binary, untraced, is marked a manager at exec: that is how a
+ * manager uses the CLI (see cgwarden_fork and cgwarden_exec).
  */
 static __noinline int is_manager(struct task_struct *t, struct cgw_seal *s)
 {
@@ -1548,7 +1549,13 @@ static __noinline int is_manager(struct task_struct *t, struct cgw_seal *s)
 
 /* ---- executable identity (both mechanisms) ----------------------------- */
 
-/* After de_thread() the exec'ing task is its group's leader: current is where it belongs. */
+/*
+ * After de_thread() the exec'ing task is its group's leader: current is
+ * where it belongs. A manager's mark needs the process's own origin (the
+ * fork by a manager that cgwarden_fork saw), never its current parent,
+ * which adoption gives: an orphan's parent is PID 1 or a subreaper. A
+ * process traced at exec runs whatever its tracer makes it run.
+ */
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
 {
@@ -1560,9 +1567,10 @@ int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
 	id = bpf_task_storage_get(&executed, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!id)
 		return 0;
+	if (current->ptrace)
+		id->from_manager = 0;
 	file_identity(bprm->file, &id->dev, &id->ino);
-	id->manager = s && id->dev == s->cli_dev && id->ino == s->cli_ino &&
-		      is_manager(current->real_parent, s);
+	id->manager = s && id->from_manager && id->dev == s->cli_dev && id->ino == s->cli_ino;
 	return 0;
 }
 
@@ -1656,33 +1664,120 @@ static __always_inline int is_protected_map(__u64 id)
 	return is_protected(CGW_PROT_MAP, id, 0) || is_protected(CGW_PROT_MAP_READABLE, id, 0);
 }
 
-/* The object behind one of the current process's fds: what bpf(2) is about to use. */
-static __always_inline __u64 fd_object(__u32 fd)
+/* The file behind one of the current process's fds: what bpf(2) is about to use. */
+static __always_inline __u64 fd_file(__u32 fd)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct fdtable *fdt = current->files->fdt;
-	__u64 f;
 
 	if (!fdt || fd >= fdt->max_fds)
 		return 0;
 	/* fdt->fd is a struct file **: the verifier types it as a number, read by address. */
-	f = peek_u64((__u64)fdt->fd + (__u64)fd * 8);
-	return f ? peek_field(struct file, f, private_data) : 0;
+	return peek_u64((__u64)fdt->fd + (__u64)fd * 8);
 }
 
 /*
- * bpf(2) through an fd opened before the seal: after it, only managers get
- * writable fds to cgwarden's maps (lsm/bpf_map below). Also link detach and
- * update, which these kernels refuse for tracing links anyway: recorded.
- * The fd is read here and again by the kernel: a thread swapping it with
- * dup2() in between can only swap in another pre-seal fd.
+ * What kind of BPF object a file is, by the name its anonymous inode was
+ * given (kernel/bpf/syscall.c, bpf_iter.c): stable since 5.7, and unlike
+ * f_op it needs no kernel symbol, which lockdown=confidentiality hides.
+ * Each name is eight bytes: one load, one compare.
+ */
+#define NAME8(a, b, c, d, e, f, g, h)                                                     \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 | \
+	 (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+
+enum bpf_fd_kind { FD_OTHER, FD_MAP, FD_PROG, FD_LINK };
+
+static __always_inline __u32 bpf_fd_kind(__u64 file)
+{
+	__u64 dentry = peek_field(struct file, file, f_path.dentry);
+	__u64 name = dentry ? peek_u64(peek_field(struct dentry, dentry, d_name.name)) : 0;
+
+	if (name == NAME8('b', 'p', 'f', '-', 'm', 'a', 'p', 0))
+		return FD_MAP;
+	if (name == NAME8('b', 'p', 'f', '-', 'p', 'r', 'o', 'g'))
+		return FD_PROG;
+	if (name == NAME8('b', 'p', 'f', '_', 'l', 'i', 'n', 'k') || name == NAME8('b', 'p', 'f', '-', 'l', 'i', 'n', 'k'))
+		return FD_LINK;
+	return FD_OTHER;
+}
+
+/* The BPF object behind an fd, if it is cgwarden's: its id, else 0. */
+static __noinline __u32 sealed_object(__u32 fd)
+{
+	__u64 file = fd_file(fd), obj;
+	__u32 id;
+
+	if (!file)
+		return 0;
+	obj = peek_field(struct file, file, private_data);
+	if (!obj)
+		return 0;
+	switch (bpf_fd_kind(file)) {
+	case FD_MAP:
+		id = peek_field32(struct bpf_map, obj, id);
+		return id && is_protected_map(id) ? id : 0;
+	case FD_PROG:
+		id = peek_field32(struct bpf_prog_aux, peek_field(struct bpf_prog, obj, aux), id);
+		return id && is_protected(CGW_PROT_PROG, id, 0) ? id : 0;
+	case FD_LINK:
+		id = peek_field32(struct bpf_link, obj, id);
+		return id && is_protected(CGW_PROT_LINK, id, 0) ? id : 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Whether an fd is an iterator program, or an iterator link, over the
+ * elements of a map: such a program writes the values of the map it is
+ * linked to, through any fd to it, read-only ones too, and no map of its
+ * own names the map (bpf_map_elem, bpf_sk_storage_map: the iterators that
+ * hand the program a writable value).
+ */
+static __noinline int map_element_iterator(__u32 fd)
+{
+	__u64 file = fd_file(fd), obj, prog, name;
+	__u32 kind;
+
+	if (!file)
+		return 0;
+	obj = peek_field(struct file, file, private_data);
+	kind = bpf_fd_kind(file);
+	prog = kind == FD_PROG ? obj : kind == FD_LINK && obj ? peek_field(struct bpf_link, obj, prog) : 0;
+	if (!prog || peek_field32(struct bpf_prog, prog, type) != BPF_PROG_TYPE_TRACING ||
+	    peek_field32(struct bpf_prog, prog, expected_attach_type) != BPF_TRACE_ITER)
+		return 0;
+	name = peek_field(struct bpf_prog_aux, peek_field(struct bpf_prog, prog, aux), attach_func_name);
+	if (!name || peek_u64(name) != NAME8('b', 'p', 'f', '_', 'i', 't', 'e', 'r'))
+		return 0;
+	/* "bpf_iter" "_bpf_map" "_elem\0": the map iterator "bpf_iter_bpf_map" lists maps, not values. */
+	if (peek_u64(name + 8) == NAME8('_', 'b', 'p', 'f', '_', 'm', 'a', 'p'))
+		return (peek_u64(name + 16) & 0xffffffffffffULL) == NAME8('_', 'e', 'l', 'e', 'm', 0, 0, 0);
+	return peek_u64(name + 8) == NAME8('_', 'b', 'p', 'f', '_', 's', 'k', '_');
+}
+
+/* BPF_TOKEN_CREATE (6.9): newer than the UAPI header this is built with. */
+#define CGW_BPF_TOKEN_CREATE 36
+
+/*
+ * Every bpf(2) command, by a non-manager on a sealed policy: default deny.
+ * The commands open to all either name no existing object, or only read
+ * (what `status`, `rules`, `export` and `audit` need); new fds to maps and
+ * programs are judged by the bpf_map and bpf_prog hooks below. Every other
+ * known command is refused when an fd it names is one of cgwarden's maps,
+ * programs or links, and a command this table does not know is refused
+ * outright. The README's threat model lists each command and why.
+ *
+ * An fd is read here and again by the kernel: a thread swapping it with
+ * dup2() in between can only swap in an fd it could have named itself, and
+ * the fds to cgwarden's objects a non-manager can get are read-only ones.
  */
 SEC("lsm/bpf")
 int BPF_PROG(cgwarden_seal_bpf, int cmd, union bpf_attr *attr, unsigned int size, int ret)
 {
+	__u32 one = 0, two = 0, three = 0, id, tamper = CGW_TAMPER_BPF_COMMAND;
 	struct cgw_seal *s;
-	__u32 fd, id;
-	__u64 obj;
 
 	if (ret)
 		return lsm_refusal(ret);
@@ -1690,28 +1785,90 @@ int BPF_PROG(cgwarden_seal_bpf, int cmd, union bpf_attr *attr, unsigned int size
 	if (!s)
 		return 0;
 	switch (cmd) {
+	case BPF_MAP_CREATE:       /* inner_map_fd is a template: the map's flags go with it */
+	case BPF_MAP_LOOKUP_ELEM:
+	case BPF_MAP_GET_NEXT_KEY:
+	case BPF_PROG_LOAD:        /* lsm/bpf_prog sees the maps and the target it resolved */
+	case BPF_OBJ_GET:          /* lsm/bpf_map and lsm/bpf_prog judge the new fd */
+	case BPF_PROG_GET_NEXT_ID:
+	case BPF_MAP_GET_NEXT_ID:
+	case BPF_PROG_GET_FD_BY_ID:
+	case BPF_MAP_GET_FD_BY_ID:
+	case BPF_OBJ_GET_INFO_BY_FD:
+	case BPF_PROG_QUERY:
+	case BPF_BTF_LOAD:
+	case BPF_BTF_GET_FD_BY_ID:
+	case BPF_TASK_FD_QUERY:
+	case BPF_BTF_GET_NEXT_ID:
+	case BPF_MAP_LOOKUP_BATCH:
+	case BPF_LINK_GET_FD_BY_ID: /* an fd that every command below refuses to use */
+	case BPF_LINK_GET_NEXT_ID:
+	case BPF_ENABLE_STATS:
+	case CGW_BPF_TOKEN_CREATE:
+		return 0;
 	case BPF_MAP_UPDATE_ELEM:
 	case BPF_MAP_DELETE_ELEM:
 	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
 	case BPF_MAP_FREEZE:
-		fd = attr->map_fd;
+		one = attr->map_fd;
+		tamper = CGW_TAMPER_MAP_WRITE;
 		break;
 	case BPF_MAP_UPDATE_BATCH:
 	case BPF_MAP_DELETE_BATCH:
 	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
-		fd = attr->batch.map_fd;
+		one = attr->batch.map_fd;
+		tamper = CGW_TAMPER_MAP_WRITE;
+		break;
+	case BPF_OBJ_PIN: /* a second pin: a copy the seal's pin directories do not hold */
+		one = attr->bpf_fd;
+		break;
+	case BPF_PROG_ATTACH:
+	case BPF_PROG_DETACH:
+		one = attr->attach_bpf_fd;
+		two = attr->replace_bpf_fd;
+		break;
+	case BPF_PROG_TEST_RUN:
+		one = attr->test.prog_fd;
+		break;
+	case BPF_RAW_TRACEPOINT_OPEN:
+		one = attr->raw_tracepoint.prog_fd;
+		break;
+	case BPF_LINK_CREATE:
+		if (map_element_iterator(attr->link_create.prog_fd))
+			return guard(s, CGW_TAMPER_BPF_COMMAND, (__u64)cmd << 32);
+		one = attr->link_create.prog_fd; /* or the map of a struct_ops link */
+		two = attr->link_create.target_fd;
+		break;
+	case BPF_LINK_UPDATE:
+		one = attr->link_update.link_fd;
+		two = attr->link_update.new_prog_fd;
+		three = attr->link_update.old_prog_fd;
 		break;
 	case BPF_LINK_DETACH:
-	case BPF_LINK_UPDATE:
-		obj = fd_object(attr->link_detach.link_fd);
-		id = obj ? peek_field32(struct bpf_link, obj, id) : 0;
-		return id && is_protected(CGW_PROT_LINK, id, 0) ? guard(s, CGW_TAMPER_LINK, id) : 0;
+		one = attr->link_detach.link_fd;
+		tamper = CGW_TAMPER_LINK;
+		break;
+	case BPF_ITER_CREATE:
+		if (map_element_iterator(attr->iter_create.link_fd))
+			return guard(s, CGW_TAMPER_BPF_COMMAND, (__u64)cmd << 32);
+		one = attr->iter_create.link_fd;
+		break;
+	case BPF_PROG_BIND_MAP:
+		one = attr->prog_bind_map.prog_fd;
+		two = attr->prog_bind_map.map_fd;
+		break;
 	default:
-		return 0;
+		return guard(s, CGW_TAMPER_BPF_COMMAND, (__u64)cmd << 32);
 	}
-	obj = fd_object(fd);
-	id = obj ? peek_field32(struct bpf_map, obj, id) : 0;
-	return id && is_protected_map(id) ? guard(s, CGW_TAMPER_MAP_WRITE, id) : 0;
+	/* fd 0 is an fd like any other: all three are looked at, unused ones are 0 */
+	id = sealed_object(one);
+	if (!id)
+		id = sealed_object(two);
+	if (!id)
+		id = sealed_object(three);
+	if (!id)
+		return 0;
+	return guard(s, tamper, tamper == CGW_TAMPER_BPF_COMMAND ? (__u64)cmd << 32 | id : id);
 }
 
 /*
@@ -1889,8 +2046,29 @@ int BPF_PROG(cgwarden_seal_umount, struct vfsmount *mnt, int flags, int ret)
 }
 
 /*
+ * A process about to be traced: refused if it is a manager; otherwise it
+ * runs its tracer's code from now on, so whatever it executes next is no
+ * longer something a manager forked.
+ */
+static __always_inline int judge_tracee(struct cgw_seal *s, struct task_struct *t)
+{
+	struct cgw_exe_identity *id;
+
+	if (is_manager(t, s))
+		return guard(s, CGW_TAMPER_PTRACE, t->tgid);
+	id = bpf_task_storage_get(&executed, t->group_leader, 0, 0);
+	if (id)
+		id->from_manager = 0;
+	return 0;
+}
+
+/*
  * ptrace, /proc/PID/mem, process_vm_writev and pidfd_getfd all ask for
  * PTRACE_MODE_ATTACH: a manager's memory and fds are a manager's powers.
+ * Any other process a manager forked loses that origin to its first
+ * tracer (or writer of its memory): whatever it executes next runs the
+ * tracer's code, so it is no manager's child any more. It is not refused:
+ * root may still debug every service PID 1 started.
  */
 SEC("lsm/ptrace_access_check")
 int BPF_PROG(cgwarden_seal_ptrace, struct task_struct *child, unsigned int mode, int ret)
@@ -1900,9 +2078,87 @@ int BPF_PROG(cgwarden_seal_ptrace, struct task_struct *child, unsigned int mode,
 	if (ret)
 		return lsm_refusal(ret);
 	s = active_seal();
-	if (!s || !(mode & PTRACE_MODE_ATTACH) || !is_manager(child, s))
+	return s && (mode & PTRACE_MODE_ATTACH) ? judge_tracee(s, child) : 0;
+}
+
+/* PTRACE_TRACEME: the caller asks its parent to trace it. */
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(cgwarden_seal_traceme, struct task_struct *parent, int ret)
+{
+	struct cgw_seal *s;
+
+	if (ret)
+		return lsm_refusal(ret);
+	s = active_seal();
+	return s ? judge_tracee(s, (struct task_struct *)bpf_get_current_task_btf()) : 0;
+}
+
+/*
+ * A new process forked by a manager: its origin, kept until it is traced,
+ * and never passed on by a fork of its own. The child runs its parent's
+ * binary until it executes another, so it gets its parent's identity.
+ * Threads are the same process: nothing to mark.
+ */
+SEC("lsm/task_alloc")
+int BPF_PROG(cgwarden_seal_fork, struct task_struct *task, unsigned long clone_flags, int ret)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct cgw_exe_identity *id;
+	struct cgw_actor a = {};
+	struct cgw_seal *s;
+	__u32 marked;
+
+	if (ret)
+		return lsm_refusal(ret);
+	if (clone_flags & CLONE_THREAD)
 		return 0;
-	return guard(s, CGW_TAMPER_PTRACE, child->tgid);
+	s = active_seal();
+	if (!s || !is_manager(current, s))
+		return 0;
+	identify_exe(current, &a, &marked);
+	id = bpf_task_storage_get(&executed, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!id)
+		return 0;
+	id->dev = a.exe_dev;
+	id->ino = a.exe_ino;
+	id->manager = 0;
+	id->from_manager = 1;
+	return 0;
+}
+
+/*
+ * kernel.ftrace_enabled = 0 turns every ftrace call site into a nop, the
+ * BPF trampolines' direct calls included: every cgwarden program, this one
+ * too, would stop. The complete set of such knobs, from the kernel's
+ * sources, is in the README's threat model. Checked at every write, not at open, so an
+ * fd opened before the seal is no way round. Costs a test and a load per
+ * write() on a sealed machine; only procfs files go further.
+ */
+SEC("lsm/file_permission")
+int BPF_PROG(cgwarden_seal_knob, struct file *file, int mask, int ret)
+{
+	struct inode *inode;
+	struct cgw_seal *s;
+	__u64 entry, name;
+
+	if (ret)
+		return lsm_refusal(ret);
+	if (!(mask & MAY_WRITE))
+		return 0;
+	inode = file->f_inode;
+	if (!inode || inode->i_sb->s_magic != PROC_SUPER_MAGIC)
+		return 0;
+	s = active_seal();
+	if (!s)
+		return 0;
+	/* container_of(inode, struct proc_inode, vfs_inode)->sysctl_entry */
+	entry = peek_u64((__u64)inode - bpf_core_field_offset(struct proc_inode, vfs_inode) +
+			 bpf_core_field_offset(struct proc_inode, sysctl_entry));
+	name = entry ? peek_field(struct ctl_table, entry, procname) : 0;
+	if (!name || peek_u64(name) != NAME8('f', 't', 'r', 'a', 'c', 'e', '_', 'e') ||
+	    (peek_u64(name + 8) & 0xffffffffffffffULL) != NAME8('n', 'a', 'b', 'l', 'e', 'd', 0, 0))
+		return 0;
+	return guard(s, CGW_TAMPER_KNOB, CGW_KNOB_FTRACE_ENABLED);
 }
 
 /*

@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 6
+#define CGW_ABI_VERSION 7
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
@@ -326,8 +326,8 @@ struct cgw_record {
 struct cgw_exe_identity {
 	__u64 dev;
 	__u64 ino;
-	__u32 manager; /* executed cgwarden's binary as the child of a manager (see the seal) */
-	__u32 pad;
+	__u32 manager;      /* executed cgwarden's binary, forked by a manager (see the seal) */
+	__u32 from_manager; /* forked by a manager, untraced since: kept across exec, never inherited */
 };
 
 /*
@@ -385,6 +385,13 @@ enum cgw_tamper {
 	CGW_TAMPER_RENAME = 8,     /* rename in, out of, or over the pin directory (inode) */
 	CGW_TAMPER_UMOUNT = 9,     /* unmounting the bpffs of the pins (dev) */
 	CGW_TAMPER_PTRACE = 10,    /* ptrace, /proc/PID/mem or pidfd_getfd of a manager (its pid) */
+	CGW_TAMPER_BPF_COMMAND = 11, /* a bpf(2) command not open to non-managers (cmd << 32 | object id) */
+	CGW_TAMPER_KNOB = 12,      /* writing a kernel knob that switches BPF trampolines off (enum cgw_knob) */
+};
+
+/* The kernel knobs the seal guards: record.object of CGW_TAMPER_KNOB. */
+enum cgw_knob {
+	CGW_KNOB_FTRACE_ENABLED = 1, /* kernel.ftrace_enabled = 0 unhooks every BPF trampoline */
 };
 
 #endif /* CGWARDEN_H */

@@ -33,6 +33,7 @@ typedef _Bool bool;
 #define PR_SET_MM 35
 #define FMODE_WRITE 0x2
 #define PTRACE_MODE_ATTACH 0x02
+#define PROC_SUPER_MAGIC 0x9fa0
 
 typedef unsigned int fmode_t;
 
@@ -83,9 +84,30 @@ struct inode {
 	unsigned long i_ino;
 } __attribute__((preserve_access_index));
 
+struct qstr {
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry;
+struct path {
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+/* Linux 6.18 wraps f_path in an anonymous union: CO-RE finds it there too. */
 struct file {
+	struct path f_path;
 	struct inode *f_inode;
 	void *private_data;
+} __attribute__((preserve_access_index));
+
+/* A sysctl's table entry, and the procfs inode that carries it (NULL for any other proc file). */
+struct ctl_table {
+	const char *procname;
+} __attribute__((preserve_access_index));
+
+struct proc_inode {
+	struct ctl_table *sysctl_entry;
+	struct inode vfs_inode;
 } __attribute__((preserve_access_index));
 
 struct fdtable {
@@ -98,6 +120,7 @@ struct files_struct {
 } __attribute__((preserve_access_index));
 
 struct dentry {
+	struct qstr d_name;
 	struct inode *d_inode;
 } __attribute__((preserve_access_index));
 
@@ -109,17 +132,19 @@ struct bpf_map {
 	u32 id;
 } __attribute__((preserve_access_index));
 
+struct bpf_prog;
+
 struct bpf_link {
 	u32 id;
+	struct bpf_prog *prog;
 } __attribute__((preserve_access_index));
-
-struct bpf_prog;
 
 struct bpf_prog_aux {
 	u32 id;
 	u32 used_map_cnt;
 	struct bpf_map **used_maps;
 	struct bpf_prog *dst_prog;
+	const char *attach_func_name;
 } __attribute__((preserve_access_index));
 
 struct bpf_prog {

@@ -100,8 +100,9 @@ function build(): void {
   sh([BUN, "scripts/build.ts", "--verify"], "checking embedded/ against bpf/");
   sh([BUN, "scripts/build.ts"], "building dist/cgwarden");
   mkdirSync(join(ROOT, "dist/test"), { recursive: true });
-  for (const fixture of ["mover", "attacker", "intruder"]) buildFixture(fixture);
-  for (const kind of ["fentry", "fmod_ret", "lsm"]) buildBpfFixture("intruder", kind);
+  for (const fixture of ["mover", "attacker"]) buildFixture(fixture);
+  buildFixture("intruder", ["-lbpf"]);
+  for (const kind of ["fentry", "fmod_ret", "lsm", "iter"]) buildBpfFixture("intruder", kind);
   buildBpfFixture("hook-conformance");
 }
 
@@ -123,11 +124,11 @@ function buildBpfFixture(name: string, kind?: string): void {
  * Rebuilt only when its source is newer: the suites match --exe rules by
  * inode, and a fixture replaced under a running guest would match no more.
  */
-function buildFixture(name: string): void {
+function buildFixture(name: string, libraries: string[] = []): void {
   const src = join(ROOT, `test/fixtures/${name}.c`);
   const out = join(ROOT, `dist/test/${name}`);
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
-  sh(["cc", "-O2", "-Wall", "-pthread", "-o", out, src], `building the ${name} fixture`);
+  sh(["cc", "-O2", "-Wall", "-pthread", "-o", out, src, ...libraries], `building the ${name} fixture`);
 }
 
 /** The TypeScript compiler's check of the whole tree (tsconfig.json): one counted test. */

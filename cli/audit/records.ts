@@ -1,10 +1,11 @@
 // Decision records from the pinned flight recorder, and how admins read them.
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import type { PinnedState } from "../pins/state.ts";
-import { RecordLayout, Verdict, Via, tamperName, viaName, type RecordValue, type TamperName } from "../object/abi.ts";
+import { RecordLayout, Verdict, Via, knobName, tamperName, viaName, type RecordValue, type TamperName } from "../object/abi.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
 import { mechanismByCode } from "../object/mechanism.ts";
 import { CliError, UsageError } from "../errors.ts";
+import { BPF_COMMANDS } from "../libbpf/uapi.ts";
 import { u32Key as key } from "../object/struct.ts";
 import type { ReplayRecord } from "../policy/what-if.ts";
 
@@ -90,6 +91,15 @@ export interface RecordView {
   tamper: { kind: string; object: string } | null;
 }
 
+/** A refused bpf(2) command: object is cmd << 32 | the id of cgwarden's object it named (0: the command itself is refused). */
+function bpfCommandObject(object: bigint, mapNames: ReadonlyMap<number, string>): string {
+  const cmd = Number(object >> 32n);
+  const id = Number(object & 0xffffffffn);
+  const name = BPF_COMMANDS[cmd] ?? `bpf command ${cmd}`;
+  if (!id) return `${name} (not open to non-managers while sealed)`;
+  return `${name} on ${mapNames.has(id) ? `maps/${mapNames.get(id)} (map id ${id})` : `cgwarden's object id ${id}`}`;
+}
+
 /** What a tamper record's object is, in words: enum cgw_tamper in bpf/cgwarden.h says what `object` holds. */
 function tamperObject(kind: TamperName | undefined, object: bigint, mapNames: ReadonlyMap<number, string>): string {
   const map = (id: bigint) => (mapNames.has(Number(id)) ? `maps/${mapNames.get(Number(id))} (map id ${id})` : `map id ${id}`);
@@ -112,6 +122,10 @@ function tamperObject(kind: TamperName | undefined, object: bigint, mapNames: Re
       return `unmounting the bpffs of the pins (dev ${object >> 8n}:${object & 0xffn})`;
     case "ptrace":
       return `ptrace, /proc/PID/mem or pidfd_getfd of manager process ${object}`;
+    case "bpf-command":
+      return bpfCommandObject(object, mapNames);
+    case "knob":
+      return `writing ${knobName(Number(object)) ?? `kernel knob ${object}`}`;
     default:
       return `object ${object}`;
   }

@@ -18,6 +18,18 @@ export const BpfMapType = {
 /** enum bpf_attach_type: those of the object's tracing and LSM links. */
 export const BpfAttachType = { BPF_TRACE_FENTRY: 24, BPF_TRACE_FEXIT: 25, BPF_LSM_MAC: 27 } as const;
 
+/** enum bpf_cmd, in order: how a refused bpf(2) command is named in the audit (BPF_TOKEN_CREATE is 6.9's). */
+export const BPF_COMMANDS = [
+  "BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_MAP_UPDATE_ELEM", "BPF_MAP_DELETE_ELEM", "BPF_MAP_GET_NEXT_KEY",
+  "BPF_PROG_LOAD", "BPF_OBJ_PIN", "BPF_OBJ_GET", "BPF_PROG_ATTACH", "BPF_PROG_DETACH", "BPF_PROG_TEST_RUN",
+  "BPF_PROG_GET_NEXT_ID", "BPF_MAP_GET_NEXT_ID", "BPF_PROG_GET_FD_BY_ID", "BPF_MAP_GET_FD_BY_ID",
+  "BPF_OBJ_GET_INFO_BY_FD", "BPF_PROG_QUERY", "BPF_RAW_TRACEPOINT_OPEN", "BPF_BTF_LOAD", "BPF_BTF_GET_FD_BY_ID",
+  "BPF_TASK_FD_QUERY", "BPF_MAP_LOOKUP_AND_DELETE_ELEM", "BPF_MAP_FREEZE", "BPF_BTF_GET_NEXT_ID",
+  "BPF_MAP_LOOKUP_BATCH", "BPF_MAP_LOOKUP_AND_DELETE_BATCH", "BPF_MAP_UPDATE_BATCH", "BPF_MAP_DELETE_BATCH",
+  "BPF_LINK_CREATE", "BPF_LINK_UPDATE", "BPF_LINK_GET_FD_BY_ID", "BPF_LINK_GET_NEXT_ID", "BPF_ENABLE_STATS",
+  "BPF_ITER_CREATE", "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP", "BPF_TOKEN_CREATE",
+] as const;
+
 /** enum bpf_link_type: tp_btf programs' links. */
 export const BPF_LINK_TYPE_RAW_TRACEPOINT = 1;
 /** Map update flag: create or replace. */

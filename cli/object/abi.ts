@@ -91,6 +91,11 @@ export const Tamper = {
   "map-open": H.CGW_TAMPER_MAP_OPEN, "map-write": H.CGW_TAMPER_MAP_WRITE, "prog-uses": H.CGW_TAMPER_PROG_USES,
   link: H.CGW_TAMPER_LINK, "bpf-locked": H.CGW_TAMPER_BPF_LOCKED, unlink: H.CGW_TAMPER_UNLINK,
   rename: H.CGW_TAMPER_RENAME, umount: H.CGW_TAMPER_UMOUNT, ptrace: H.CGW_TAMPER_PTRACE,
+  "bpf-command": H.CGW_TAMPER_BPF_COMMAND, knob: H.CGW_TAMPER_KNOB,
 } as const;
 export type TamperName = keyof typeof Tamper;
+
+/** enum cgw_knob: the kernel knob a refused write aimed at, as its sysctl name. */
+export const Knob = { "kernel.ftrace_enabled": H.CGW_KNOB_FTRACE_ENABLED } as const;
+export const knobName = decoder(Knob);
 export const tamperName = decoder(Tamper);

@@ -2,7 +2,7 @@
 // Struct layouts come from the compiler's BTF; cli/object/abi.ts gives them names.
 import { defineStruct } from "./struct.ts";
 
-export const CGW_ABI_VERSION = 6;
+export const CGW_ABI_VERSION = 7;
 export const CGW_COMM_LEN = 16;
 export const CGW_DIR_TEMPLATES = 16;
 export const CGW_GATE_SLOTS = 64;
@@ -77,6 +77,11 @@ export const CGW_TAMPER_UNLINK = 7;
 export const CGW_TAMPER_RENAME = 8;
 export const CGW_TAMPER_UMOUNT = 9;
 export const CGW_TAMPER_PTRACE = 10;
+export const CGW_TAMPER_BPF_COMMAND = 11;
+export const CGW_TAMPER_KNOB = 12;
+
+// enum cgw_knob
+export const CGW_KNOB_FTRACE_ENABLED = 1;
 
 /** struct cgw_lock */
 export interface LockValue extends Record<string, number> {
@@ -352,11 +357,13 @@ export interface ExeIdentityValue extends Record<string, bigint | number> {
   dev: bigint;
   ino: bigint;
   manager: number;
+  from_manager: number;
 }
 export const ExeIdentityLayout = defineStruct<ExeIdentityValue>("cgw_exe_identity", 24, [
   { name: "dev", type: "u64", offset: 0 },
   { name: "ino", type: "u64", offset: 8 },
   { name: "manager", type: "u32", offset: 16 },
+  { name: "from_manager", type: "u32", offset: 20 },
 ]);
 
 /** struct cgw_manager */

@@ -102,14 +102,17 @@ export function mechanismByCode(code: number): Mechanism | undefined {
  * policy costs these hooks nothing. Each hook, and why it is needed:
  */
 export const SEAL_HOOKS: Record<string, { hook: string; why: string }> = {
-  cgwarden_seal_bpf: { hook: "bpf_lsm_bpf", why: "map writes through fds opened before the seal; link detach and update" },
+  cgwarden_seal_bpf: { hook: "bpf_lsm_bpf", why: "every bpf(2) command: only reads are open to non-managers on cgwarden's objects, and no map-element iterator" },
   cgwarden_seal_bpf_map: { hook: "bpf_lsm_bpf_map", why: "every new fd to a map, by id or pinned path" },
   cgwarden_seal_bpf_prog: { hook: "bpf_lsm_bpf_prog", why: "new programs using cgwarden's maps or attaching to its programs; --lock-bpf" },
   cgwarden_seal_unlink: { hook: "bpf_lsm_inode_unlink", why: "unpinning: the pins keep the links and maps alive" },
   cgwarden_seal_rmdir: { hook: "bpf_lsm_inode_rmdir", why: "removing the pin directories" },
   cgwarden_seal_rename: { hook: "bpf_lsm_inode_rename", why: "moving pins out of, into or over the pin directories" },
   cgwarden_seal_umount: { hook: "bpf_lsm_sb_umount", why: "unmounting the bpffs that holds the pins, lazily too" },
-  cgwarden_seal_ptrace: { hook: "bpf_lsm_ptrace_access_check", why: "ptrace, /proc/PID/mem and pidfd_getfd of a manager" },
+  cgwarden_seal_ptrace: { hook: "bpf_lsm_ptrace_access_check", why: "ptrace, /proc/PID/mem and pidfd_getfd of a manager; a traced child of a manager is no longer one" },
+  cgwarden_seal_traceme: { hook: "bpf_lsm_ptrace_traceme", why: "PTRACE_TRACEME, the other way to be traced" },
+  cgwarden_seal_fork: { hook: "bpf_lsm_task_alloc", why: "marks the processes a manager forks: a manager's CLI is one of them, never an orphan PID 1 adopted" },
+  cgwarden_seal_knob: { hook: "bpf_lsm_file_permission", why: "writes to kernel.ftrace_enabled, which unhooks every BPF trampoline" },
 };
 export const SEAL_PROGRAMS = Object.keys(SEAL_HOOKS);
 

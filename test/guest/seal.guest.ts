@@ -11,7 +11,7 @@
 // The manager is a copy of test/fixtures/intruder.c's `manage` (fork, exec,
 // wait), so that "cgwarden run by a manager" is a real child process of it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SettingsLayout } from "../../cli/object/abi.ts";
 import { openState } from "../../cli/pins/state.ts";
@@ -77,6 +77,53 @@ function leHex(n: bigint, bytes = 8): string[] {
   return Array.from({ length: bytes }, (_, i) => ((n >> (8n * BigInt(i))) & 0xffn).toString(16).padStart(2, "0"));
 }
 
+const ftraceEnabled = () => readFileSync("/proc/sys/kernel/ftrace_enabled", "utf8").trim() === "1";
+/** Opened by root before the seal, written after it. */
+let ftraceFd = -1;
+
+async function programId(): Promise<number> {
+  const programs: Array<{ program: string; progId?: number; id?: number }> = (await json("status")).programs;
+  const r = run(["bpftool", "prog", "show", "name", programs[0]!.program, "--json"]);
+  return (JSON.parse(r.out) as { id: number }).id;
+}
+
+async function linkId(): Promise<number> {
+  return ((await json("status")).programs as Array<{ linkId: number }>)[0]!.linkId;
+}
+
+/**
+ * The red team's orphan: a subshell starts `setsid sh`, which sleeps, then
+ * execs cgwarden unload; the subshell exits at once, so PID 1 (or the
+ * nearest subreaper) adopts the sleeper before its exec. Waits for it.
+ */
+async function orphanRoute(prefix: string[]): Promise<Run> {
+  rmSync("/tmp/orphan.err", { force: true });
+  const r = run([...prefix, `(setsid sh -c 'sleep 1; exec ${BINARY} unload 2>/tmp/orphan.err' &)`]);
+  for (let i = 0; i < 100 && !existsSync("/tmp/orphan.done"); i++) {
+    await Bun.sleep(100);
+    if (existsSync("/tmp/orphan.err") && readFileSync("/tmp/orphan.err", "utf8").includes("\n")) break;
+  }
+  await Bun.sleep(300);
+  const err = existsSync("/tmp/orphan.err") ? readFileSync("/tmp/orphan.err", "utf8").trim() : "";
+  return { code: err ? 1 : r.code, out: "", err: err || "no output from the orphan's cgwarden" };
+}
+const orphanRefused = (r: Run) => /is sealed/.test(r.err);
+
+/** A manager's child, traced by root before it execs `cgwarden unload` (its pid found under the manager). */
+async function tracedRoute(holdMs: number): Promise<Run> {
+  const manager = Bun.spawn([MANAGER, "manage", "/bin/sh", "-c", `sleep 1; exec ${BINARY} unload`], { stdout: "pipe", stderr: "pipe" });
+  let child = 0;
+  for (let i = 0; i < 50 && !child; i++) {
+    await Bun.sleep(20);
+    const list = existsSync(`/proc/${manager.pid}/task/${manager.pid}/children`) ? readFileSync(`/proc/${manager.pid}/task/${manager.pid}/children`, "utf8").trim() : "";
+    child = Number(list.split(" ")[0] || 0);
+  }
+  const seize = run([INTRUDER, "seize", String(child), String(holdMs)]);
+  const code = await manager.exited;
+  const err = (await new Response(manager.stderr).text()).trim();
+  return { code, out: seize.out, err: err || `exit ${code}; ${seize.out}` };
+}
+
 const pins = () => ["maps", "links", "progs"].flatMap((d) => (existsSync(join(PIN_DIR, d)) ? readdirSync(join(PIN_DIR, d)).map((e) => `${d}/${e}`) : []));
 
 /** The one-line refusal of a sealed policy, exit 1. */
@@ -84,9 +131,11 @@ const sealedLine = (r: Run) => r.code === 1 && /is sealed/.test(r.err) && !/\n/.
 
 let routes = 0;
 let lifted = 0;
+/** The routes of one pass, and how many held (refused, lock in force, pins intact). */
+const tally = { routes: 0, held: 0 };
 
 /** One tamper route: it must fail, leave every pin, and leave the lock in force. */
-function route(name: string, act: () => Run | Promise<Run>, expectRefusal: (r: Run) => boolean = (r) => r.code !== 0) {
+function tamperRoute(name: string, act: () => Run | Promise<Run>, expectRefusal: (r: Run) => boolean = (r) => r.code !== 0) {
   test(`seal: ${name}`, async () => {
     const before = pins();
     const r = await act();
@@ -94,65 +143,17 @@ function route(name: string, act: () => Run | Promise<Run>, expectRefusal: (r: R
     const holds = lockHolds();
     const intact = JSON.stringify(pins()) === JSON.stringify(before);
     routes++;
+    tally.routes++;
+    if (refused && holds && intact) tally.held++;
     if (!holds) lifted++;
     console.log(`seal: ${name}: ${refused && holds && intact ? "refused" : "NOT REFUSED"} (${firstLine(r) || `exit ${r.code}`}; lock ${holds ? "held" : "LIFTED"}${intact ? "" : "; pins changed"})`);
     expect({ refused, holds, intact }).toEqual({ refused: true, holds: true, intact: true });
   });
 }
 
-beforeAll(async () => {
-  copyFileSync(join(FIXTURES, "intruder"), MANAGER);
-  copyFileSync(join(FIXTURES, "intruder"), INTRUDER);
-  copyFileSync(join(FIXTURES, "attacker"), ATTACKER);
-  for (const f of [MANAGER, INTRUDER, ATTACKER]) Bun.spawnSync(["chmod", "755", f]);
-  await cgw("unload");
-  mkcg(SVC.La, SVC.O, SVC.M);
-  task = Bun.spawn(["sleep", "3600"]);
-  place(task.pid, SVC.La);
-  await ok("load");
-  await ok("lock", `/${SVC.L}`, "--out");
-  expect(lockHolds()).toBe(true);
-  // A writable fd opened before the seal, kept by a process that is no manager.
-  holder = new LineProcess(Bun.spawn([INTRUDER, "hold-write", join(PIN_DIR, "maps/locks")], { stdin: "pipe", stdout: "pipe" }));
-  expect(await holder.line()).toBe("ok ready");
-});
-
-afterAll(async () => {
-  asManager("unseal");
-  holder?.proc.kill(9);
-  task?.kill(9);
-  await cleanup();
-});
-
-describe(`seal on ${KERNEL}`, () => {
-  test("check reports the hooks the seal needs", async () => {
-    const r = await json("check");
-    expect(r.items.find((i: { id: string }) => i.id === "seal-hooks")?.state).toBe("ok");
-  });
-
-  test("seal --manager-exe: sealed, status names the manager, and sealing again changes nothing", async () => {
-    const r = asRoot("seal", "--manager-exe", MANAGER, "--json");
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ changed: true, seal: { sealed: true, lockBpf: false, managers: [{ exe: MANAGER, pid: null }] } });
-    const status = await json("status");
-    expect(status.seal).toMatchObject({ sealed: true, managers: [{ exe: MANAGER }] });
-    expect(status.programs.map((p: { program: string }) => p.program)).toContain("cgwarden_seal_bpf_map");
-    const again = asRoot("seal", "--manager-exe", MANAGER, "--json"); // a provisioning script's second run
-    expect(again.code).toBe(0);
-    expect(JSON.parse(again.out).changed).toBe(false);
-    expect(sealedLine(asRoot("seal", "--manager-exe", MANAGER, "--lock-bpf"))).toBe(true); // a change needs a manager
-    expect(lockHolds()).toBe(true);
-  });
-
-  test("bad seals are refused and change nothing", () => {
-    expect(asManager("seal").code).toBe(2);
-    expect(asManager("seal", "--until-reboot", "--manager-exe", MANAGER).code).toBe(2);
-    expect(firstLine(asManager("seal", "--manager-exe", "/nonexistent"))).toContain("does not exist");
-    expect(firstLine(asManager("seal", "--manager-pid", "999999"))).toContain("does not exist");
-  });
-
-  // ---- every route, by root ------------------------------------------------------
-
+/** Every tamper route, by root (this test process, or a tool it runs, none a manager). */
+function everyRoute(pass: string): void {
+  const route = (name: string, act: () => Run | Promise<Run>, expectRefusal?: (r: Run) => boolean) => tamperRoute(`${name} (${pass})`, act, expectRefusal);
   const sealed = sealedLine;
   route("cgwarden unload", () => asRoot("unload"), sealed);
   route("cgwarden unlock", () => asRoot("unlock", `/${SVC.L}`), sealed);
@@ -195,6 +196,104 @@ describe(`seal on ${KERNEL}`, () => {
   route("umount -l of the bpffs", () => run(["umount", "-l", "/sys/fs/bpf"]));
   route("a forged exe: root's process with /proc/self/exe pointing at the manager", () => run([ATTACKER, "forge-exe-bpf", MANAGER, join(PIN_DIR, "maps/locks")]), (r) => /^err 1 .*forged=yes/.test(r.out));
 
+  // The outside red team's routes.
+  route("a map-element iterator writes maps/locks through a read-only fd", () => run([INTRUDER, "iter-write", join(PIN_DIR, "maps/locks"), join(FIXTURES, "intruder-iter.bpf.o")]), (r) => r.out.startsWith("err 1 "));
+  route("a map-element iterator writes maps/seal through a read-only fd", () => run([INTRUDER, "iter-write", join(PIN_DIR, "maps/seal"), join(FIXTURES, "intruder-iter.bpf.o")]), (r) => r.out.startsWith("err 1 "));
+  route("sysctl kernel.ftrace_enabled=0 (every BPF trampoline off)", () => run(["sh", "-c", "echo 0 > /proc/sys/kernel/ftrace_enabled"]), (r) => r.code !== 0 && ftraceEnabled());
+  route("kernel.ftrace_enabled=0 through an fd opened before the seal", () => {
+    try {
+      writeSync(ftraceFd, "0\n", 0);
+      return { code: 0, out: "written", err: "" };
+    } catch (e) {
+      return { code: 1, out: "", err: String((e as Error).message) };
+    }
+  }, (r) => r.code !== 0 && ftraceEnabled());
+  route("an orphan PID 1 adopts execs cgwarden unload (--manager-pid 1)", () => orphanRoute(["sh", "-c"]), orphanRefused);
+  route("an orphan a manager (subreaper) adopts execs cgwarden unload", () => orphanRoute([MANAGER, "reap", "/bin/sh", "-c"]), orphanRefused);
+  route("ptrace of a manager's child before it execs cgwarden unload, held through the exec", () => tracedRoute(3000), (r) => sealed(r));
+  route("ptrace of a manager's child, detached before it execs cgwarden unload", () => tracedRoute(200), (r) => sealed(r));
+  route("BPF_OBJ_PIN of a read-only fd to maps/locks (a second pin)", () => run([INTRUDER, "pin", join(PIN_DIR, "maps/locks"), "/sys/fs/bpf/seal-copy"]), (r) => r.out.startsWith("err 1 ") && !existsSync("/sys/fs/bpf/seal-copy"));
+  route("BPF_MAP_FREEZE of maps/locks through a read-only fd", () => run([INTRUDER, "freeze", join(PIN_DIR, "maps/locks")]), (r) => r.out.startsWith("err 1 "));
+  route("BPF_PROG_BIND_MAP of maps/locks to a new program", () => run([INTRUDER, "bind-map", join(PIN_DIR, "maps/locks")]), (r) => r.out.startsWith("err 1 "));
+  route("BPF_PROG_TEST_RUN of a cgwarden program", async () => run([INTRUDER, "test-run", String(await programId())]), (r) => r.out.startsWith("err 1 "));
+  route("BPF_LINK_UPDATE of a cgwarden link", async () => run([INTRUDER, "link-update", String(await linkId())]), (r) => r.out.startsWith("err 1 "));
+  route("a bpf(2) command the seal does not know (200)", () => run([INTRUDER, "bpf-cmd", "200"]), (r) => r.out.startsWith("err 1 "));
+  route("bpftool map pin of maps/settings elsewhere", () => run(["bpftool", "map", "pin", "pinned", join(PIN_DIR, "maps/settings"), "/sys/fs/bpf/seal-copy2"]), (r) => r.code !== 0 && !existsSync("/sys/fs/bpf/seal-copy2"));
+}
+
+beforeAll(async () => {
+  copyFileSync(join(FIXTURES, "intruder"), MANAGER);
+  copyFileSync(join(FIXTURES, "intruder"), INTRUDER);
+  copyFileSync(join(FIXTURES, "attacker"), ATTACKER);
+  for (const f of [MANAGER, INTRUDER, ATTACKER]) Bun.spawnSync(["chmod", "755", f]);
+  await cgw("unload");
+  mkcg(SVC.La, SVC.O, SVC.M);
+  task = Bun.spawn(["sleep", "3600"]);
+  place(task.pid, SVC.La);
+  await ok("load");
+  await ok("lock", `/${SVC.L}`, "--out");
+  expect(lockHolds()).toBe(true);
+  // A writable fd opened before the seal, kept by a process that is no manager.
+  holder = new LineProcess(Bun.spawn([INTRUDER, "hold-write", join(PIN_DIR, "maps/locks")], { stdin: "pipe", stdout: "pipe" }));
+  expect(await holder.line()).toBe("ok ready");
+  ftraceFd = openSync("/proc/sys/kernel/ftrace_enabled", "w");
+});
+
+afterAll(async () => {
+  asManager("unseal");
+  holder?.proc.kill(9);
+  task?.kill(9);
+  await cleanup();
+});
+
+describe(`seal on ${KERNEL}`, () => {
+  test("check reports the hooks the seal needs", async () => {
+    const r = await json("check");
+    expect(r.items.find((i: { id: string }) => i.id === "seal-hooks")?.state).toBe("ok");
+  });
+
+  test("seal --manager-exe: sealed, status names the manager, and sealing again changes nothing", async () => {
+    const r = asRoot("seal", "--manager-exe", MANAGER, "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ changed: true, seal: { sealed: true, lockBpf: false, managers: [{ exe: MANAGER, pid: null }] } });
+    const status = await json("status");
+    expect(status.seal).toMatchObject({ sealed: true, managers: [{ exe: MANAGER }] });
+    expect(status.programs.map((p: { program: string }) => p.program)).toContain("cgwarden_seal_bpf_map");
+    const again = asRoot("seal", "--manager-exe", MANAGER, "--json"); // a provisioning script's second run
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.out).changed).toBe(false);
+    expect(sealedLine(asRoot("seal", "--manager-exe", MANAGER, "--lock-bpf"))).toBe(true); // a change needs a manager
+    expect(lockHolds()).toBe(true);
+  });
+
+  test("bad seals are refused and change nothing", () => {
+    expect(asManager("seal").code).toBe(2);
+    expect(asManager("seal", "--until-reboot", "--manager-exe", MANAGER).code).toBe(2);
+    expect(firstLine(asManager("seal", "--manager-exe", "/nonexistent"))).toContain("does not exist");
+    expect(firstLine(asManager("seal", "--manager-pid", "999999"))).toContain("does not exist");
+  });
+
+  test("PID 1 (the guest's init) becomes a second manager, as `--manager-pid 1` makes systemd one", () => {
+    expect(asManager("seal", "--manager-exe", MANAGER, "--manager-pid", "1").code).toBe(0);
+    expect(JSON.parse(asRoot("status", "--json").out).seal.managers.map((m: { pid: number | null }) => m.pid)).toEqual([null, 1]);
+  });
+
+  // ---- every route, by root: without --lock-bpf, then with it ----------------------
+
+  for (const lockBpf of [false, true]) {
+    const pass = lockBpf ? "with --lock-bpf" : "without --lock-bpf";
+    if (lockBpf)
+      test("reseal with --lock-bpf for the second pass", () => {
+        expect(asManager("seal", "--manager-exe", MANAGER, "--manager-pid", "1", "--lock-bpf").code).toBe(0);
+        tally.routes = tally.held = 0;
+      });
+    everyRoute(pass);
+    test(`seal: routes ${pass} on ${KERNEL}`, () => {
+      console.log(`seal: routes: ${tally.routes}, held ${tally.held}, lifted ${tally.routes - tally.held} (${pass})`);
+      expect(tally.held).toBe(tally.routes);
+    });
+  }
+
   test("a manager's process: no fd of it can be taken, nor its memory written", () => {
     // A long-lived manager: intruder's manage, waiting for its sleeping child.
     const manager = Bun.spawn([MANAGER, "manage", "/bin/sleep", "60"]);
@@ -222,7 +321,7 @@ describe(`seal on ${KERNEL}`, () => {
     const tampers = records.filter((r) => r.via === "tamper");
     const kinds = [...new Set(tampers.map((r) => r.tamper!.kind))].sort();
     console.log(`seal: ${tampers.length} tamper records, kinds ${kinds.join(", ")}`);
-    for (const k of ["map-open", "map-write", "prog-uses", "unlink", "rename", "umount", "ptrace"]) expect(kinds).toContain(k);
+    for (const k of ["map-open", "map-write", "prog-uses", "unlink", "rename", "umount", "ptrace", "bpf-command", "knob"]) expect(kinds).toContain(k);
     expect(tampers.some((r) => r.actor.comm === "bpftool")).toBe(true);
     const text = await ok("audit");
     expect(text).toMatch(/tamper +bpftool\[\d+\] uid 0 .*map-open: an fd to maps\/locks/);
@@ -277,7 +376,7 @@ describe(`seal on ${KERNEL}`, () => {
     expect(JSON.parse(asRoot("status", "--json").out).seal.sealed).toBe(true);
     expect(JSON.parse(asRoot("apply", "/tmp/seal-file.toml", "--json").out).changed).toBe(false);
     writeFileSync("/tmp/seal-nofile.toml", `[[lock]]\npath = "/${SVC.L}"\ndirections = ["out"]\n`);
-    expect(sealed(asRoot("apply", "/tmp/seal-nofile.toml"))).toBe(true);
+    expect(sealedLine(asRoot("apply", "/tmp/seal-nofile.toml"))).toBe(true);
     expect(JSON.parse(asManager("apply", "/tmp/seal-nofile.toml", "--json").out)).toMatchObject({ changed: true, sealChanged: true });
     expect(JSON.parse(asRoot("status", "--json").out).seal.sealed).toBe(false);
     expect(lockHolds()).toBe(true);
