@@ -1554,7 +1554,9 @@ static __noinline int is_manager(struct task_struct *t, struct cgw_seal *s)
  * where it belongs. A manager's mark needs the process's own origin (the
  * fork by a manager that cgwarden_fork saw), never its current parent,
  * which adoption gives: an orphan's parent is PID 1 or a subreaper. A
- * process traced at exec runs whatever its tracer makes it run.
+ * process traced at exec runs whatever its tracer makes it run: it is not
+ * marked. Nor is one whose environment makes other code run in it: the
+ * seal's cgwarden_seal_exec_env, on the same hook, takes that back.
  */
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
@@ -1610,6 +1612,162 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cgw_record);
 } tamper_scratch SEC(".maps");
+
+/*
+ * The environment a manager's cgwarden starts with: variables that make
+ * the dynamic loader or the Bun runtime run other code than the binary's
+ * own. LD_* (ld.so: LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH for the libbpf
+ * it dlopens), GLIBC_TUNABLES, BUN_* (BUN_OPTIONS="--preload x",
+ * BUN_BE_BUN=1, BUN_JSC_*), JSC_* (JavaScriptCore's options), and
+ * NODE_OPTIONS and NODE_PATH. Other NODE_* variables are left alone:
+ * NODE_ENV and NODE_EXTRA_CA_CERTS are everywhere and run no code.
+ */
+#define ENV_CHUNK 128
+#define ENV_HEAD 16 /* the longest name checked, with its '=' */
+
+struct env_scan {
+	__u64 addr;  /* the next byte to read, in the new mm */
+	__u64 end;   /* the end of the stack that holds the strings */
+	__u32 argc;  /* strings before the environment */
+	__u32 total; /* argc + envc */
+	__u32 index; /* the string addr is in */
+	__u32 pos;   /* bytes of it seen */
+	__u32 unsafe;
+	__u32 pad;
+	char head[ENV_HEAD];
+	char buf[ENV_CHUNK];
+};
+
+/*
+ * The scan's state lives in task storage, not on the stack: a sleepable
+ * program may be preempted (so no per-CPU scratch), and Linux 6.1's
+ * verifier, which models a bpf_loop() callback as called once, mistook
+ * what the callbacks wrote to the caller's stack for the initial zeros and
+ * dropped the verdict. Map memory it never assumes.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct env_scan);
+} env_scans SEC(".maps");
+
+struct env_scan_ctx {
+	struct env_scan *w;
+};
+
+static __always_inline int starts(const char *s, __u32 n, const char *prefix, __u32 len)
+{
+	if (n < len)
+		return 0;
+	for (__u32 i = 0; i < len; i++)
+		if (s[i] != prefix[i])
+			return 0;
+	return 1;
+}
+
+static __always_inline int overriding(const char *h, __u32 n)
+{
+	return starts(h, n, "LD_", 3) || starts(h, n, "BUN_", 4) || starts(h, n, "JSC_", 4) ||
+	       starts(h, n, "NODE_OPTIONS=", 13) || starts(h, n, "NODE_PATH=", 10) ||
+	       starts(h, n, "GLIBC_TUNABLES=", 15);
+}
+
+/* One byte of a chunk: a string's first bytes go to head, and the string is judged at its NUL. */
+static long scan_env_byte(__u32 i, struct env_scan_ctx *ctx)
+{
+	struct env_scan *w = ctx->w;
+
+	char c;
+
+	if (!w)
+		return 1;
+	c = w->buf[i & (ENV_CHUNK - 1)];
+	if (c) {
+		if (w->pos < ENV_HEAD)
+			w->head[w->pos & (ENV_HEAD - 1)] = c;
+		w->pos++;
+		return 0;
+	}
+	if (w->index >= w->argc && overriding(w->head, w->pos)) {
+		w->unsafe = 1;
+		return 1;
+	}
+	w->pos = 0;
+	return ++w->index >= w->total;
+}
+
+/*
+ * One chunk of the strings, read from the new mm, then its bytes one
+ * bpf_loop() step each: a callback is verified once, where an unrolled
+ * loop over the chunk multiplies the verifier's states (Linux 7.2 ran out
+ * of memory on one).
+ */
+static long scan_env_chunk(__u32 step, struct env_scan_ctx *ctx)
+{
+	struct env_scan *w = ctx->w;
+	__u64 left;
+	__u32 len;
+
+	if (!w || w->index >= w->total || w->unsafe)
+		return 1;
+	left = w->end > w->addr ? w->end - w->addr : 0;
+	len = left < ENV_CHUNK ? (__u32)left : ENV_CHUNK;
+	if (!len || bpf_copy_from_user(w->buf, len & (ENV_CHUNK - 1) ? len & (ENV_CHUNK - 1) : ENV_CHUNK, (void *)w->addr)) {
+		w->unsafe = 1; /* strings that cannot be read whole: refuse rather than guess */
+		return 1;
+	}
+	bpf_loop(len, scan_env_byte, ctx, 0);
+	w->addr += len;
+	return 0;
+}
+
+/*
+ * On the same hook as cgwarden_exec. Where a process a manager forked
+ * executes cgwarden's binary, it reads the new program's environment and,
+ * if it overrides the loader or the runtime, takes back both the process's
+ * origin and any manager mark: the two programs are right in either order
+ * (6.12 runs the one attached last first; 6.1 was seen to run
+ * cgwarden_exec first). current->mm is already the new
+ * program's: its stack holds the argument and environment strings back to
+ * back, from bprm->p. Sleepable, for bpf_copy_from_user(): libbpf turns
+ * bpf_probe_read_user() into a helper lockdown=confidentiality refuses.
+ */
+SEC("lsm.s/bprm_committed_creds")
+int BPF_PROG(cgwarden_seal_exec_env, struct linux_binprm *bprm)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
+	struct cgw_exe_identity *id = bpf_task_storage_get(&executed, current, 0, 0);
+	struct cgw_seal *s = active_seal();
+	struct env_scan_ctx scan = {};
+	struct env_scan *w;
+	__u64 dev, ino;
+
+	if (!s || !id || !id->from_manager)
+		return 0;
+	file_identity(bprm->file, &dev, &ino);
+	if (dev != s->cli_dev || ino != s->cli_ino)
+		return 0;
+	w = bpf_task_storage_get(&env_scans, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!w) {
+		id->from_manager = 0;
+		id->manager = 0;
+		return 0;
+	}
+	__builtin_memset(w, 0, sizeof(*w));
+	w->addr = bprm->p;
+	w->end = bprm->vma->vm_end;
+	w->argc = bprm->argc;
+	w->total = bprm->argc + bprm->envc;
+	scan.w = w;
+	bpf_loop(1 << 16, scan_env_chunk, &scan, 0);
+	if (w->unsafe || w->index < w->total) {
+		id->from_manager = 0;
+		id->manager = 0;
+	}
+	bpf_task_storage_delete(&env_scans, current);
+	return 0;
+}
 
 /* Records a refused tamper attempt by the current process. */
 static __noinline int record_tamper(__u32 tamper, __u64 object)

@@ -186,8 +186,17 @@ struct task_struct {
 	struct list_head thread_node;
 } __attribute__((preserve_access_index));
 
+struct vm_area_struct {
+	unsigned long vm_end;
+} __attribute__((preserve_access_index));
+
+/* p: the new program's argument and environment strings, back to back, in vma (the new mm's stack). */
 struct linux_binprm {
+	struct vm_area_struct *vma;
 	struct file *file;
+	unsigned long p;
+	int argc;
+	int envc;
 } __attribute__((preserve_access_index));
 
 

@@ -123,7 +123,10 @@ function buildExecutable(): void {
   mkdirSync(join(ROOT, "dist"), { recursive: true });
   // Bytecode, full minification, and one chunk per lazily imported command, so a command loads
   // only its own code: start-up is most of a one-off command's time (see test/bench).
-  run([process.execPath, "build", "--compile", "--bytecode", "--splitting", "--format=esm", "--minify", "cli/main.ts", "--outfile", "dist/cgwarden"]);
+  // The executable reads nothing from where it runs: a bunfig.toml (preload = [...]) or .env in the
+  // working directory would otherwise run code, or set its environment, inside a manager's cgwarden.
+  const noAutoload = ["--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json"];
+  run([process.execPath, "build", "--compile", ...noAutoload, "--bytecode", "--splitting", "--format=esm", "--minify", "cli/main.ts", "--outfile", "dist/cgwarden"]);
   console.log("built dist/cgwarden");
 }
 

@@ -68,7 +68,7 @@ export function reportChange(c: SpecChange, json: boolean | undefined, verb: str
   const changed = c.action !== "unchanged";
   if (json) return printJson({ changed, action: c.action, rule: c.view });
   const what = !changed ? `${verb}: already in place, nothing changed` : `${verb}: ${c.action}`;
-  print(c.view ? `${what}\n${formatRuleLine(c.view)}` : what);
+  print(c.view ? [what, formatRuleLine(c.view), ...c.view.warnings.map((w) => `        ! ${w}`)].join("\n") : what);
 }
 
 /** allow and delegate differ only in the gate they add a rule to. */

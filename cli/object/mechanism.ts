@@ -112,6 +112,7 @@ export const SEAL_HOOKS: Record<string, { hook: string; why: string }> = {
   cgwarden_seal_ptrace: { hook: "bpf_lsm_ptrace_access_check", why: "ptrace, /proc/PID/mem and pidfd_getfd of a manager; a traced child of a manager is no longer one" },
   cgwarden_seal_traceme: { hook: "bpf_lsm_ptrace_traceme", why: "PTRACE_TRACEME, the other way to be traced" },
   cgwarden_seal_fork: { hook: "bpf_lsm_task_alloc", why: "marks the processes a manager forks: a manager's CLI is one of them, never an orphan PID 1 adopted" },
+  cgwarden_seal_exec_env: { hook: "bpf_lsm_bprm_committed_creds", why: "a manager's cgwarden started with loader or Bun runtime overrides in its environment is no manager" },
   cgwarden_seal_knob: { hook: "bpf_lsm_file_permission", why: "writes to kernel.ftrace_enabled, which unhooks every BPF trampoline" },
 };
 export const SEAL_PROGRAMS = Object.keys(SEAL_HOOKS);

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from "node:fs";
 import { Mode, ruleKindName, type RuleValue } from "../object/abi.ts";
 import { processFacts } from "../kernel/procfs.ts";
+import { shown } from "../errors.ts";
 import { directionNames } from "./model.ts";
 import { formatSelectors, selectorsOf } from "./selectors.ts";
 import type { BindState } from "./store.ts";
@@ -51,7 +52,11 @@ export function viewRule(r: RuleValue, bind: BindState): RuleView {
     if (stale) warnings.push(`stale: ${stale}; the rule no longer matches it. Fix: re-run the ${kind} command (or re-apply the policy file), which binds the new file`);
   }
   if (s.uid !== undefined) sel.uid = s.uid;
-  if (s.cgroup !== undefined) sel.cgroup = { path: r.sel_cgroup_path };
+  if (s.cgroup !== undefined) {
+    sel.cgroup = { path: r.sel_cgroup_path, ...bind.selector };
+    if (bind.selector?.state === "waiting")
+      warnings.push(`waiting: no cgroup exists at ${shown(r.sel_cgroup_path)}, the --cgroup selector's path, so the rule matches no actor yet. Fix: check the path (a misspelt one is never bound), or create the cgroup`);
+  }
   if (s.pid) {
     sel.pid = { pid: s.pid.tgid, startTicks: s.pid.startTicks };
     if (!pidAlive(s.pid.tgid, s.pid.startTicks)) warnings.push(`stale: process ${s.pid.tgid} has exited; 'cgwarden remove ${r.id}'`);

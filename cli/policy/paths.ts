@@ -28,10 +28,23 @@ export interface RulePath {
   template?: Template;
 }
 
+/**
+ * The characters no rule path holds: C0, DEL and C1 controls. A character
+ * class body, for a RegExp here and the policy schema's pattern alike, so
+ * that the command line and a file refuse the same paths.
+ */
+export const CONTROL_CHARACTERS = "\\u0000-\\u001f\\u007f-\\u009f";
+const CONTROL = new RegExp(`[${CONTROL_CHARACTERS}]`, "u");
+
+/** Where systemd and every distribution mount cgroup2: a rule path is as seen from there, never through it. */
+export const CGROUP_MOUNT = "/sys/fs/cgroup";
+
 /** Why `path` cannot be a rule's path, or null when it can. */
 export function rulePathProblem(path: string): string | null {
   if (!path.startsWith("/")) return "is not absolute; cgroup paths start with '/' (the root of the cgroup2 hierarchy)";
-  if (/[\x00-\x1f\x7f]/.test(path)) return "contains a control character; cgroup names have none";
+  if (CONTROL.test(path)) return "contains a control character; cgroup names in rules have none";
+  if (path === CGROUP_MOUNT || path.startsWith(`${CGROUP_MOUNT}/`))
+    return `names the cgroup2 mount point; write the path as seen from the mount, like ${path.slice(CGROUP_MOUNT.length) || "/"}`;
   if (/[\uFFFD\uD800-\uDFFF]/u.test(path)) return "is not valid UTF-8 text; cgwarden names cgroups by UTF-8 paths";
   if (Buffer.byteLength(path) >= PATH_LEN - 1) return `is ${Buffer.byteLength(path)} bytes long; rule paths are at most ${PATH_LEN - 2} bytes`;
   if (path === "/") return null;

@@ -69,6 +69,8 @@ export interface BindState {
   cgroups: bigint[];
   /** Cgroups bound to the path since the rule was made. */
   binds: number;
+  /** A --cgroup selector's path, bound or waiting the same way (a misspelt path waits for ever). */
+  selector?: { state: "bound" | "waiting"; cgroups: bigint[] };
 }
 
 export class PolicyStore {
@@ -166,10 +168,16 @@ export class PolicyStore {
     const out = new Map<number, BindState>();
     const live = liveCgroupIds();
     const allStats = this.allNodeStats();
+    const boundTo = (node: bigint) => (byNode.get(node) ?? []).filter((id) => live.has(id)).sort((a, b) => (a < b ? -1 : 1));
     for (const r of records) {
-      const cgroups = (byNode.get(r.node) ?? []).filter((id) => live.has(id)).sort((a, b) => (a < b ? -1 : 1));
+      const cgroups = boundTo(r.node);
       const stats = allStats.get(nodeBase(r.node));
-      out.set(r.id, { state: cgroups.length ? "bound" : "waiting", cgroups, binds: Number((stats?.binds ?? 0n) - r.binds_base) });
+      const state: BindState = { state: cgroups.length ? "bound" : "waiting", cgroups, binds: Number((stats?.binds ?? 0n) - r.binds_base) };
+      if (r.sel_node) {
+        const selected = boundTo(r.sel_node);
+        state.selector = { state: selected.length ? "bound" : "waiting", cgroups: selected };
+      }
+      out.set(r.id, state);
     }
     return out;
   }

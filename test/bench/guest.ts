@@ -50,7 +50,7 @@ function run(argv: string[]): string {
   return p.stdout.toString();
 }
 
-type Op = "stat" | "open" | "move" | "deny" | "mkdir";
+type Op = "stat" | "open" | "move" | "deny" | "mkdir" | "write";
 
 /** The cgroup the mkdir figure creates and removes: three levels below the recursive templates' anchor. */
 const MKDIR_ANCHOR = "bench/mk";
@@ -64,7 +64,9 @@ function meter(figure: string, phase: string, op: Op, opts: { n?: number; timed:
       ? [LOOKUP_PATH, LOOKUP_ROOT]
       : op === "mkdir"
         ? [join(CG, MKDIR_TARGET)]
-        : [join(CG, "bench/s1"), join(CG, op === "move" ? "bench/s2" : "bench/deny")];
+        : op === "write"
+          ? ["/dev/null"]
+          : [join(CG, "bench/s1"), join(CG, op === "move" ? "bench/s2" : "bench/deny")];
   const out = run([HOTPATH, "meter", op, String(n), String(INTERVALS), String(opts.timed), ...args]);
   const ns = Number(/^ns (\S+)$/m.exec(out)?.[1]);
   const intervals = Number(/^intervals (\d+)$/m.exec(out)?.[1]);
@@ -174,6 +176,28 @@ async function mkdirFigures(profile = false): Promise<void> {
   await cgw("unload");
 }
 
+/**
+ * What a seal costs every write(): the seal's lsm/file_permission program
+ * (kernel.ftrace_enabled) runs on each, and stops at its first test for
+ * anything but a write to procfs. Unsealed, it is not attached at all.
+ * The manager is a copy of sh, which forks cgwarden to unseal.
+ */
+async function sealFigures(): Promise<void> {
+  copyFileSync("/bin/sh", "/tmp/bench-manager");
+  chmodSync("/tmp/bench-manager", 0o755);
+  for (let round = 0; round < ROUNDS; round++) {
+    await cgw("unload");
+    meter("seal", "unloaded", "write", { timed: 2000 });
+    await cgw("load");
+    meter("seal", "cgwarden, not sealed", "write", { timed: 2000 });
+    // Through the executable: the seal names the binary a manager's child runs (this process is bun).
+    run([join(ROOT, "dist/cgwarden"), "seal", "--manager-exe", "/tmp/bench-manager"]);
+    meter("seal", "cgwarden, sealed", "write", { timed: 2000 });
+    run(["/tmp/bench-manager", "-c", `${join(ROOT, "dist/cgwarden")} unseal; true`]);
+  }
+  await cgw("unload");
+}
+
 async function cliFigure(): Promise<void> {
   mkdirSync(join(CG, "bench/cli"), { recursive: true });
   const id = resolveCgroup(join(CG, "bench/cli")).id;
@@ -276,11 +300,14 @@ async function profileFigures(): Promise<void> {
 console.log(`benchmarks on ${process.env.CGWARDEN_TEST_KERNEL ?? "this kernel"} (TCG guest, 1 vCPU)`);
 if (process.argv.includes("--mkdir-only")) {
   await mkdirFigures(process.argv.includes("--profile"));
+} else if (process.argv.includes("--seal-only")) {
+  await sealFigures();
 } else if (process.argv.includes("--profile")) {
   await profileFigures();
 } else {
   await kernelFigures();
   await mkdirFigures();
+  await sealFigures();
   await cliFigure();
   await policyFigures();
 }

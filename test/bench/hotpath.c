@@ -16,6 +16,8 @@
  *       deny FROM TO           the child, in FROM, written to TO's cgroup.procs
  *                              (each write must fail with EPERM)
  *       mkdir DIR              mkdir() of the cgroup DIR, then rmdir() of it
+ *       write PATH             write() of one byte to PATH (opened once): what
+ *                              every write pays for a hook on file_permission
  *     After a short warm-up: TIMED operations timed, printed as "ns MEAN";
  *     then the insn-meter group marker and INTERVALS intervals of N and 2N
  *     operations in turn, each between the start and stop markers, which
@@ -62,12 +64,13 @@ MARKER(meter_start, 0x43570001)
 MARKER(meter_stop, 0x43570002)
 MARKER(meter_group, 0x43570003)
 
-enum op { OP_STAT, OP_OPEN, OP_MOVE, OP_DENY, OP_MKDIR };
+enum op { OP_STAT, OP_OPEN, OP_MOVE, OP_DENY, OP_MKDIR, OP_WRITE };
 
 static enum op op;
 static const char *path;
 static int procs_fd[2]; /* FROM's and TO's cgroup.procs */
 static int where;      /* index into procs_fd of the child's cgroup */
+static int write_fd;
 static char child_pid[16];
 static size_t child_pid_len;
 
@@ -118,6 +121,10 @@ static void one(void)
 		if (rmdir(path))
 			die("rmdir");
 		break;
+	case OP_WRITE:
+		if (write(write_fd, "x", 1) != 1)
+			die("write");
+		break;
 	case OP_DENY:
 		if (write(procs_fd[1], child_pid, child_pid_len) >= 0) {
 			fprintf(stderr, "write cgroup.procs (deny): the migration was allowed\n");
@@ -152,6 +159,13 @@ static int meter(int argc, char **argv)
 			goto usage;
 		op = OP_MKDIR;
 		path = argv[6];
+	} else if (!strcmp(argv[2], "write")) {
+		if (argc != 7)
+			goto usage;
+		op = OP_WRITE;
+		write_fd = open(argv[6], O_WRONLY | O_CLOEXEC);
+		if (write_fd < 0)
+			die("open");
 	} else if (!strcmp(argv[2], "move") || !strcmp(argv[2], "deny")) {
 		if (argc != 8)
 			goto usage;
@@ -197,7 +211,8 @@ static int meter(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: hotpath meter stat|open N INTERVALS TIMED PATH [ROOT]\n"
 			"       hotpath meter move|deny N INTERVALS TIMED FROM TO\n"
-			"       hotpath meter mkdir N INTERVALS TIMED DIR\n");
+			"       hotpath meter mkdir N INTERVALS TIMED DIR\n"
+			"       hotpath meter write N INTERVALS TIMED PATH\n");
 	return 2;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // Benchmarks; prints figures, asserts nothing. Not part of the test run.
-//   bun test/bench/run.ts [--kernel debian-6.12|debian-6.1|hook-6.12]... [--startup-only | --mkdir-only]
+//   bun test/bench/run.ts [--kernel debian-6.12|debian-6.1|hook-6.12]... [--startup-only | --mkdir-only | --seal-only]
 //
 // 1. Start-up, on the host: median wall time of dist/cgwarden commands over a
 //    Bun "hello" compiled with the same flags.
@@ -28,11 +28,13 @@ const startupOnly = args.includes("--startup-only");
 const profiling = args.includes("--profile");
 /** Only the mkdir figure (binding's cost per new cgroup), for a quick look. */
 const mkdirOnly = args.includes("--mkdir-only");
+/** Only the seal figure (what a sealed machine adds to every write()). */
+const sealOnly = args.includes("--seal-only");
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === "--startup-only" || args[i] === "--profile" || args[i] === "--mkdir-only") continue;
+  if (args[i] === "--startup-only" || args[i] === "--profile" || args[i] === "--mkdir-only" || args[i] === "--seal-only") continue;
   const name = args[i] === "--kernel" ? args[++i] : undefined;
   if (!name || !isKernelName(name)) {
-    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]... [--startup-only | --profile | --mkdir-only]`);
+    console.error(`usage: bun test/bench/run.ts [--kernel ${KERNEL_NAMES.join("|")}]... [--startup-only | --profile | --mkdir-only | --seal-only]`);
     process.exit(2);
   }
   kernels.push(name);
@@ -148,6 +150,7 @@ const OP_LABEL: Record<string, string> = {
   move: "allowed migration (write to cgroup.procs)",
   deny: "denied migration (EPERM)",
   mkdir: "mkdir+rmdir of a cgroup 3 levels below an anchor",
+  write: "write() of one byte to /dev/null",
 };
 
 function report(kernel: string, metered: Metered[]): void {
@@ -163,7 +166,7 @@ function report(kernel: string, metered: Metered[]): void {
   console.log("and wall time per operation under TCG emulation (indicative only: emulated, on a shared host)");
 
   const rows: string[][] = [["operation", "phase", "insns/op", "vs base", "wall/op (TCG)", "vs base"]];
-  const add = (op: string, phase: string, base: Metered[], label = OP_LABEL[op]!, figure = op === "stat" || op === "open" ? "hot" : op === "mkdir" ? "mkdir" : "migration", also?: Metered[]) => {
+  const add = (op: string, phase: string, base: Metered[], label = OP_LABEL[op]!, figure = op === "stat" || op === "open" ? "hot" : op === "mkdir" ? "mkdir" : op === "write" ? "seal" : "migration", also?: Metered[]) => {
     const ms = by(figure, phase, op);
     if (ms.length === 0) return;
     const c = count(ms);
@@ -196,6 +199,8 @@ function report(kernel: string, metered: Metered[]): void {
   add("deny", "cgwarden, 10,000 locks", moveBase, "denied migration (EPERM; vs the allowed one unloaded)");
   const mkdirBase = by("mkdir", "unloaded", "mkdir");
   for (const phase of ["unloaded", "cgwarden, no rules", "1 recursive template", "16 recursive templates"]) add("mkdir", phase, mkdirBase);
+  const writeBase = by("seal", "unloaded", "write");
+  for (const phase of ["unloaded", "cgwarden, not sealed", "cgwarden, sealed"]) add("write", phase, writeBase);
   console.log(table(rows));
 
   const move100 = by("migration", "cgwarden, 100 locks", "move");
@@ -346,7 +351,7 @@ for (const name of kernels) {
   console.log(`\n== ${name}`);
   const r = await runInGuest({
     kernel: await ensureKernel(name),
-    argv: [process.execPath, "test/bench/guest.ts", ...(profiling ? ["--profile"] : []), ...(mkdirOnly ? ["--mkdir-only"] : [])],
+    argv: [process.execPath, "test/bench/guest.ts", ...(profiling ? ["--profile"] : []), ...(mkdirOnly ? ["--mkdir-only"] : []), ...(sealOnly ? ["--seal-only"] : [])],
     env: { CGWARDEN_TEST_KERNEL: name, NO_COLOR: "1" },
     timeoutMs: 30 * 60_000,
     onOutput,

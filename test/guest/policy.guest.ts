@@ -294,6 +294,21 @@ describe(`commands on ${KERNEL}`, () => {
     expect(listed.warnings.join(" ")).toContain("was replaced");
   });
 
+  test("a --cgroup selector whose path has no cgroup (a typo) is flagged waiting, and binds once the cgroup exists", async () => {
+    await reset();
+    const made = await cgw("allow", `/${P.L}`, "--cgroup", "/cgw/p/nope");
+    expect(made.code).toBe(0);
+    expect(made.out).toContain("! waiting: no cgroup exists at /cgw/p/nope, the --cgroup selector's path");
+    const listed = () => json("rules").then((r) => r.rules.find((x: { kind: string }) => x.kind === "allow"));
+    expect((await listed()).selectors.cgroup).toMatchObject({ path: "/cgw/p/nope", state: "waiting", cgroups: [] });
+    expect(await ok("rules")).toContain("! waiting: no cgroup exists at /cgw/p/nope");
+    mkcg("cgw/p/nope");
+    const now = await listed();
+    expect(now.selectors.cgroup.state).toBe("bound");
+    expect(now.warnings).toEqual([]);
+    rmdirSync(join(CGROOT, "cgw/p/nope"));
+  });
+
   test("a rule whose cgroup is gone waits for its path again", async () => {
     await reset();
     mkcg("cgw/gone");

@@ -39,6 +39,8 @@ const firstLine = (r: Run) => (r.err || r.out).split("\n")[0] ?? "";
 const asRoot = (...args: string[]) => run([BINARY, ...args]);
 /** cgwarden run as a manager's child. */
 const asManager = (...args: string[]) => run([MANAGER, "manage", BINARY, ...args]);
+/** cgwarden run by a manager's child through env(1), with these variables: a manager's exec chain. */
+const asManagerWith = (vars: string[], ...args: string[]) => run([MANAGER, "manage", "/usr/bin/env", ...vars, BINARY, ...args]);
 
 let task: ReturnType<typeof Bun.spawn>;
 let holder: LineProcess;
@@ -218,6 +220,14 @@ function everyRoute(pass: string): void {
   route("BPF_PROG_TEST_RUN of a cgwarden program", async () => run([INTRUDER, "test-run", String(await programId())]), (r) => r.out.startsWith("err 1 "));
   route("BPF_LINK_UPDATE of a cgwarden link", async () => run([INTRUDER, "link-update", String(await linkId())]), (r) => r.out.startsWith("err 1 "));
   route("a bpf(2) command the seal does not know (200)", () => run([INTRUDER, "bpf-cmd", "200"]), (r) => r.out.startsWith("err 1 "));
+  // A manager's cgwarden, started with loader or Bun runtime overrides: not a manager.
+  writeFileSync("/tmp/seal-preload.js", 'console.error("preload ran");\n');
+  // ld.so's warning, or the preload's line, comes first on stderr: the refusal is the last line.
+  const refusedAfterOverride = (r: Run) => r.code === 1 && /is sealed/.test(r.err.split("\n").at(-1) ?? "");
+  route("a manager's cgwarden with LD_PRELOAD", () => asManagerWith(["LD_PRELOAD=/tmp/seal-none.so"], "unload"), refusedAfterOverride);
+  route("a manager's cgwarden with LD_LIBRARY_PATH (a planted libbpf.so.1)", () => asManagerWith(["LD_LIBRARY_PATH=/tmp"], "unload"), (r) => sealed(r));
+  route("a manager's cgwarden with BUN_OPTIONS=--preload", () => asManagerWith(["BUN_OPTIONS=--preload /tmp/seal-preload.js"], "unload"), refusedAfterOverride);
+  route("a manager's cgwarden with BUN_BE_BUN=1 running cgwarden's own source", () => asManagerWith(["BUN_BE_BUN=1"], join(ROOT, "cli/main.ts"), "unload"), (r) => sealed(r));
   route("bpftool map pin of maps/settings elsewhere", () => run(["bpftool", "map", "pin", "pinned", join(PIN_DIR, "maps/settings"), "/sys/fs/bpf/seal-copy2"]), (r) => r.code !== 0 && !existsSync("/sys/fs/bpf/seal-copy2"));
 }
 
@@ -345,6 +355,9 @@ describe(`seal on ${KERNEL}`, () => {
   });
 
   test("a manager changes the sealed policy with the same CLI", () => {
+    // Through env(1) with an ordinary variable: the exec chain and the environment check let it through.
+    expect(asManagerWith(["CGW_ORDINARY=1"], "lock", `/${SVC.M}`, "--out").code).toBe(0);
+    expect(asManager("unlock", `/${SVC.M}`).code).toBe(0);
     expect(asManager("lock", `/${SVC.M}`, "--out").code).toBe(0);
     expect(asRoot("rules").out).toContain(`/${SVC.M}`);
     expect(asManager("unlock", `/${SVC.M}`).code).toBe(0);

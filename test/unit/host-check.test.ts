@@ -2,8 +2,9 @@
 // trampoline programs: `check` must say so and exit non-zero, and `load`
 // must refuse before attaching anything. Never attaches on the host.
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BINARY = resolve(ROOT, "dist/cgwarden");
@@ -49,5 +50,25 @@ describe("without libbpf", () => {
     const p = Bun.spawnSync(argv(["check"]), { env: { ...process.env, NO_COLOR: "1", CGWARDEN_LIBBPF: "/nonexistent/libbpf.so.1" }, stdout: "pipe", stderr: "pipe" });
     expect(p.exitCode).toBe(1);
     expect(p.stderr.toString().trim()).toMatch(/^cgwarden: cannot load libbpf\.so\.1 \(.*\); install it with: apt-get install libbpf1$/);
+  });
+});
+
+// A manager's cgwarden must run cgwarden's code only: Bun's standalone executables
+// otherwise read bunfig.toml (preload = [...]) and .env from the working directory.
+describe.skipIf(!existsSync(BINARY))("the executable", () => {
+  test("reads no bunfig.toml, .env, package.json or tsconfig.json from its working directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cgw-cwd-"));
+    try {
+      writeFileSync(join(dir, "preload.js"), 'console.error("PRELOAD RAN");\n');
+      writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./preload.js"]\n');
+      writeFileSync(join(dir, ".env"), "CGW_FROM_DOTENV=1\nBUN_OPTIONS=--preload ./preload.js\n");
+      writeFileSync(join(dir, "package.json"), '{"scripts":{"version":"echo PACKAGE SCRIPT RAN"}}\n');
+      writeFileSync(join(dir, "tsconfig.json"), '{"compilerOptions":{"paths":{"citty":["./preload.js"]}}}\n');
+      const p = Bun.spawnSync([BINARY, "--version"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+      expect({ code: p.exitCode, err: p.stderr.toString(), out: p.stdout.toString().trim() }).toMatchObject({ code: 0, err: "" });
+      expect(p.stdout.toString()).not.toContain("RAN");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

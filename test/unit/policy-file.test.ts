@@ -144,6 +144,7 @@ describe("messages: FILE:LINE: FIELD: problem; fix", () => {
     ["/a/", "components are separated by one '/' and the path does not end in '/' (except '/' itself)"],
     ["/a\tb", "control characters (newline, tab, NUL...) cannot be part of a cgroup path"],
     ["/a\u0000", "control characters (newline, tab, NUL...) cannot be part of a cgroup path"],
+    ["/a\u0085b", "control characters (newline, tab, NUL...) cannot be part of a cgroup path"],
     [`/${"x".repeat(64)}*`, "the text before and after '*' is at most 63 bytes each"],
     [`/a*${"x".repeat(64)}`, "the text before and after '*' is at most 63 bytes each"],
   ];
@@ -163,6 +164,9 @@ describe("messages: FILE:LINE: FIELD: problem; fix", () => {
     expect(firstError(lockAt(deep(32)))).toBe("ok");
     expect(firstError(lockAt(`${deep(31)}/*`))).toBe("ok");
     expect(firstError(lockAt(deep(33)))).toEndWith("is not a valid cgroup path; rules sit at most 32 levels below the root");
+  });
+  test("a path through the cgroup2 mount, which the kernel never matches: the fix names the path to write", () => {
+    expect(firstError(lockAt("/sys/fs/cgroup/rt3c/a"))).toBe("policy.toml:2: lock[0].path: names the cgroup2 mount point; write the path as seen from the mount, like /rt3c/a");
   });
   test("text that was not UTF-8, or half a character", () => {
     expect(firstError(lockAt("/a\uFFFDb"))).toBe("policy.toml:2: lock[0].path: is not valid UTF-8 text; cgwarden names cgroups by UTF-8 paths");

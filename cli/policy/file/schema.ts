@@ -11,6 +11,8 @@
 // parse.ts, adds the byte bounds.
 //
 
+import { CONTROL_CHARACTERS } from "../paths.ts";
+
 /** Longest cgroup path, in UTF-8 bytes: the kernel-side buffer is CGW_PATH_LEN (256). */
 export const PATH_MAX_BYTES = 254;
 /** Deepest cgroup a rule may name, in components below the root: CGW_MAX_LEVEL. */
@@ -79,7 +81,7 @@ export const POLICY_SCHEMA = {
             type: "string",
             allOf: [
               { description: "give the executable's absolute path, e.g. /usr/lib/systemd/systemd", pattern: "^/" },
-              { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$" },
+              { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: `^[^${CONTROL_CHARACTERS}]*$` },
             ],
           },
         },
@@ -114,7 +116,7 @@ export const POLICY_SCHEMA = {
         { description: "a cgroup path starts with '/', e.g. /system.slice/foo.service", pattern: "^/" },
         {
           description: "control characters (newline, tab, NUL...) cannot be part of a cgroup path",
-          pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+          pattern: `^[^${CONTROL_CHARACTERS}]*$`,
         },
         {
           description: "components are separated by one '/' and the path does not end in '/' (except '/' itself)",
@@ -176,7 +178,7 @@ export const POLICY_SCHEMA = {
           type: "string",
           allOf: [
             { description: "give the executable's absolute path, e.g. /usr/bin/crun", pattern: "^/" },
-            { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$" },
+            { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: `^[^${CONTROL_CHARACTERS}]*$` },
           ],
         },
         uid: { description: "The actor's effective uid.", type: "integer", minimum: 0, maximum: 4294967294 },
