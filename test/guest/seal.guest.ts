@@ -101,7 +101,8 @@ async function linkId(): Promise<number> {
 async function orphanRoute(prefix: string[]): Promise<Run> {
   rmSync("/tmp/orphan.err", { force: true });
   const r = run([...prefix, `(setsid sh -c 'sleep 1; exec ${BINARY} unload 2>/tmp/orphan.err' &)`]);
-  for (let i = 0; i < 100 && !existsSync("/tmp/orphan.done"); i++) {
+  // Up to 10 s for the orphan's cgwarden to write its one line.
+  for (let i = 0; i < 100; i++) {
     await Bun.sleep(100);
     if (existsSync("/tmp/orphan.err") && readFileSync("/tmp/orphan.err", "utf8").includes("\n")) break;
   }
