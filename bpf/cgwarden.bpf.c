@@ -1677,7 +1677,6 @@ static __always_inline int overriding(const char *h, __u32 n)
 static long scan_env_byte(__u32 i, struct env_scan_ctx *ctx)
 {
 	struct env_scan *w = ctx->w;
-
 	char c;
 
 	if (!w)
@@ -1726,9 +1725,9 @@ static long scan_env_chunk(__u32 step, struct env_scan_ctx *ctx)
  * On the same hook as cgwarden_exec. Where a process a manager forked
  * executes cgwarden's binary, it reads the new program's environment and,
  * if it overrides the loader or the runtime, takes back both the process's
- * origin and any manager mark: the two programs are right in either order
- * (6.12 runs the one attached last first; 6.1 was seen to run
- * cgwarden_exec first). current->mm is already the new
+ * origin and any manager mark, so the two programs are right in either
+ * order (6.12's trampoline runs the one attached last first; no kernel
+ * promises an order). current->mm is already the new
  * program's: its stack holds the argument and environment strings back to
  * back, from bprm->p. Sleepable, for bpf_copy_from_user(): libbpf turns
  * bpf_probe_read_user() into a helper lockdown=confidentiality refuses.
@@ -1860,18 +1859,24 @@ static __always_inline __u32 bpf_fd_kind(__u64 file)
 	return FD_OTHER;
 }
 
+/* The BPF object an fd holds (struct bpf_map, bpf_prog or bpf_link, by *kind), or 0. */
+static __always_inline __u64 fd_bpf_object(__u32 fd, __u32 *kind)
+{
+	__u64 file = fd_file(fd);
+
+	*kind = file ? bpf_fd_kind(file) : FD_OTHER;
+	return *kind == FD_OTHER ? 0 : peek_field(struct file, file, private_data);
+}
+
 /* The BPF object behind an fd, if it is cgwarden's: its id, else 0. */
 static __noinline __u32 sealed_object(__u32 fd)
 {
-	__u64 file = fd_file(fd), obj;
-	__u32 id;
+	__u32 id, kind;
+	__u64 obj = fd_bpf_object(fd, &kind);
 
-	if (!file)
-		return 0;
-	obj = peek_field(struct file, file, private_data);
 	if (!obj)
 		return 0;
-	switch (bpf_fd_kind(file)) {
+	switch (kind) {
 	case FD_MAP:
 		id = peek_field32(struct bpf_map, obj, id);
 		return id && is_protected_map(id) ? id : 0;
@@ -1895,13 +1900,9 @@ static __noinline __u32 sealed_object(__u32 fd)
  */
 static __noinline int map_element_iterator(__u32 fd)
 {
-	__u64 file = fd_file(fd), obj, prog, name;
 	__u32 kind;
+	__u64 obj = fd_bpf_object(fd, &kind), prog, name;
 
-	if (!file)
-		return 0;
-	obj = peek_field(struct file, file, private_data);
-	kind = bpf_fd_kind(file);
 	prog = kind == FD_PROG ? obj : kind == FD_LINK && obj ? peek_field(struct bpf_link, obj, prog) : 0;
 	if (!prog || peek_field32(struct bpf_prog, prog, type) != BPF_PROG_TYPE_TRACING ||
 	    peek_field32(struct bpf_prog, prog, expected_attach_type) != BPF_TRACE_ITER)

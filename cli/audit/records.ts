@@ -91,25 +91,30 @@ export interface RecordView {
   tamper: { kind: string; object: string } | null;
 }
 
+/** A map of the pins by its id, or `unknown` when no pin names that id. */
+function mapLabel(id: bigint, mapNames: ReadonlyMap<number, string>, unknown = `map id ${id}`): string {
+  return mapNames.has(Number(id)) ? `maps/${mapNames.get(Number(id))} (map id ${id})` : unknown;
+}
+
 /** A refused bpf(2) command: object is cmd << 32 | the id of cgwarden's object it named (0: the command itself is refused). */
 function bpfCommandObject(object: bigint, mapNames: ReadonlyMap<number, string>): string {
   const cmd = Number(object >> 32n);
-  const id = Number(object & 0xffffffffn);
+  const id = object & 0xffffffffn;
   const name = BPF_COMMANDS[cmd] ?? `bpf command ${cmd}`;
   if (!id) return `${name} (not open to non-managers while sealed)`;
-  return `${name} on ${mapNames.has(id) ? `maps/${mapNames.get(id)} (map id ${id})` : `cgwarden's object id ${id}`}`;
+  return `${name} on ${mapLabel(id, mapNames, `cgwarden's object id ${id}`)}`;
 }
 
 /** What a tamper record's object is, in words: enum cgw_tamper in bpf/cgwarden.h says what `object` holds. */
 function tamperObject(kind: TamperName | undefined, object: bigint, mapNames: ReadonlyMap<number, string>): string {
-  const map = (id: bigint) => (mapNames.has(Number(id)) ? `maps/${mapNames.get(Number(id))} (map id ${id})` : `map id ${id}`);
+  const map = (id: bigint) => mapLabel(id, mapNames);
   switch (kind) {
     case "map-open":
       return `an fd to ${map(object)}`;
     case "map-write":
       return `writing ${map(object)} through an fd opened before the seal`;
     case "prog-uses":
-      return `a new program using ${mapNames.has(Number(object)) ? map(object) : `cgwarden's map or program id ${object}`}`;
+      return `a new program using ${mapLabel(object, mapNames, `cgwarden's map or program id ${object}`)}`;
     case "link":
       return `detaching or updating link id ${object}`;
     case "bpf-locked":

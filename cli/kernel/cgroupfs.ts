@@ -4,7 +4,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSyn
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { CliError, UsageError, shown } from "../errors.ts";
 import { MAX_LEVEL } from "../object/abi.ts";
-import { findMount } from "./mounts.ts";
+import { CGROUP2, findMount } from "./mounts.ts";
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
@@ -25,7 +25,7 @@ let mountPoint: string | undefined;
  */
 export function cgroupMount(): string {
   if (mountPoint) return mountPoint;
-  const m = findMount("cgroup2", "/sys/fs/cgroup");
+  const m = findMount("cgroup2", CGROUP2);
   if (!m) throw new CliError("no cgroup2 filesystem is mounted; mount it with: mount -t cgroup2 none /sys/fs/cgroup");
   mountPoint = m.mountPoint;
   return mountPoint;

@@ -51,5 +51,7 @@ export function ensureMounted(fsType: string, path: string): boolean {
   return true;
 }
 
+/** Where systemd and every distribution mount cgroup2; cgroupMount() finds it elsewhere too. */
+export const CGROUP2 = "/sys/fs/cgroup";
 export const BPFFS = "/sys/fs/bpf";
 export const SECURITYFS = "/sys/kernel/security";

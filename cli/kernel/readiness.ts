@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { BpfError, Errno, KernelBtf } from "../libbpf/index.ts";
 import { DEFAULT_CAPACITIES, openConfigured } from "../object/configure.ts";
 import { findNativeHook, MAINLINE, NATIVE, NATIVE_HOOK, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
-import { BPFFS, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
+import { BPFFS, CGROUP2, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
 import { lockdownMode } from "./lockdown.ts";
 
 export type CheckState = "ok" | "fail" | "warn" | "info";
@@ -39,7 +39,7 @@ export async function assessKernel(opts: AssessOptions = { verify: true }): Prom
   const items: CheckItem[] = [];
   const add = (item: CheckItem) => items.push(item);
 
-  const cg2 = findMount("cgroup2", "/sys/fs/cgroup");
+  const cg2 = findMount("cgroup2", CGROUP2);
   const hybrid = !!findMount("cgroup");
   add(
     cg2

@@ -9,6 +9,7 @@
 // epoch in the top bit (bpf/cgwarden.h). Matching here is the TypeScript
 // twin of template_matches() in bpf/cgwarden.bpf.c.
 import { MAX_LEVEL, NODE_EPOCH, PATH_LEN, TEMPLATE_PART } from "../object/abi.ts";
+import { CGROUP2 } from "../kernel/mounts.ts";
 
 export interface Template {
   /** The directory whose children the template matches; a recursive template's anchor. */
@@ -36,15 +37,13 @@ export interface RulePath {
 export const CONTROL_CHARACTERS = "\\u0000-\\u001f\\u007f-\\u009f";
 const CONTROL = new RegExp(`[${CONTROL_CHARACTERS}]`, "u");
 
-/** Where systemd and every distribution mount cgroup2: a rule path is as seen from there, never through it. */
-export const CGROUP_MOUNT = "/sys/fs/cgroup";
-
 /** Why `path` cannot be a rule's path, or null when it can. */
 export function rulePathProblem(path: string): string | null {
   if (!path.startsWith("/")) return "is not absolute; cgroup paths start with '/' (the root of the cgroup2 hierarchy)";
   if (CONTROL.test(path)) return "contains a control character; cgroup names in rules have none";
-  if (path === CGROUP_MOUNT || path.startsWith(`${CGROUP_MOUNT}/`))
-    return `names the cgroup2 mount point; write the path as seen from the mount, like ${path.slice(CGROUP_MOUNT.length) || "/"}`;
+  // A rule path is as seen from the cgroup2 mount, never through it (the command line resolves that form first).
+  if (path === CGROUP2 || path.startsWith(`${CGROUP2}/`))
+    return `names the cgroup2 mount point; write the path as seen from the mount, like ${path.slice(CGROUP2.length) || "/"}`;
   if (/[\uFFFD\uD800-\uDFFF]/u.test(path)) return "is not valid UTF-8 text; cgwarden names cgroups by UTF-8 paths";
   if (Buffer.byteLength(path) >= PATH_LEN - 1) return `is ${Buffer.byteLength(path)} bytes long; rule paths are at most ${PATH_LEN - 2} bytes`;
   if (path === "/") return null;

@@ -84,7 +84,7 @@ const ftraceEnabled = () => readFileSync("/proc/sys/kernel/ftrace_enabled", "utf
 let ftraceFd = -1;
 
 async function programId(): Promise<number> {
-  const programs: Array<{ program: string; progId?: number; id?: number }> = (await json("status")).programs;
+  const programs: Array<{ program: string }> = (await json("status")).programs;
   const r = run(["bpftool", "prog", "show", "name", programs[0]!.program, "--json"]);
   return (JSON.parse(r.out) as { id: number }).id;
 }
