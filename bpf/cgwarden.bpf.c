@@ -187,7 +187,7 @@ struct cgw_actor {
 	__u32 pid;
 	__u32 tgid;
 	__u32 euid;
-	__u32 pad;
+	__u32 exe_gen;
 };
 
 #define ID_SLOTS 64 /* >= CGW_LEVELS, a power of two: see id_at() */
@@ -639,21 +639,25 @@ static __always_inline __u64 cgroup_selector_bits(struct cgw_selector_key *sk, s
 	return bits;
 }
 
-/* Typed pointers only: bprm->file, or the mm of a typed task. */
-static __always_inline void file_identity(struct file *file, __u64 *dev, __u64 *ino)
+/*
+ * Typed pointers only: bprm->file, or the mm of a typed task. The
+ * generation tells apart two files a remount put at the same (dev, ino).
+ */
+static __always_inline void file_identity(struct file *file, __u64 *dev, __u64 *ino, __u32 *gen)
 {
 	struct inode *inode = file ? file->f_inode : 0;
 
 	*dev = inode ? encode_dev(inode->i_sb->s_dev) : 0;
 	*ino = inode ? inode->i_ino : 0;
+	*gen = inode ? inode->i_generation : 0;
 }
 
 /* Out of line: inlined, clang merges its loads with identify()'s from a map value into one insn, which the verifier refuses. */
-static __noinline void exe_of(struct task_struct *task, __u64 *dev, __u64 *ino)
+static __noinline void exe_of(struct task_struct *task, __u64 *dev, __u64 *ino, __u32 *gen)
 {
 	struct mm_struct *mm = task->mm;
 
-	file_identity(mm ? mm->exe_file : 0, dev, ino);
+	file_identity(mm ? mm->exe_file : 0, dev, ino, gen);
 }
 
 /*
@@ -675,13 +679,15 @@ static __always_inline void identify_exe(struct task_struct *t, struct cgw_actor
 		 */
 		a->exe_dev = 0;
 		a->exe_ino = 0;
+		a->exe_gen = 0;
 	} else if (id) {
 		a->exe_dev = id->dev;
 		a->exe_ino = id->ino;
+		a->exe_gen = id->gen;
 		*manager = id->manager;
 	} else {
 		/* Started before cgwarden loaded and never touched PR_SET_MM since. */
-		exe_of(t, &a->exe_dev, &a->exe_ino);
+		exe_of(t, &a->exe_dev, &a->exe_ino, &a->exe_gen);
 	}
 }
 
@@ -1538,7 +1544,7 @@ static __noinline int is_manager(struct task_struct *t, struct cgw_seal *s)
 
 		if (i >= s->manager_count)
 			break;
-		if (m->exe_dev != a.exe_dev || m->exe_ino != a.exe_ino)
+		if (m->exe_dev != a.exe_dev || m->exe_ino != a.exe_ino || m->exe_gen != (m->pid ? 0 : a.exe_gen))
 			continue;
 		if (m->pid && (m->pid != a.tgid || m->start_ticks != a.start_ticks))
 			continue;
@@ -1571,8 +1577,8 @@ int BPF_PROG(cgwarden_exec, struct linux_binprm *bprm)
 		return 0;
 	if (current->ptrace)
 		id->from_manager = 0;
-	file_identity(bprm->file, &id->dev, &id->ino);
-	id->manager = s && id->from_manager && id->dev == s->cli_dev && id->ino == s->cli_ino;
+	file_identity(bprm->file, &id->dev, &id->ino, &id->gen);
+	id->manager = s && id->from_manager && id->dev == s->cli_dev && id->ino == s->cli_ino && id->gen == s->cli_gen;
 	return 0;
 }
 
@@ -1590,6 +1596,7 @@ int BPF_PROG(cgwarden_prctl, int option, unsigned long arg2, unsigned long arg3,
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
 	struct cgw_exe_identity *id;
 	__u64 dev, ino;
+	__u32 gen;
 
 	if (ret)
 		return lsm_refusal(ret);
@@ -1598,9 +1605,11 @@ int BPF_PROG(cgwarden_prctl, int option, unsigned long arg2, unsigned long arg3,
 	id = bpf_task_storage_get(&executed, current->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!id || id->ino)
 		return 0;
-	exe_of(current, &dev, &ino);
-	if (__sync_val_compare_and_swap(&id->ino, 0, ino) == 0)
+	exe_of(current, &dev, &ino, &gen);
+	if (__sync_val_compare_and_swap(&id->ino, 0, ino) == 0) {
 		id->dev = dev;
+		id->gen = gen;
+	}
 	return 0;
 }
 
@@ -1741,11 +1750,12 @@ int BPF_PROG(cgwarden_seal_exec_env, struct linux_binprm *bprm)
 	struct env_scan_ctx scan = {};
 	struct env_scan *w;
 	__u64 dev, ino;
+	__u32 gen;
 
 	if (!s || !id || !id->from_manager)
 		return 0;
-	file_identity(bprm->file, &dev, &ino);
-	if (dev != s->cli_dev || ino != s->cli_ino)
+	file_identity(bprm->file, &dev, &ino, &gen);
+	if (dev != s->cli_dev || ino != s->cli_ino || gen != s->cli_gen)
 		return 0;
 	w = bpf_task_storage_get(&env_scans, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!w) {
@@ -2280,6 +2290,7 @@ int BPF_PROG(cgwarden_seal_fork, struct task_struct *task, unsigned long clone_f
 		return 0;
 	id->dev = a.exe_dev;
 	id->ino = a.exe_ino;
+	id->gen = a.exe_gen;
 	id->manager = 0;
 	id->from_manager = 1;
 	return 0;

@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 7
+#define CGW_ABI_VERSION 8
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
@@ -326,8 +326,10 @@ struct cgw_record {
 struct cgw_exe_identity {
 	__u64 dev;
 	__u64 ino;
+	__u32 gen;          /* the inode's generation: (dev, ino) alone come back after a remount */
 	__u32 manager;      /* executed cgwarden's binary, forked by a manager (see the seal) */
 	__u32 from_manager; /* forked by a manager, untraced since: kept across exec, never inherited */
+	__u32 pad;
 };
 
 /*
@@ -342,7 +344,13 @@ struct cgw_manager {
 	__u64 exe_ino;
 	__u64 start_ticks; /* with pid: that one process; 0 with pid 0: any process of the exe */
 	__u32 pid;
-	__u32 pad;
+	/*
+	 * With pid 0 the file is the manager, so it must be that file and no
+	 * other that a remount put at the same (dev, ino): its inode generation
+	 * (FS_IOC_GETVERSION, or tmpfs's file handle). With a pid, the process
+	 * (pid and start time, never reused in a boot) is the manager: 0.
+	 */
+	__u32 exe_gen;
 	char exe[CGW_PATH_LEN]; /* for status; the kernel matches exe_dev and exe_ino */
 };
 
@@ -354,6 +362,8 @@ struct cgw_seal {
 	/* The cgwarden binary: a manager's child that executes it is a manager too. */
 	__u64 cli_dev;
 	__u64 cli_ino;
+	__u32 cli_gen;      /* its inode generation, as a manager's exe_gen */
+	__u32 pad;
 	__u64 sealed_ns;    /* CLOCK_REALTIME */
 	struct cgw_manager managers[CGW_MANAGERS];
 };

@@ -82,6 +82,7 @@ struct super_block {
 struct inode {
 	struct super_block *i_sb;
 	unsigned long i_ino;
+	__u32 i_generation;
 } __attribute__((preserve_access_index));
 
 struct qstr {

@@ -133,7 +133,7 @@ function buildExecutable(): void {
 /** cgwarden(8) from the command definitions and the README's semantics. */
 async function buildManPage(): Promise<void> {
   const { manPage, readmeSection } = await import("../cli/usage/manpage.ts");
-  const { commandSpecs } = await import("../cli/usage/spec.ts");
+  const { commandSpecs } = await import("../cli/commands/_specs.ts");
   const { VERSION } = await import("../cli/version.ts");
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   const date = new Date(Number(run(["git", "log", "-1", "--format=%ct"]).trim() || Date.now() / 1000) * 1000).toISOString().slice(0, 10);

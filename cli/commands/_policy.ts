@@ -4,7 +4,7 @@ import type { ArgsDef } from "citty";
 import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { viewRule, formatRuleLine, type RuleView } from "../policy/describe.ts";
-import { PolicyStore, specOfRecord, type ReplaceResult } from "../policy/store.ts";
+import { PolicyStore, specOfRecord, type ReplaceResult } from "../pins/store.ts";
 import { parseSelectors, rulePath, selectorArgs } from "../policy/selector-args.ts";
 import { identity, type PolicySpec, type RuleSpec } from "../policy/spec.ts";
 import { withLoadedPolicyWriter, withPolicyWriter } from "../pins/session.ts";

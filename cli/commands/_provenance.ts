@@ -3,7 +3,7 @@
 // script sets CGWARDEN_ORIGIN=initramfs, the unit CGWARDEN_ORIGIN=unit);
 // anything else is a command someone ran.
 import { UsageError } from "../errors.ts";
-import type { Provenance } from "../policy/store.ts";
+import type { Provenance } from "../pins/store.ts";
 
 export const ORIGINS = ["initramfs", "unit", "command"] as const;
 

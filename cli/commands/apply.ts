@@ -9,8 +9,8 @@ import { readPolicy } from "./_policy-text.ts";
 import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffIsEmpty, diffSpecs, emptySpec, identity, numbered, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
-import { PolicyStore, specOfRecord, type Provenance } from "../policy/store.ts";
-import { applySeal, sealSpecOf, selfExe } from "../pins/seal.ts";
+import { PolicyStore, specOfRecord, type Provenance } from "../pins/store.ts";
+import { applySeal, cliIdentity, sealSpecOf, type CliIdentity } from "../pins/seal.ts";
 import { withPolicyReader, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
@@ -52,14 +52,15 @@ export default defineCommand({
     try {
       const preview = withPolicyReader(pinDir, (state) => ({ ...changeOf(state, desired, true), sealed: state.seal().sealed, ...(dryRun ? { whatIf: whatIfRecorded(state, desired) } : {}) }));
       // Re-applying what is in force writes nothing, so on a sealed policy it succeeds for anyone.
-      outcome =
-        dryRun || (preview?.sealed && !preview.changed)
-          ? (preview ?? changeOfEmpty(desired))
-          : await withPolicyWriter(pinDir, async (state) => {
-              const o = changeOf(state, desired, false, origin);
-              const seal = await applySeal(state, desired.seal ?? null, cliUnder(root));
-              return { ...o, changed: o.changed || seal.changed, sealChanged: seal.changed };
-            });
+      if (dryRun || (preview?.sealed && !preview.changed)) outcome = preview ?? changeOfEmpty(desired);
+      else {
+        const cli = cliUnder(root, desired); // refused before anything is written
+        outcome = await withPolicyWriter(pinDir, async (state) => {
+          const o = changeOf(state, desired, false, origin);
+          const seal = await applySeal(state, desired.seal ?? null, cli);
+          return { ...o, changed: o.changed || seal.changed, sealChanged: seal.changed };
+        });
+      }
     } catch (e) {
       // A rule the maps cannot hold is a problem in the file: name its line.
       if (e instanceof PolicyConflict) throw new CliError(`${locateRule(doc, desired, e.rule)}: ${e.message}`);
@@ -105,12 +106,14 @@ function changeOfEmpty(desired: PolicySpec): Outcome {
 /**
  * The cgwarden binary a manager's child will run: from the initramfs, the
  * real root's copy at the same path (the initramfs's own is gone after
- * switch_root), else this one.
+ * switch_root), else this one. Taken before any write: a binary the seal
+ * cannot identify refuses the whole apply.
  */
-function cliUnder(root: string): { dev: bigint; ino: bigint } {
-  const there = root === "/" ? null : statSync(join(root, process.execPath), { bigint: true, throwIfNoEntry: false });
-  return there?.isFile() ? { dev: there.dev, ino: there.ino } : selfExe();
+function cliUnder(root: string, desired: PolicySpec): CliIdentity {
+  const there = root === "/" ? null : statSync(join(root, process.execPath), { throwIfNoEntry: false });
+  return cliIdentity(desired.seal ?? null, there?.isFile() ? join(root, process.execPath) : undefined);
 }
+
 
 function report(o: Outcome, name: string, dryRun: boolean, json: boolean): void {
   const entry = (r: RuleSpec, id?: number) => ({ ...(id ? { id } : {}), kind: r.kind, path: r.path, rule: describeSpec(r) });

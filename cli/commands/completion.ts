@@ -2,7 +2,7 @@ import { defineCommand } from "./_define.ts";
 import { UsageError, shown } from "../errors.ts";
 import { print } from "../output.ts";
 import { SHELLS, completionScript, type Shell } from "../usage/completion.ts";
-import { commandSpecs } from "../usage/spec.ts";
+import { commandSpecs } from "./_specs.ts";
 
 export default defineCommand({
   meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },

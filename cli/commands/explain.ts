@@ -3,7 +3,7 @@ import { CliError, EXIT_DENIED, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
 import { bootNowMs, recordBySeq, viewRecord } from "../audit/records.ts";
-import { PolicyStore } from "../policy/store.ts";
+import { PolicyStore } from "../pins/store.ts";
 import { explainRequest, formatExplanation, type ExplainRequest } from "../policy/explain.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { Via, type ViaName } from "../object/abi.ts";

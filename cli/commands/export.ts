@@ -4,7 +4,7 @@ import { print } from "../output.ts";
 import { formatJson, formatToml } from "../policy/file/format.ts";
 import { documentOfSpec } from "../policy/file/resolve.ts";
 import { emptySpec } from "../policy/spec.ts";
-import { PolicyStore } from "../policy/store.ts";
+import { PolicyStore } from "../pins/store.ts";
 import { sealSpecOf } from "../pins/seal.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { pinArgs, pinContext } from "./_shared.ts";

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { defineCommand } from "./_define.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { install, packageFiles } from "../install/layout.ts";
+import { commandSpecs } from "./_specs.ts";
 import { print, printJson } from "../output.ts";
 import { jsonArg } from "./_shared.ts";
 
@@ -18,7 +19,7 @@ export default defineCommand({
     const prefix = args.prefix;
     if (!prefix) throw new UsageError("give --prefix DIR: / installs on this machine, any other directory stages a package");
     if (!prefix.startsWith("/")) throw new UsageError(`--prefix takes an absolute directory, not '${prefix}'`);
-    const files = await packageFiles(ownBinary());
+    const files = packageFiles(ownBinary(), await commandSpecs());
     const done = install(prefix, files);
     if (args.json) return printJson({ changed: done.some((d) => d.action === "written"), prefix, files: done });
     for (const d of done) print(`${d.action === "written" ? "installed" : "unchanged"}  ${prefix.replace(/\/$/, "")}/${d.path}`);

@@ -2,7 +2,7 @@ import { defineCommand } from "./_define.ts";
 import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import type { ModeName } from "../object/abi.ts";
-import { PolicyStore } from "../policy/store.ts";
+import { PolicyStore } from "../pins/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
 import { provenance } from "./_provenance.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";

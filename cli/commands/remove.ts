@@ -1,7 +1,7 @@
 import { defineCommand } from "./_define.ts";
 import { parseRuleId } from "./_numbers.ts";
 import { print, printJson } from "../output.ts";
-import { PolicyStore } from "../policy/store.ts";
+import { PolicyStore } from "../pins/store.ts";
 import { withLoadedPolicyWriter } from "../pins/session.ts";
 import { provenance } from "./_provenance.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";

@@ -1,7 +1,7 @@
 import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { formatRuleLine, viewRule } from "../policy/describe.ts";
-import { PolicyStore } from "../policy/store.ts";
+import { PolicyStore } from "../pins/store.ts";
 import { modeName } from "../object/abi.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";

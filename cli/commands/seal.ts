@@ -1,6 +1,6 @@
 import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
-import { applySeal, sealSpecOf } from "../pins/seal.ts";
+import { applySeal, cliIdentity, sealSpecOf } from "../pins/seal.ts";
 import { notLoaded, withLoadedPolicyWriter, withPolicyReader } from "../pins/session.ts";
 import { parseManagers } from "../policy/selector-args.ts";
 import { UsageError } from "../errors.ts";
@@ -45,7 +45,8 @@ export default defineCommand({
     // Sealing again as it is writes nothing, so it succeeds for anyone; a change needs a manager.
     const same = withPolicyReader(pinDir, (state) => (sameSeal(sealSpecOf(state.seal()), desired) ? state.seal() : null));
     // Sealing is not a reason to load: a seal on nothing protects nothing.
-    const r = same ? { changed: false, seal: same } : await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, desired));
+    const cli = same ? null : cliIdentity(desired); // refused before anything changes
+    const r = same || !cli ? { changed: false, seal: same! } : await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, desired, cli));
     if (r === null) throw notLoaded(pinDir);
     const { changed, seal } = r;
     if (args.json) return printJson({ changed, seal: describeSeal(seal) });

@@ -5,7 +5,7 @@ import { cgroupPids, cgroupTree, resolveCgroup } from "../kernel/cgroupfs.ts";
 import { readRecords } from "../audit/records.ts";
 import { Verdict, Via } from "../object/abi.ts";
 import { emptyPolicy } from "../policy/model.ts";
-import { PolicyStore } from "../policy/store.ts";
+import { PolicyStore } from "../pins/store.ts";
 import { formatTree, policyTree } from "../policy/tree.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";

@@ -16,7 +16,7 @@ import readme from "../../README.md" with { type: "text" };
 import { CliError } from "../errors.ts";
 import { completionScript } from "../usage/completion.ts";
 import { manPage, readmeSection } from "../usage/manpage.ts";
-import { commandSpecs } from "../usage/spec.ts";
+import type { CommandSpec } from "../usage/spec.ts";
 import { VERSION } from "../version.ts";
 
 export interface InstallFile {
@@ -34,9 +34,8 @@ export interface Installed {
 const EXEC = 0o755;
 const DATA = 0o644;
 
-/** Everything, in install order: the binary first, so no hook ever names a missing one. */
-export async function packageFiles(binary: Uint8Array): Promise<InstallFile[]> {
-  const specs = await commandSpecs();
+/** Everything, in install order: the binary first, so no hook ever names a missing one. `specs`: every command's (commands/_specs.ts). */
+export function packageFiles(binary: Uint8Array, specs: CommandSpec[]): InstallFile[] {
   return [
     { path: "usr/sbin/cgwarden", mode: EXEC, content: binary },
     { path: "usr/lib/systemd/system/cgwarden.service", mode: DATA, content: service },

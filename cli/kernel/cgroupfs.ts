@@ -197,7 +197,7 @@ export class CgroupNames {
   }
 }
 
-// ---- the tree as path binding scans it (policy/store.ts) ----------------
+// ---- the tree as path binding scans it (pins/store.ts) ----------------
 
 function fsPathOf(path: string): string {
   return path === "/" ? cgroupMount() : join(cgroupMount(), path);

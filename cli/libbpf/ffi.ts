@@ -62,6 +62,10 @@ const libcSymbols = {
   flock: { args: ["i32", "i32"], returns: "i32" },
   mount: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
   syscall: { args: ["i64", "i64", "i64"], returns: "i64" },
+  // A file's inode generation (cli/kernel/inode.ts).
+  fstatfs: { args: ["i32", "ptr"], returns: "i32" },
+  ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
+  name_to_handle_at: { args: ["i32", "ptr", "ptr", "ptr", "i32"], returns: "i32" },
 } as const;
 
 type Libbpf = ReturnType<typeof dlopen<typeof libbpfSymbols>>["symbols"];

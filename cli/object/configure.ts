@@ -37,7 +37,7 @@ export async function openConfigured(mechanism: Mechanism, withSeal: boolean, ca
   const obj = BpfObject.openMem(await objectBytes(), name);
   try {
     for (const p of obj.programs()) p.setAutoload(mechanism.programs.includes(p.name) || (withSeal && SEAL_PROGRAMS.includes(p.name)));
-    // Every policy map holds two epochs while a change swaps one for the other (policy/store.ts).
+    // Every policy map holds two epochs while a change swaps one for the other (pins/store.ts).
     const rules = caps.locks + caps.gateRules;
     obj.map("locks").setMaxEntries(2 * caps.locks);
     obj.map("gates").setMaxEntries(2 * caps.gateRules);

@@ -2,7 +2,7 @@
 // Struct layouts come from the compiler's BTF; cli/object/abi.ts gives them names.
 import { defineStruct } from "./struct.ts";
 
-export const CGW_ABI_VERSION = 7;
+export const CGW_ABI_VERSION = 8;
 export const CGW_COMM_LEN = 16;
 export const CGW_DIR_TEMPLATES = 16;
 export const CGW_GATE_SLOTS = 64;
@@ -356,14 +356,16 @@ export const RecordLayout = defineStruct<RecordValue>("cgw_record", 912, [
 export interface ExeIdentityValue extends Record<string, bigint | number> {
   dev: bigint;
   ino: bigint;
+  gen: number;
   manager: number;
   from_manager: number;
 }
-export const ExeIdentityLayout = defineStruct<ExeIdentityValue>("cgw_exe_identity", 24, [
+export const ExeIdentityLayout = defineStruct<ExeIdentityValue>("cgw_exe_identity", 32, [
   { name: "dev", type: "u64", offset: 0 },
   { name: "ino", type: "u64", offset: 8 },
-  { name: "manager", type: "u32", offset: 16 },
-  { name: "from_manager", type: "u32", offset: 20 },
+  { name: "gen", type: "u32", offset: 16 },
+  { name: "manager", type: "u32", offset: 20 },
+  { name: "from_manager", type: "u32", offset: 24 },
 ]);
 
 /** struct cgw_manager */
@@ -372,6 +374,7 @@ export interface ManagerValue extends Record<string, bigint | number | string> {
   exe_ino: bigint;
   start_ticks: bigint;
   pid: number;
+  exe_gen: number;
   exe: string;
 }
 export const ManagerLayout = defineStruct<ManagerValue>("cgw_manager", 288, [
@@ -379,6 +382,7 @@ export const ManagerLayout = defineStruct<ManagerValue>("cgw_manager", 288, [
   { name: "exe_ino", type: "u64", offset: 8 },
   { name: "start_ticks", type: "u64", offset: 16 },
   { name: "pid", type: "u32", offset: 24 },
+  { name: "exe_gen", type: "u32", offset: 28 },
   { name: "exe", type: "char", offset: 32, count: 256 },
 ]);
 
@@ -390,18 +394,20 @@ export interface SealValue extends Record<string, number | bigint> {
   manager_count: number;
   cli_dev: bigint;
   cli_ino: bigint;
+  cli_gen: number;
   sealed_ns: bigint;
 }
-export const SealLayout = defineStruct<SealValue>("cgw_seal", 2344, [
+export const SealLayout = defineStruct<SealValue>("cgw_seal", 2352, [
   { name: "sealed", type: "u32", offset: 0 },
   { name: "until_reboot", type: "u32", offset: 4 },
   { name: "lock_bpf", type: "u32", offset: 8 },
   { name: "manager_count", type: "u32", offset: 12 },
   { name: "cli_dev", type: "u64", offset: 16 },
   { name: "cli_ino", type: "u64", offset: 24 },
-  { name: "sealed_ns", type: "u64", offset: 32 },
+  { name: "cli_gen", type: "u32", offset: 32 },
+  { name: "sealed_ns", type: "u64", offset: 40 },
 ]);
-export const SEAL_MANAGERS_OFFSET = 40;
+export const SEAL_MANAGERS_OFFSET = 48;
 
 /** struct cgw_protected_key */
 export interface ProtectedKey extends Record<string, bigint | number> {

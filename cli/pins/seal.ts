@@ -5,6 +5,7 @@
 // switched on, in one element write. Unsealing switches it off first.
 import { existsSync, rmSync, statSync } from "node:fs";
 import { CliError } from "../errors.ts";
+import { provenIdentity } from "../kernel/inode.ts";
 import { KernelBtf, attachProgramFd, closeFd, linkInfo, openPinned, pinFd, programMapIds, waitDetached } from "../libbpf/index.ts";
 import { ProtectedKeyLayout, ProtectedKind, SealLayout, encodeSeal, type ManagerValue } from "../object/abi.ts";
 import { PINNED_MAPS, READABLE_WHEN_SEALED } from "../object/maps.ts";
@@ -26,7 +27,7 @@ export function sealSpecOf(seal: SealState): SealSpec | null {
     untilReboot: seal.untilReboot,
     lockBpf: seal.lockBpf,
     managers: seal.managers.map((m) => ({
-      exe: { path: m.exe, dev: m.exe_dev, ino: m.exe_ino },
+      exe: { path: m.exe, dev: m.exe_dev, ino: m.exe_ino, ...(m.pid ? {} : { gen: m.exe_gen }) },
       ...(m.pid ? { pid: { tgid: m.pid, startTicks: m.start_ticks } } : {}),
     })),
   };
@@ -38,7 +39,7 @@ export function sealSpecOf(seal: SealState): SealSpec | null {
  * a manager). `cli` is what this process runs: a manager's child that
  * executes it is a manager too.
  */
-export async function applySeal(state: PinnedState, desired: SealSpec | null, cli = selfExe()): Promise<SealChange> {
+export async function applySeal(state: PinnedState, desired: SealSpec | null, cli: CliIdentity): Promise<SealChange> {
   const current = state.seal();
   if (sameSeal(sealSpecOf(current), desired)) return { changed: false, seal: current };
   if (current.sealed && current.untilReboot)
@@ -56,6 +57,7 @@ export async function applySeal(state: PinnedState, desired: SealSpec | null, cl
     exe_ino: m.exe.ino,
     start_ticks: m.pid?.startTicks ?? 0n,
     pid: m.pid?.tgid ?? 0,
+    exe_gen: m.pid ? 0 : (m.exe.gen ?? 0),
     exe: m.exe.path,
   }));
   const seal = {
@@ -65,10 +67,30 @@ export async function applySeal(state: PinnedState, desired: SealSpec | null, cl
     manager_count: managers.length,
     cli_dev: cli.dev,
     cli_ino: cli.ino,
+    cli_gen: cli.gen,
     sealed_ns: BigInt(Date.now()) * 1_000_000n,
   };
   state.maps.seal.update(u32Key(0), encodeSeal(seal, managers));
   return { changed: true, seal: state.seal() };
+}
+
+/** The cgwarden binary a manager's child executes to act as a manager. */
+export interface CliIdentity {
+  dev: bigint;
+  ino: bigint;
+  gen: number;
+}
+
+/**
+ * The identity applySeal() records for `binary` (this process's own by
+ * default): taken before anything changes, since a binary whose generation
+ * cannot be read is refused (see cli/kernel/inode.ts). A seal with no
+ * managers has nobody to act through it.
+ */
+export function cliIdentity(desired: SealSpec | null, binary = "/proc/self/exe"): CliIdentity {
+  if (!desired?.managers.length) return { dev: 0n, ino: 0n, gen: 0 };
+  const { dev, ino, gen } = provenIdentity(binary, `the cgwarden binary ${binary === "/proc/self/exe" ? process.execPath : binary}`);
+  return { dev, ino, gen };
 }
 
 function validate(s: SealSpec): void {
@@ -177,10 +199,4 @@ async function unseal(state: PinnedState): Promise<void> {
   // The programs stay pinned under progs/, so only the links can be waited for.
   await waitDetached(links.map((linkId) => ({ linkId, progId: 0 })));
   state.maps.protected.deleteMany(state.maps.protected.readAll(ProtectedKeyLayout.size, 4).map(([k]) => k));
-}
-
-/** The executable of this process, by what the kernel compares. */
-export function selfExe(): { dev: bigint; ino: bigint } {
-  const st = statSync("/proc/self/exe", { bigint: true });
-  return { dev: st.dev, ino: st.ino };
 }

@@ -20,7 +20,7 @@ export interface SealState {
   untilReboot: boolean;
   lockBpf: boolean;
   managers: ManagerValue[];
-  cli: { dev: bigint; ino: bigint };
+  cli: { dev: bigint; ino: bigint; gen: number };
   sealedAt: Date | null;
 }
 
@@ -54,7 +54,7 @@ export function decodeSealState(raw: Uint8Array | null): SealState {
     untilReboot: seal.until_reboot !== 0,
     lockBpf: seal.lock_bpf !== 0,
     managers,
-    cli: { dev: seal.cli_dev, ino: seal.cli_ino },
+    cli: { dev: seal.cli_dev, ino: seal.cli_ino, gen: seal.cli_gen },
     sealedAt: seal.sealed_ns ? new Date(Number(seal.sealed_ns / 1_000_000n)) : null,
   };
 }

@@ -13,18 +13,11 @@
 // directory's single-level templates, then the recursive templates anchored
 // deepest. Templates of one place that could match one name are refused.
 import { CliError } from "../errors.ts";
-import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, Selector, type GateValue, type LockValue, type ModeName, type TemplateValue } from "../object/abi.ts";
+import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, Selector, type BindingValue, type GateValue, type LockValue, type ModeName, type TemplateValue } from "../object/abi.ts";
 import type { GateRule, LockRule, Policy } from "./model.ts";
 import { baseName, childPath, levelOf, nodeOf, parentPath, parseRulePath, patternsOverlap, templateMatches, type Template } from "./paths.ts";
 import type { Selectors } from "./selectors.ts";
 import type { IdentifiedRule, RuleSpec, SelectorSpec } from "./spec.ts";
-
-export interface Binding {
-  exact: bigint;
-  matched: bigint;
-  children: bigint;
-  descend: bigint;
-}
 
 /** What a named path puts on the cgroup there (cgw_path). */
 export interface PathEntry {
@@ -201,15 +194,15 @@ function matchIn(c: Compiled, setId: bigint, name: string): bigint {
   return c.templateSets.get(setId)?.find((t) => templateMatches(t.template, name))?.node ?? 0n;
 }
 
-const empty = (b: Binding) => !b.exact && !b.matched && !b.children && !b.descend;
+const empty = (b: BindingValue) => !b.exact && !b.matched && !b.children && !b.descend;
 
 /**
  * The binding of the cgroup at `path` given its parent's: one step of
  * cgwarden_mkdir() in BPF, which reads the parent's entry in `bound`.
  */
-export function childBinding(c: Compiled, parent: Binding | null, path: string): Binding | null {
+export function childBinding(c: Compiled, parent: BindingValue | null, path: string): BindingValue | null {
   const name = baseName(path);
-  const b: Binding = { exact: 0n, matched: 0n, children: 0n, descend: 0n };
+  const b: BindingValue = { exact: 0n, matched: 0n, children: 0n, descend: 0n };
   if (parent && name !== "") {
     if (parent.children) b.matched = matchIn(c, parent.children, name);
     if (parent.descend) {
@@ -229,9 +222,9 @@ export function childBinding(c: Compiled, parent: Binding | null, path: string):
 }
 
 /** What the cgroup at `path` is bound to: childBinding() folded from the root. */
-export function bindingFor(c: Compiled, path: string): Binding | null {
+export function bindingFor(c: Compiled, path: string): BindingValue | null {
   const root = c.paths.get("/");
-  let b: Binding | null = root ? { exact: root.node, matched: 0n, children: root.children, descend: root.descend } : null;
+  let b: BindingValue | null = root ? { exact: root.node, matched: 0n, children: root.children, descend: root.descend } : null;
   if (b && empty(b)) b = null;
   if (path === "/") return b;
   let at = "";
@@ -244,7 +237,7 @@ export function bindingFor(c: Compiled, path: string): Binding | null {
 
 export interface BoundPath {
   path: string;
-  binding: Binding;
+  binding: BindingValue;
 }
 
 /**
@@ -268,7 +261,7 @@ export function* boundLevels(c: Compiled, children: (dir: string) => string[]): 
   const deepestNamed = Math.max(-1, ...named.keys());
   let frontier: BoundPath[] = [];
   for (let level = 0; level <= deepestNamed || frontier.length > 0; level++) {
-    const batch = new Map<string, Binding>();
+    const batch = new Map<string, BindingValue>();
     for (const path of named.get(level) ?? []) {
       const b = bindingFor(c, path);
       if (b) batch.set(path, b);
@@ -301,7 +294,7 @@ export function modelPolicy(c: Compiled, rules: IdentifiedRule[], globalMode: Mo
       const spec = byId.get(id);
       if (id && spec && spec.kind !== "lock") gates.push({ id, kind: g.kind, anchor: g.anchor, slot, selectors: selectorsFor(spec.selectors, c.epoch) });
     });
-  const bound = new Map<bigint, Binding>();
+  const bound = new Map<bigint, BindingValue>();
   for (const { id, path } of cgroups) {
     const b = bindingFor(c, path);
     if (b) bound.set(id, b);

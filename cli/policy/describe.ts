@@ -5,7 +5,6 @@ import { processFacts } from "../kernel/procfs.ts";
 import { shown } from "../errors.ts";
 import { directionNames } from "./model.ts";
 import { formatSelectors, selectorsOf } from "./selectors.ts";
-import type { BindState } from "./store.ts";
 import type { RuleSpec } from "./spec.ts";
 
 export interface RuleView {
@@ -24,6 +23,17 @@ export interface RuleView {
   mode?: "enforce" | "audit";
   selectors?: Record<string, unknown>;
   warnings: string[];
+}
+
+/** How a rule's path is bound on the live tree (pins/store.ts reads it from the maps). */
+export interface BindState {
+  state: "bound" | "waiting";
+  /** Bound cgroups: one for a path, any number for a template. */
+  cgroups: bigint[];
+  /** Cgroups bound to the path since the rule was made. */
+  binds: number;
+  /** A --cgroup selector's path, bound or waiting the same way (a misspelt path waits for ever). */
+  selector?: { state: "bound" | "waiting"; cgroups: bigint[] };
 }
 
 export function viewRule(r: RuleValue, bind: BindState): RuleView {

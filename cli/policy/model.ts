@@ -2,8 +2,7 @@
 // written once in TypeScript. `explain` uses it over the live policy and the
 // differential tests hold the kernel to it migration by migration, so any
 // change to the decision must land in both places at once.
-import { Direction, MAX_LEVEL, type DirectionName, type ModeName, type RuleKindName, type SelectorName, type VerdictName } from "../object/abi.ts";
-import type { Binding } from "./compile.ts";
+import { Direction, MAX_LEVEL, type BindingValue, type DirectionName, type ModeName, type RuleKindName, type SelectorName, type VerdictName } from "../object/abi.ts";
 import { selectorsMatch, type ActorIdentity, type Selectors } from "./selectors.ts";
 
 
@@ -31,7 +30,7 @@ export interface Policy {
   locks: Map<bigint, LockRule>;
   gates: GateRule[];
   /** What each cgroup id is bound to, as the `bound` map holds it for the epoch in force. */
-  bound: Map<bigint, Binding>;
+  bound: Map<bigint, BindingValue>;
   /** The path or template of each node, for display. */
   nodePaths?: Map<bigint, string>;
 }

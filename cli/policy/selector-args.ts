@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSy
 import { join } from "node:path";
 import type { ArgsDef } from "citty";
 import { CliError, UsageError, shown } from "../errors.ts";
+import { provenIdentity } from "../kernel/inode.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { ruleCgroupPath } from "../kernel/cgroupfs.ts";
 import { rulePathProblem } from "./paths.ts";
@@ -120,7 +121,12 @@ export function resolvePid(pid: number, what: string): { tgid: number; startTick
  * what that process really runs, read as /proc/PID/exe).
  */
 export function parseManagers(exes: readonly string[], pids: readonly number[], root = "/"): ManagerSpec[] {
-  const out: ManagerSpec[] = exes.map((path) => ({ exe: resolveExe(path, "--manager-exe", root) }));
+  // A manager that is a file is that file and no other: its generation too.
+  const out: ManagerSpec[] = exes.map((path) => {
+    const { path: real } = resolveExe(path, "--manager-exe", root);
+    const { dev, ino, gen } = provenIdentity(join(root, real), `--manager-exe ${real}`);
+    return { exe: { path: real, dev, ino, gen } };
+  });
   for (const pid of pids) {
     const facts = processFacts(pid);
     if (facts.tgid !== pid) throw new CliError(`--manager-pid ${pid} is a thread of process ${facts.tgid}; give the process id`);

@@ -10,6 +10,8 @@ export interface ExeSpec {
   path: string;
   dev: bigint;
   ino: bigint;
+  /** The inode's generation: set for a manager that is a file (see cli/kernel/inode.ts); --exe selectors match (dev, ino). */
+  gen?: number;
 }
 
 export interface PidSpec {
@@ -79,7 +81,7 @@ export function sameSeal(a: SealSpec | null, b: SealSpec | null): boolean {
   const key = (s: SealSpec | null) =>
     s === null
       ? "unsealed"
-      : [s.untilReboot, s.lockBpf, ...s.managers.map((m) => `${m.exe.dev}:${m.exe.ino}:${m.pid?.tgid ?? 0}:${m.pid?.startTicks ?? 0}`).sort()].join(" ");
+      : [s.untilReboot, s.lockBpf, ...s.managers.map((m) => `${m.exe.dev}:${m.exe.ino}:${m.pid ? 0 : (m.exe.gen ?? 0)}:${m.pid?.tgid ?? 0}:${m.pid?.startTicks ?? 0}`).sort()].join(" ");
   return key(a) === key(b);
 }
 

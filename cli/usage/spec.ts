@@ -1,7 +1,8 @@
 // What every command accepts, read from the citty definitions themselves, so
 // help, completions and the man page cannot drift from what the parser takes.
+// The registry hands the definitions in (commands/_specs.ts): usage sits
+// below the commands it describes and imports none of them.
 import type { ArgDef, CommandDef } from "citty";
-import { commandModules, type CommandName } from "../commands/index.ts";
 
 export interface OptionSpec {
   name: string;
@@ -14,7 +15,7 @@ export interface OptionSpec {
 }
 
 export interface CommandSpec {
-  name: CommandName;
+  name: string;
   description: string;
   positionals: Array<{ name: string; required: boolean; description: string }>;
   options: OptionSpec[];
@@ -34,22 +35,18 @@ function optionSpec(name: string, d: ArgDef): OptionSpec {
   };
 }
 
-export async function commandSpecs(): Promise<CommandSpec[]> {
-  const specs: CommandSpec[] = [];
-  for (const [name, load] of Object.entries(commandModules) as Array<[CommandName, (typeof commandModules)[CommandName]]>) {
-    const mod = await load();
-    const def = mod.default as CommandDef;
-    const meta = (def.meta ?? {}) as { description?: string };
-    const args = Object.entries((def.args ?? {}) as Record<string, ArgDef>);
-    specs.push({
-      name,
-      description: meta.description ?? "",
-      positionals: args
-        .filter(([, d]) => d.type === "positional")
-        .map(([n, d]) => ({ name: ("valueHint" in d && d.valueHint) || n.toUpperCase(), required: !!d.required, description: d.description ?? "" })),
-      options: args.filter(([, d]) => d.type !== "positional").map(([n, d]) => optionSpec(n, d)),
-      examples: mod.examples,
-    });
-  }
-  return specs;
+/** One command's spec from its module: the citty definition and its --help examples. */
+export function specOfCommand(name: string, mod: { default: unknown; examples: readonly string[] }): CommandSpec {
+  const def = mod.default as CommandDef;
+  const meta = (def.meta ?? {}) as { description?: string };
+  const args = Object.entries((def.args ?? {}) as Record<string, ArgDef>);
+  return {
+    name,
+    description: meta.description ?? "",
+    positionals: args
+      .filter(([, d]) => d.type === "positional")
+      .map(([n, d]) => ({ name: ("valueHint" in d && d.valueHint) || n.toUpperCase(), required: !!d.required, description: d.description ?? "" })),
+    options: args.filter(([, d]) => d.type !== "positional").map(([n, d]) => optionSpec(n, d)),
+    examples: mod.examples,
+  };
 }

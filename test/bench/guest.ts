@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { runCli } from "../../cli/main.ts";
 import { setSink } from "../../cli/output.ts";
 import { openState } from "../../cli/pins/state.ts";
-import { PolicyStore } from "../../cli/policy/store.ts";
+import { PolicyStore } from "../../cli/pins/store.ts";
 import { ALL_DIRECTIONS } from "../../cli/object/abi.ts";
 import { resolveCgroup } from "../../cli/kernel/cgroupfs.ts";
 import { BpfObject, onMapWrite, type Link } from "../../cli/libbpf/index.ts";

@@ -1,6 +1,6 @@
 // Crash safety: a policy command killed before any one of its map writes
 // leaves the live policy exactly old or new (a change writes the other
-// epoch and flips to it in one write; policy/store.ts), and running the same
+// epoch and flips to it in one write; pins/store.ts), and running the same
 // command again completes it with nothing left behind.
 //
 // Most kills are made in-process: onMapWrite() stops the command before its
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { onMapWrite } from "../../cli/libbpf/index.ts";
 import { openState } from "../../cli/pins/state.ts";
-import { PolicyStore } from "../../cli/policy/store.ts";
+import { PolicyStore } from "../../cli/pins/store.ts";
 import { directionNames } from "../../cli/policy/model.ts";
 import { BINARY, MOVER, PIN_DIR, cgw, cleanup, json, mkcg, ok } from "./harness.ts";
 

@@ -10,8 +10,11 @@
 //
 // The manager is a copy of test/fixtures/intruder.c's `manage` (fork, exec,
 // wait), so that "cgwarden run by a manager" is a real child process of it.
+// Both it and the cgwarden a manager runs are copies on the guest's tmpfs:
+// the seal refuses files on virtiofs, where the project's own dist/ is,
+// because no inode generation can be read there (cli/kernel/inode.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SettingsLayout } from "../../cli/object/abi.ts";
 import { openState } from "../../cli/pins/state.ts";
@@ -19,6 +22,11 @@ import { nodeOf } from "../../cli/policy/paths.ts";
 import { BINARY, KERNEL, LineProcess, PIN_DIR, ROOT, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
 
 const MANAGER = "/tmp/seal-manager";
+/** cgwarden as the seal's tests run it: a copy on tmpfs (see above). */
+const CLI = "/tmp/seal-cgwarden";
+/** A tmpfs of its own for a manager the recycled-identity route unmounts. */
+const RECYCLE_DIR = "/tmp/seal-recycle";
+const RECYCLED = join(RECYCLE_DIR, "manager");
 const INTRUDER = "/tmp/seal-intruder";
 const ATTACKER = "/tmp/seal-attacker";
 const FIXTURES = join(ROOT, "dist/test");
@@ -36,11 +44,11 @@ function run(argv: string[], input?: string): Run {
 }
 const firstLine = (r: Run) => (r.err || r.out).split("\n")[0] ?? "";
 /** cgwarden run by root: not a manager. */
-const asRoot = (...args: string[]) => run([BINARY, ...args]);
+const asRoot = (...args: string[]) => run([CLI, ...args]);
 /** cgwarden run as a manager's child. */
-const asManager = (...args: string[]) => run([MANAGER, "manage", BINARY, ...args]);
+const asManager = (...args: string[]) => run([MANAGER, "manage", CLI, ...args]);
 /** cgwarden run by a manager's child through env(1), with these variables: a manager's exec chain. */
-const asManagerWith = (vars: string[], ...args: string[]) => run([MANAGER, "manage", "/usr/bin/env", ...vars, BINARY, ...args]);
+const asManagerWith = (vars: string[], ...args: string[]) => run([MANAGER, "manage", "/usr/bin/env", ...vars, CLI, ...args]);
 
 let task: ReturnType<typeof Bun.spawn>;
 let holder: LineProcess;
@@ -100,7 +108,7 @@ async function linkId(): Promise<number> {
  */
 async function orphanRoute(prefix: string[]): Promise<Run> {
   rmSync("/tmp/orphan.err", { force: true });
-  const r = run([...prefix, `(setsid sh -c 'sleep 1; exec ${BINARY} unload 2>/tmp/orphan.err' &)`]);
+  const r = run([...prefix, `(setsid sh -c 'sleep 1; exec ${CLI} unload 2>/tmp/orphan.err' &)`]);
   // Up to 10 s for the orphan's cgwarden to write its one line.
   for (let i = 0; i < 100; i++) {
     await Bun.sleep(100);
@@ -112,9 +120,39 @@ async function orphanRoute(prefix: string[]): Promise<Run> {
 }
 const orphanRefused = (r: Run) => /is sealed/.test(r.err);
 
+/**
+ * The red team's recycled identity: a manager executable on a tmpfs of its
+ * own is made a manager (and acts as one); the tmpfs is unmounted, a new one
+ * mounted at the same place, and the same file created again, which puts it
+ * at the same (dev, ino). It must not act. The pass's seal is put back after.
+ */
+function recycledRoute(sealArgs: string[]): Run {
+  const mountFresh = () => run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=16m", "seal-recycle", RECYCLE_DIR]);
+  const create = () => {
+    copyFileSync(join(FIXTURES, "intruder"), RECYCLED);
+    chmodSync(RECYCLED, 0o755);
+    return statSync(RECYCLED, { bigint: true });
+  };
+  mkdirSync(RECYCLE_DIR, { recursive: true });
+  mountFresh();
+  const first = create();
+  const sealed = asManager("seal", ...sealArgs, "--manager-exe", RECYCLED).code === 0;
+  const acted = run([RECYCLED, "manage", CLI, "lock", `/${SVC.M}`, "--out"]).code === 0 && run([RECYCLED, "manage", CLI, "unlock", `/${SVC.M}`]).code === 0;
+  run(["umount", RECYCLE_DIR]);
+  mountFresh();
+  const second = create();
+  const same = first.dev === second.dev && first.ino === second.ino;
+  const r = run([RECYCLED, "manage", CLI, "unload"]);
+  const restored = asManager("seal", ...sealArgs).code === 0;
+  run(["umount", RECYCLE_DIR]);
+  const facts = `sealed with it: ${sealed}, it acted: ${acted}, same (dev, ino) after the remount: ${same}, seal restored: ${restored}`;
+  return { code: r.code, out: facts, err: `${r.err.split("\n")[0]} [${facts}]` };
+}
+const recycledRefused = (r: Run) => r.code === 1 && /is sealed/.test(r.err) && r.out === "sealed with it: true, it acted: true, same (dev, ino) after the remount: true, seal restored: true";
+
 /** A manager's child, traced by root before it execs `cgwarden unload` (its pid found under the manager). */
 async function tracedRoute(holdMs: number): Promise<Run> {
-  const manager = Bun.spawn([MANAGER, "manage", "/bin/sh", "-c", `sleep 1; exec ${BINARY} unload`], { stdout: "pipe", stderr: "pipe" });
+  const manager = Bun.spawn([MANAGER, "manage", "/bin/sh", "-c", `sleep 1; exec ${CLI} unload`], { stdout: "pipe", stderr: "pipe" });
   let child = 0;
   for (let i = 0; i < 50 && !child; i++) {
     await Bun.sleep(20);
@@ -154,8 +192,8 @@ function tamperRoute(name: string, act: () => Run | Promise<Run>, expectRefusal:
   });
 }
 
-/** Every tamper route, by root (this test process, or a tool it runs, none a manager). */
-function everyRoute(pass: string): void {
+/** Every tamper route, by root (this test process, or a tool it runs, none a manager). `sealArgs`: the pass's seal. */
+function everyRoute(pass: string, sealArgs: string[]): void {
   const route = (name: string, act: () => Run | Promise<Run>, expectRefusal?: (r: Run) => boolean) => tamperRoute(`${name} (${pass})`, act, expectRefusal);
   const sealed = sealedLine;
   route("cgwarden unload", () => asRoot("unload"), sealed);
@@ -229,10 +267,18 @@ function everyRoute(pass: string): void {
   route("a manager's cgwarden with LD_LIBRARY_PATH (a planted libbpf.so.1)", () => asManagerWith(["LD_LIBRARY_PATH=/tmp"], "unload"), (r) => sealed(r));
   route("a manager's cgwarden with BUN_OPTIONS=--preload", () => asManagerWith(["BUN_OPTIONS=--preload /tmp/seal-preload.js"], "unload"), refusedAfterOverride);
   route("a manager's cgwarden with BUN_BE_BUN=1 running cgwarden's own source", () => asManagerWith(["BUN_BE_BUN=1"], join(ROOT, "cli/main.ts"), "unload"), (r) => sealed(r));
+  route("a manager's executable recycled: a new file at its (dev, ino) on a remounted tmpfs", () => recycledRoute(sealArgs), recycledRefused);
+  route("a copy of the manager's executable", () => {
+    copyFileSync(MANAGER, "/tmp/seal-manager-copy");
+    chmodSync("/tmp/seal-manager-copy", 0o755);
+    return run(["/tmp/seal-manager-copy", "manage", CLI, "unload"]);
+  }, (r) => sealed(r));
   route("bpftool map pin of maps/settings elsewhere", () => run(["bpftool", "map", "pin", "pinned", join(PIN_DIR, "maps/settings"), "/sys/fs/bpf/seal-copy2"]), (r) => r.code !== 0 && !existsSync("/sys/fs/bpf/seal-copy2"));
 }
 
 beforeAll(async () => {
+  copyFileSync(BINARY, CLI);
+  chmodSync(CLI, 0o755);
   copyFileSync(join(FIXTURES, "intruder"), MANAGER);
   copyFileSync(join(FIXTURES, "intruder"), INTRUDER);
   copyFileSync(join(FIXTURES, "attacker"), ATTACKER);
@@ -277,6 +323,19 @@ describe(`seal on ${KERNEL}`, () => {
     expect(lockHolds()).toBe(true);
   });
 
+  test("files on virtiofs are refused as a manager and as cgwarden's own binary, the filesystem named", () => {
+    // virtiofs gives no inode generation: after a remount another file could pass for either.
+    const exe = asManager("seal", "--manager-exe", join(FIXTURES, "intruder"));
+    console.log(`seal: a manager on virtiofs: ${firstLine(exe)}`);
+    expect(exe.code).toBe(1);
+    expect(firstLine(exe)).toStartWith(`cgwarden: --manager-exe ${join(FIXTURES, "intruder")} is on virtiofs, whose inodes carry no generation cgwarden can read`);
+    const own = run([MANAGER, "manage", BINARY, "seal", "--manager-exe", MANAGER, "--lock-bpf"]);
+    console.log(`seal: cgwarden itself on virtiofs: ${firstLine(own)}`);
+    expect(own.code).toBe(1);
+    expect(firstLine(own)).toStartWith(`cgwarden: the cgwarden binary ${BINARY} is on virtiofs`);
+    expect(JSON.parse(asRoot("status", "--json").out).seal).toMatchObject({ sealed: true, lockBpf: false, managers: [{ exe: MANAGER }] });
+  });
+
   test("bad seals are refused and change nothing", () => {
     expect(asManager("seal").code).toBe(2);
     expect(asManager("seal", "--until-reboot", "--manager-exe", MANAGER).code).toBe(2);
@@ -293,12 +352,13 @@ describe(`seal on ${KERNEL}`, () => {
 
   for (const lockBpf of [false, true]) {
     const pass = lockBpf ? "with --lock-bpf" : "without --lock-bpf";
+    const sealArgs = ["--manager-exe", MANAGER, "--manager-pid", "1", ...(lockBpf ? ["--lock-bpf"] : [])];
     if (lockBpf)
       test("reseal with --lock-bpf for the second pass", () => {
-        expect(asManager("seal", "--manager-exe", MANAGER, "--manager-pid", "1", "--lock-bpf").code).toBe(0);
+        expect(asManager("seal", ...sealArgs).code).toBe(0);
         tally.routes = tally.held = 0;
       });
-    everyRoute(pass);
+    everyRoute(pass, sealArgs);
     test(`seal: routes ${pass} on ${KERNEL}`, () => {
       console.log(`seal: routes: ${tally.routes}, held ${tally.held}, lifted ${tally.routes - tally.held} (${pass})`);
       expect(tally.held).toBe(tally.routes);

@@ -9,7 +9,7 @@ import { setSink } from "../../cli/output.ts";
 import { commandModules } from "../../cli/commands/index.ts";
 import { SHELLS, completionScript } from "../../cli/usage/completion.ts";
 import { manPage, readmeSection } from "../../cli/usage/manpage.ts";
-import { commandSpecs } from "../../cli/usage/spec.ts";
+import { commandSpecs } from "../../cli/commands/_specs.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const specs = await commandSpecs();

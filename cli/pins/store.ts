@@ -10,7 +10,8 @@
 // leftovers in the other epoch are swept by the next change.
 import { BpfError, Errno, type MapFd } from "../libbpf/index.ts";
 import { CliError } from "../errors.ts";
-import type { PinnedState } from "../pins/state.ts";
+import type { PinnedState } from "./state.ts";
+import type { BindState } from "../policy/describe.ts";
 import {
   BindingLayout,
   BoundKeyLayout,
@@ -30,17 +31,18 @@ import {
   encodeTemplateSet,
   modeName,
   ruleKindName,
+  type BindingValue,
   type RuleValue,
   type NodeStatsValue,
   type SettingsValue,
 } from "../object/abi.ts";
 import { u32Key, u64Key } from "../object/struct.ts";
 import { cgroupIdAtPath as cgroupIdAt, childCgroupNames as childCgroups, liveCgroupIds } from "../kernel/cgroupfs.ts";
-import { boundLevels, compile, type Binding, type Compiled } from "./compile.ts";
-import type { GateRule, LockRule, Policy } from "./model.ts";
-import { nodeBase, nodeEpoch, nodeOf } from "./paths.ts";
-import { selectorsOf } from "./selectors.ts";
-import { diffIsEmpty, diffSpecs, type IdentifiedRule, type PolicySpec, type RuleSpec, type SpecDiff } from "./spec.ts";
+import { boundLevels, compile, type Compiled } from "../policy/compile.ts";
+import type { GateRule, LockRule, Policy } from "../policy/model.ts";
+import { nodeBase, nodeEpoch, nodeOf } from "../policy/paths.ts";
+import { selectorsOf } from "../policy/selectors.ts";
+import { diffIsEmpty, diffSpecs, type IdentifiedRule, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 
 const EPOCH_KEY_BIT = 0x80000000;
 
@@ -63,15 +65,6 @@ export interface Provenance {
 }
 
 /** How a rule's path is bound right now. */
-export interface BindState {
-  state: "bound" | "waiting";
-  /** Bound cgroups: one for a path, any number for a template. */
-  cgroups: bigint[];
-  /** Cgroups bound to the path since the rule was made. */
-  binds: number;
-  /** A --cgroup selector's path, bound or waiting the same way (a misspelt path waits for ever). */
-  selector?: { state: "bound" | "waiting"; cgroups: bigint[] };
-}
 
 export class PolicyStore {
   constructor(private readonly state: PinnedState) {}
@@ -141,8 +134,8 @@ export class PolicyStore {
    * gets the same answer from paths and templates over the live cgroup tree,
    * which is what userspace and the mkdir tracepoint write there.
    */
-  private boundCgroups(epoch: number): Map<bigint, Binding> {
-    const bound = new Map<bigint, Binding>();
+  private boundCgroups(epoch: number): Map<bigint, BindingValue> {
+    const bound = new Map<bigint, BindingValue>();
     if (this.state.hidden.has("bound")) {
       const c = compile(this.records().map((r) => ({ id: r.id, spec: specOfRecord(r) })), epoch);
       for (const level of boundLevels(c, childCgroups))
