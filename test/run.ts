@@ -47,7 +47,7 @@ const GUEST_STALL_MS = 10 * 60_000;
  * Kernel arguments a kernel's guest suites boot with. The lockdown modes are
  * what hardened machines run: Debian under Secure Boot is in integrity mode,
  * and confidentiality refuses bpf_probe_read_kernel(), which cgwarden's
- * object must do without (bpf/cgwarden.bpf.c, "reading kernel memory by
+ * object must do without (bpf/peek.bpf.h, "reading kernel memory by
  * address"). Every other kernel runs without lockdown, as most machines do.
  */
 const SUITE_BOOT: Partial<Record<KernelName, string[]>> = {
@@ -109,7 +109,7 @@ function build(): void {
 /**
  * A BPF fixture: a program of a kind another root process might load
  * (intruder.bpf.c, once per kind), or the native hook's conformance program.
- * They see bpf/'s kernel_types.h, as cgwarden's object does.
+ * They see bpf/'s kernel_types.bpf.h, as cgwarden's object does.
  */
 function buildBpfFixture(name: string, kind?: string): void {
   const src = join(ROOT, `test/fixtures/${name}.bpf.c`);

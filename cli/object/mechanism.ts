@@ -28,13 +28,13 @@ const IDENTITY_PROGRAMS = ["cgwarden_exec", "cgwarden_prctl"];
 
 /*
  * Rules follow paths: the cgroup_mkdir and cgroup_rmdir tracepoints bind
- * and unbind cgroups as they come and go (bpf/cgwarden.bpf.c). Attached
+ * and unbind cgroups as they come and go (bpf/binding.bpf.h). Attached
  * before anything decides, so no decision sees a cgroup created unbound.
  */
 const BINDING_PROGRAMS = ["cgwarden_mkdir", "cgwarden_rmdir"];
 
 /**
- * The native hook as lsm/cgroup_attach in bpf/cgwarden.bpf.c is written for:
+ * The native hook as lsm/cgroup_attach in bpf/native.bpf.h is written for:
  * the seed series' bpf_lsm_cgroup_attach(task, src, dst, sb, threadgroup, ns).
  * A merged version may be a security_cgroup_attach() LSM hook (lsm_hook_defs.h),
  * reached under the same BPF name but perhaps with other arguments; the
@@ -97,7 +97,7 @@ export function mechanismByCode(code: number): Mechanism | undefined {
 }
 
 /**
- * The seal (bpf/cgwarden.bpf.c, "the seal's programs"): loaded and pinned
+ * The seal (bpf/seal*.bpf.h): loaded and pinned
  * under progs/ at load, attached by `cgwarden seal` only, so an unsealed
  * policy costs these hooks nothing. Each hook, and why it is needed:
  */

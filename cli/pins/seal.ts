@@ -1,5 +1,5 @@
 // Sealing the pinned state: after it, only managers may change cgwarden's
-// BPF state (bpf/cgwarden.bpf.c, "the seal"). The order makes every step
+// BPF state (bpf/seal*.bpf.h). The order makes every step
 // safe to interrupt: the seal's programs are attached (refusing nothing
 // while seal.sealed is 0), `protected` is filled, and only then is the seal
 // switched on, in one element write. Unsealing switches it off first.

@@ -4,7 +4,7 @@
 // never edits the policy in force: it writes the whole new policy under the
 // other epoch, flips settings.epoch (one element write, together with the
 // global settings), waits until no decision can still be reading the old
-// epoch (the grace map, see bpf/cgwarden.bpf.c), and then deletes the old
+// epoch (the grace map, see bpf/maps.bpf.h), and then deletes the old
 // epoch. Every decision therefore judges one policy, old or new, whole; a
 // change that is killed midway leaves the policy in force untouched, and its
 // leftovers in the other epoch are swept by the next change.

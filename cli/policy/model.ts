@@ -1,4 +1,4 @@
-// The policy model: the same decision cgw_decide() takes in bpf/cgwarden.bpf.c,
+// The policy model: the same decision cgw_decide() takes in bpf/decide.bpf.h,
 // written once in TypeScript. `explain` uses it over the live policy and the
 // differential tests hold the kernel to it migration by migration, so any
 // change to the decision must land in both places at once.

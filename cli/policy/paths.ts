@@ -7,7 +7,7 @@
 // and the outermost match wins (below a cgroup it matched, it no longer
 // applies). The BPF side keys policy by node: a hash of the path, with the
 // epoch in the top bit (bpf/cgwarden.h). Matching here is the TypeScript
-// twin of template_matches() in bpf/cgwarden.bpf.c.
+// twin of template_matches() in bpf/binding.bpf.h.
 import { MAX_LEVEL, NODE_EPOCH, PATH_LEN, TEMPLATE_PART } from "../object/abi.ts";
 import { CGROUP2 } from "../kernel/mounts.ts";
 

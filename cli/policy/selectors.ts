@@ -1,6 +1,6 @@
 // The selector: what an allow or delegate rule says about the actor, in the
 // kernel's terms. Its type, matching and display live here; BPF matches the
-// same keys in gate_match() (bpf/cgwarden.bpf.c), compile.ts writes them,
+// same keys in gate_match() (bpf/decide.bpf.h), compile.ts writes them,
 // and selector-args.ts reads selectors from the command line.
 import { MAX_LEVEL, Selector, type RuleValue } from "../object/abi.ts";
 

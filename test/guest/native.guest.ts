@@ -2,7 +2,7 @@
 // series' selftests. A program on lsm/cgroup_attach denies a migration, and
 // the arguments of each call are held to what the kernel did: a write to
 // cgroup.procs, to cgroup.threads, and clone3(CLONE_INTO_CGROUP). cgwarden's
-// native mechanism (bpf/cgwarden.bpf.c) relies on exactly these meanings.
+// native mechanism (bpf/native.bpf.h) relies on exactly these meanings.
 // On kernels without the hook, the hook's BTF is absent and nothing attaches.
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";

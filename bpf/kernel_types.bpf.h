@@ -209,7 +209,7 @@ struct cgroup_namespace;
 
 /*
  * A kernel struct that is nothing but char arrays. An address typed as one
- * (bpf_rdonly_cast) reads as plain bytes: see peek_u64() in cgwarden.bpf.c.
+ * (bpf_rdonly_cast) reads as plain bytes: see peek_u64() in peek.bpf.h.
  */
 struct new_utsname {
 	char sysname[65];
