@@ -339,6 +339,14 @@ struct cgw_exe_identity {
  */
 #define CGW_MANAGERS 8
 
+/*
+ * Limits of the values selectors and managers name, for every layer to read:
+ * the kernel never hands out pids above PID_MAX_LIMIT, and (uid_t)-1 means
+ * "no uid" to it.
+ */
+#define CGW_PID_MAX (1 << 22)
+#define CGW_UID_MAX 0xfffffffe
+
 struct cgw_manager {
 	__u64 exe_dev;    /* what the manager really executed (userspace st_dev encoding) */
 	__u64 exe_ino;

@@ -352,7 +352,7 @@ static __always_inline int decide_migration(struct cgw_decision *d, struct cgw_m
 	w->via = m->via;
 	w->mechanism = m->mechanism;
 	w->denied = 0;
-	/* threads bounds the walk; the list head ends it. PID_MAX_LIMIT is 1 << 22. */
-	bpf_loop((m->threads & ((1 << 22) - 1)) + 1, judge_thread, &lctx, 0);
+	/* threads bounds the walk; the list head ends it. */
+	bpf_loop((m->threads & (CGW_PID_MAX - 1)) + 1, judge_thread, &lctx, 0);
 	return w->denied ? CGW_VERDICT_DENY : verdict;
 }

@@ -6,9 +6,9 @@
 // parser loads node:util, which no command needs (see commands/_argv.ts).
 import { fstatSync } from "node:fs";
 import type { ArgsDef, CommandDef } from "citty";
-import { CliError, EXIT_USAGE, exitCodeOf, formatError, shown } from "./errors.ts";
+import { CliError, EXIT_USAGE, errorJson, exitCodeOf, formatError, shown } from "./errors.ts";
 import { VERSION } from "./version.ts";
-import { note, print } from "./output.ts";
+import { note, print, printJson } from "./output.ts";
 import { parseArgv, looksLikeOption } from "./commands/_argv.ts";
 import { commandModules, type CommandName } from "./commands/index.ts";
 
@@ -83,7 +83,10 @@ export async function runCli(argv: string[]): Promise<number> {
     const result = await cmd.run?.({ rawArgs: rest, args: args as never, cmd });
     return (result as { exitCode?: number } | undefined)?.exitCode ?? 0;
   } catch (err) {
-    note(formatError(err));
+    // Asked for JSON (the command takes --json, and it was given as such): the error is JSON too, on stdout.
+    const json = "json" in (cmd.args ?? {}) && rest.slice(0, rest.includes("--") ? rest.indexOf("--") : undefined).includes("--json");
+    if (json) printJson(errorJson(err));
+    else note(formatError(err));
     return exitCodeOf(err);
   }
 }

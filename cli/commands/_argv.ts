@@ -8,14 +8,23 @@
 // loaded at all (see test/bench: start-up).
 import type { ArgsDef } from "citty";
 import { UsageError, shown } from "../errors.ts";
+import { extrasOf } from "./_define.ts";
 
 const SELECTORS = new Set(["exe", "uid", "user", "cgroup", "pid"]);
-/** Options that may be given more than once; citty keeps only the last, so commands read them with allValues(). */
-const REPEATABLE = new Set(["manager-exe", "manager-pid"]);
 
 interface Option {
   canonical: string;
   type: "boolean" | "string";
+  /** Declared repeatable: citty keeps only the last, so commands read them with allValues(). */
+  repeatable: boolean;
+}
+
+/** "a, b or c" */
+const oneOf = (options: readonly string[]) => (options.length > 1 ? `${options.slice(0, -1).join(", ")} or ${options.at(-1)}` : (options[0] ?? ""));
+
+/** The one message for a value outside an argument's fixed choices: `label` is the option, or the command for a positional. */
+function choiceProblem(label: string, options: readonly string[], value: string): string {
+  return `${label} takes ${oneOf(options)}, not '${shown(value)}'`;
 }
 
 /** Option names and aliases of a command, each mapped to its declared name and type. */
@@ -24,9 +33,10 @@ function optionTable(def: ArgsDef): Map<string, Option> {
   for (const [name, d] of Object.entries(def)) {
     if (d.type === "positional") continue;
     const type = d.type === "boolean" ? "boolean" : "string";
-    known.set(name, { canonical: name, type });
-    for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.set(a, { canonical: name, type });
-    if (type === "boolean") known.set(`no-${name}`, { canonical: name, type });
+    const opt = { canonical: name, type, repeatable: !!extrasOf(d).repeatable } as const;
+    known.set(name, opt);
+    for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.set(a, opt);
+    if (type === "boolean") known.set(`no-${name}`, opt);
   }
   return known;
 }
@@ -52,10 +62,11 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
   const given: string[] = [];
   const values = new Map<string, string | boolean>();
 
-  const count = (canonical: string) => {
+  const count = (opt: Option) => {
+    const canonical = opt.canonical;
     const times = (seen.get(canonical) ?? 0) + 1;
     seen.set(canonical, times);
-    if (times === 1 || REPEATABLE.has(canonical)) return;
+    if (times === 1 || opt.repeatable) return;
     if (SELECTORS.has(canonical))
       throw new UsageError(`--${canonical} given ${times} times; selectors in one rule must all match, so give separate rules for alternatives`);
     throw new UsageError(`--${canonical} given ${times} times; give it once`);
@@ -77,7 +88,7 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
       if (!name) throw new UsageError(`'${shown(tok)}' has no option name; options are written --name or --name=VALUE`);
       const opt = known.get(name);
       if (!opt) throw new UsageError(`unknown option --${shown(name)}; see 'cgwarden ${command} --help'`);
-      count(opt.canonical);
+      count(opt);
       if (opt.type === "boolean") {
         if (eq >= 0) throw new UsageError(`--${name} takes no value, not '${shown(tok.slice(eq + 1))}'; write --${name} alone`);
         values.set(opt.canonical, name !== `no-${opt.canonical}`);
@@ -122,6 +133,8 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
   const args: ParsedArgv = { _: given };
   positionals.forEach(([name, d], k) => {
     args[name] = given[k] ?? (d.default as string | undefined);
+    const options = extrasOf(d).options;
+    if (options && given[k] !== undefined && !options.includes(given[k]!)) throw new UsageError(choiceProblem(command, options, given[k]!));
   });
   for (const [name, d] of Object.entries(def)) {
     if (d.type === "positional") continue;
@@ -130,6 +143,8 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
       const hint = (d as { valueHint?: string }).valueHint ?? "VALUE";
       throw new UsageError(`missing --${name} ${hint}; see 'cgwarden ${command} --help'`);
     }
+    const options = extrasOf(d).options;
+    if (options && typeof value === "string" && !options.includes(value)) throw new UsageError(choiceProblem(`--${name}`, options, value));
     args[name] = value;
     for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) args[a] = value;
   }
@@ -149,11 +164,11 @@ export function allValues(raw: readonly string[], name: string): string[] {
 }
 
 /** "-v" is fine when v is a declared alias; anything else with one dash is refused, with the likely meaning. */
-function singleDash(command: string, tok: string, known: Map<string, Option>, count: (c: string) => void): Option {
+function singleDash(command: string, tok: string, known: Map<string, Option>, count: (o: Option) => void): Option {
   const body = tok.slice(1);
   const opt = body.length === 1 ? known.get(body) : undefined;
   if (opt && body !== opt.canonical) {
-    count(opt.canonical);
+    count(opt);
     return opt;
   }
   const name = body.split("=")[0]!;

@@ -9,7 +9,7 @@ import { parseSelectors, rulePath, selectorArgs } from "../policy/selector-args.
 import { identity, type PolicySpec, type RuleSpec } from "../policy/spec.ts";
 import { withLoadedPolicyWriter, withPolicyWriter } from "../pins/session.ts";
 import type { PinnedState } from "../pins/state.ts";
-import { parsePid, parseUid } from "./_numbers.ts";
+import { parsePid, parseUid } from "../policy/numbers.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { provenance } from "./_provenance.ts";
 

@@ -7,7 +7,7 @@ import { RecordLayout } from "../object/abi.ts";
 import { pinPaths } from "../pins/paths.ts";
 import { openState, sealedError, type PinnedState } from "../pins/state.ts";
 import { bootNowMs, formatRecord, headSeq, matches, parseDuration, pinnedMapNames, readRecords, recordBySeq, viewRecord, type RecordFilter, type VerdictFilter } from "../audit/records.ts";
-import { parseCount, parseRuleId } from "./_numbers.ts";
+import { parseCount, parseRuleId } from "../policy/numbers.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
@@ -15,7 +15,7 @@ export default defineCommand({
   args: {
     follow: { type: "boolean", alias: "f", description: "Stream new records as they happen, until interrupted" },
     since: { type: "string", description: "Only records newer than this (30s, 10m, 2h, 1d)", valueHint: "DURATION" },
-    verdict: { type: "string", description: "denied, audit or all (default all)", valueHint: "denied|audit|all" },
+    verdict: { type: "string", description: "denied, audit or all (default all)", options: ["denied", "audit", "all"] },
     rule: { type: "string", description: "Only records decided by this rule", valueHint: "RULE_ID" },
     limit: { type: "string", description: "With --follow: stop after this many records", valueHint: "N" },
     ...jsonArg,
@@ -24,7 +24,6 @@ export default defineCommand({
   async run({ args }) {
     const { pinDir } = pinContext(args);
     const verdict = (args.verdict ?? "all") as VerdictFilter;
-    if (!["denied", "audit", "all"].includes(verdict)) throw new UsageError(`--verdict takes denied, audit or all, not '${JSON.stringify(args.verdict).slice(1, -1)}'`);
     if (args.rule !== undefined) parseRuleId(args.rule, "--rule");
     if (args.limit !== undefined && !args.follow) throw new UsageError("--limit goes with --follow; without it, audit shows every matching record");
     const limit = args.limit === undefined ? Infinity : parseCount(args.limit, "--limit takes a positive whole number");

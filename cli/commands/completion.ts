@@ -1,15 +1,12 @@
 import { defineCommand } from "./_define.ts";
-import { UsageError, shown } from "../errors.ts";
 import { print } from "../output.ts";
 import { SHELLS, completionScript, type Shell } from "../usage/completion.ts";
 import { commandSpecs } from "./_specs.ts";
 
 export default defineCommand({
   meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
-  args: { shell: { type: "positional", required: true, description: "bash, zsh or fish", valueHint: "SHELL" } },
+  args: { shell: { type: "positional", required: true, description: "bash, zsh or fish", options: SHELLS } },
   async run({ args }) {
-    if (!(SHELLS as readonly string[]).includes(args.shell))
-      throw new UsageError(`no completion for '${shown(args.shell)}'; choose ${SHELLS.join(", ")}`);
     print(completionScript(args.shell as Shell, await commandSpecs()).trimEnd());
   },
 });

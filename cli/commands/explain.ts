@@ -7,7 +7,7 @@ import { PolicyStore } from "../pins/store.ts";
 import { explainRequest, formatExplanation, type ExplainRequest } from "../policy/explain.ts";
 import { withPolicyReader } from "../pins/session.ts";
 import { Via, type ViaName } from "../object/abi.ts";
-import { parseCount, parsePid } from "./_numbers.ts";
+import { parseCount, parsePid } from "../policy/numbers.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 const seqOf = (v: string) => parseCount(v, "--record takes a record number from 'cgwarden audit'");
@@ -18,7 +18,7 @@ export default defineCommand({
     task: { type: "string", description: "Process (or thread, with --via threads) to move", valueHint: "PID" },
     to: { type: "string", description: "Destination cgroup", valueHint: "PATH" },
     actor: { type: "string", description: "Process that would do the move (default: the caller's parent, e.g. your shell)", valueHint: "PID" },
-    via: { type: "string", description: "procs (default), threads or clone", valueHint: "procs|threads|clone" },
+    via: { type: "string", description: "procs (default), threads or clone", options: ["procs", "threads", "clone"] },
     record: { type: "string", description: "Explain a record from 'cgwarden audit' instead", valueHint: "SEQ" },
     ...jsonArg,
     ...pinArgs,
@@ -26,7 +26,6 @@ export default defineCommand({
   run({ args }) {
     const { pinDir } = pinContext(args);
     const via = (args.via ?? "procs") as ViaName;
-    if (!["procs", "threads", "clone"].includes(via)) throw new UsageError(`--via takes procs, threads or clone, not '${JSON.stringify(args.via).slice(1, -1)}'`);
     if (args.record !== undefined && (args.task !== undefined || args.to !== undefined || args.actor !== undefined))
       throw new UsageError("--record explains a recorded migration; it does not combine with --task, --to or --actor");
     if (args.record === undefined && (args.to === undefined || (via !== "clone" && args.task === undefined)))

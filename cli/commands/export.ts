@@ -12,13 +12,12 @@ import { pinArgs, pinContext } from "./_shared.ts";
 export default defineCommand({
   meta: { name: "export", description: "Write the policy in force as a policy file; applying it is a no-op" },
   args: {
-    format: { type: "string", description: "toml (default) or json", valueHint: "toml|json" },
+    format: { type: "string", description: "toml (default) or json", options: ["toml", "json"] },
     ...pinArgs,
   },
   run({ args }) {
     const { pinDir } = pinContext(args);
     const format = args.format ?? "toml";
-    if (format !== "toml" && format !== "json") throw new UsageError(`--format is toml or json, not '${format}'`);
     // Not loaded: the policy in force is the empty one, and that is a valid file too.
     const spec = withPolicyReader(pinDir, (state) => ({ ...new PolicyStore(state).spec(), seal: sealSpecOf(state.seal()) })) ?? emptySpec();
     const doc = documentOfSpec(spec);

@@ -1,5 +1,5 @@
 import { defineCommand } from "./_define.ts";
-import { parseCapacity } from "./_numbers.ts";
+import { parseCapacity } from "../policy/numbers.ts";
 import { print, printJson } from "../output.ts";
 import { loadWarden } from "../pins/load.ts";
 import { DEFAULT_CAPACITIES } from "../object/configure.ts";

@@ -1,5 +1,4 @@
 import { defineCommand } from "./_define.ts";
-import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import type { ModeName } from "../object/abi.ts";
 import { PolicyStore } from "../pins/store.ts";
@@ -13,13 +12,12 @@ export default defineCommand({
     description: "Switch every lock to audit mode at once, or back to each lock's own mode (one atomic change; cgwarden must be loaded)",
   },
   args: {
-    mode: { type: "positional", required: true, description: "enforce or audit", valueHint: "enforce|audit" },
+    mode: { type: "positional", required: true, description: "enforce or audit", options: ["enforce", "audit"] },
     ...jsonArg,
     ...pinArgs,
   },
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    if (args.mode !== "enforce" && args.mode !== "audit") throw new UsageError(`mode is enforce or audit, not '${args.mode}'`);
     const wanted = args.mode as ModeName;
     // Not loaded means no locks to switch; saying so beats loading cgwarden to flip a mode nothing uses.
     const before = await withLoadedPolicyWriter(pinDir, (state) => {

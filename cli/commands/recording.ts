@@ -1,5 +1,4 @@
 import { defineCommand } from "./_define.ts";
-import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { PolicyStore } from "../pins/store.ts";
 import { notLoaded, withLoadedPolicyWriter } from "../pins/session.ts";
@@ -9,13 +8,12 @@ import { provenance } from "./_provenance.ts";
 export default defineCommand({
   meta: { name: "recording", description: "Record only denials (default), or every decision, in the flight recorder (cgwarden must be loaded)" },
   args: {
-    what: { type: "positional", required: true, description: "denials or all", valueHint: "denials|all" },
+    what: { type: "positional", required: true, description: "denials or all", options: ["denials", "all"] },
     ...jsonArg,
     ...pinArgs,
   },
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    if (args.what !== "denials" && args.what !== "all") throw new UsageError(`recording takes denials or all, not '${args.what}'`);
     // Not loaded means nothing decides, so nothing to record; the admin loads cgwarden first.
     const changed = await withLoadedPolicyWriter(pinDir, (state) => {
       const store = new PolicyStore(state);

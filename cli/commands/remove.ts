@@ -1,5 +1,5 @@
 import { defineCommand } from "./_define.ts";
-import { parseRuleId } from "./_numbers.ts";
+import { parseRuleId } from "../policy/numbers.ts";
 import { print, printJson } from "../output.ts";
 import { PolicyStore } from "../pins/store.ts";
 import { withLoadedPolicyWriter } from "../pins/session.ts";

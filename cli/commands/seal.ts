@@ -6,7 +6,7 @@ import { parseManagers } from "../policy/selector-args.ts";
 import { UsageError } from "../errors.ts";
 import { sameSeal, sealProblem, type SealSpec } from "../policy/spec.ts";
 import { allValues } from "./_argv.ts";
-import { parsePid } from "./_numbers.ts";
+import { parsePid } from "../policy/numbers.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { describeSeal } from "./_seal.ts";
 
@@ -20,11 +20,13 @@ export default defineCommand({
       type: "string",
       description: "A manager: any process that really executed this file (repeatable)",
       valueHint: "PATH",
+      repeatable: true,
     },
     "manager-pid": {
       type: "string",
       description: "A manager: that one running process, by pid and start time (repeatable)",
       valueHint: "PID",
+      repeatable: true,
     },
     "until-reboot": { type: "boolean", description: "No managers at all: nothing changes the policy until the next boot" },
     "lock-bpf": {

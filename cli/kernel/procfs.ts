@@ -1,6 +1,6 @@
 // Facts about a live process, read the way the BPF side sees them.
 import { readFileSync, readlinkSync, statSync } from "node:fs";
-import { CliError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
 
 export interface ProcessFacts {
   tgid: number;
@@ -15,7 +15,7 @@ export interface ProcessFacts {
 }
 
 export function processFacts(pid: number): ProcessFacts {
-  if (!Number.isInteger(pid) || pid <= 0) throw new CliError(`'${pid}' is not a process id`, 2);
+  if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`'${pid}' is not a process id`);
   let stat: string;
   let status: string;
   try {

@@ -16,6 +16,9 @@ export const NODE_EPOCH = H.CGW_NODE_EPOCH;
 export const DIR_TEMPLATES = H.CGW_DIR_TEMPLATES;
 export const TEMPLATE_PART = H.CGW_TEMPLATE_PART;
 export const MANAGERS = H.CGW_MANAGERS;
+/** The highest pid the kernel hands out (PID_MAX_LIMIT), and the highest uid ((uid_t)-1 is none). */
+export const PID_MAX = H.CGW_PID_MAX;
+export const UID_MAX = H.CGW_UID_MAX;
 
 export const Via = { procs: H.CGW_VIA_PROCS, threads: H.CGW_VIA_THREADS, clone: H.CGW_VIA_CLONE, tamper: H.CGW_VIA_TAMPER } as const;
 export type ViaName = keyof typeof Via;

@@ -11,7 +11,9 @@ export const CGW_MANAGERS = 8;
 export const CGW_MAX_LEVEL = 32;
 export const CGW_NODE_EPOCH = 9223372036854775808n;
 export const CGW_PATH_LEN = 256;
+export const CGW_PID_MAX = 4194304;
 export const CGW_TEMPLATE_PART = 64;
+export const CGW_UID_MAX = 4294967294;
 
 // enum cgw_via
 export const CGW_VIA_PROCS = 1;

@@ -2,7 +2,7 @@
 // all or nothing.
 import { mkdirSync, rmSync, existsSync } from "node:fs";
 import { MapFd, pinFd, type Link } from "../libbpf/index.ts";
-import { CliError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
 import { objectSha256 } from "../object/embedded.ts";
 import { SEAL_PROGRAMS, type Mechanism } from "../object/mechanism.ts";
 import { capacityProblem, DEFAULT_CAPACITIES, openConfigured, type Capacities } from "../object/configure.ts";
@@ -35,7 +35,7 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
     throw new CliError(`cannot enforce on this kernel: ${readiness.reason}${readiness.fix ? `; ${readiness.fix}` : ""} (see 'cgwarden check')`);
   }
   const problem = capacityProblem(caps);
-  if (problem) throw new CliError(problem, 2);
+  if (problem) throw new UsageError(problem);
 
   // The seal's programs are verified now, with the rest, but attached only by `cgwarden seal`.
   const withSeal = readiness.sealMissing.length === 0;

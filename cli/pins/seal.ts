@@ -4,7 +4,7 @@
 // while seal.sealed is 0), `protected` is filled, and only then is the seal
 // switched on, in one element write. Unsealing switches it off first.
 import { existsSync, rmSync, statSync } from "node:fs";
-import { CliError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
 import { provenIdentity } from "../kernel/inode.ts";
 import { KernelBtf, attachProgramFd, closeFd, linkInfo, openPinned, pinFd, programMapIds, waitDetached } from "../libbpf/index.ts";
 import { ProtectedKeyLayout, ProtectedKind, SealLayout, encodeSeal, type ManagerValue } from "../object/abi.ts";
@@ -95,7 +95,7 @@ export function cliIdentity(desired: SealSpec | null, binary = "/proc/self/exe")
 
 function validate(s: SealSpec): void {
   const problem = sealProblem(s);
-  if (problem) throw new CliError(problem, 2);
+  if (problem) throw new UsageError(problem);
 }
 
 /** A seal that cannot be whole on this kernel is refused, never half done. */

@@ -8,6 +8,7 @@
 // applies). The BPF side keys policy by node: a hash of the path, with the
 // epoch in the top bit (bpf/cgwarden.h). Matching here is the TypeScript
 // twin of template_matches() in bpf/binding.bpf.h.
+import type { Problem } from "../errors.ts";
 import { MAX_LEVEL, NODE_EPOCH, PATH_LEN, TEMPLATE_PART } from "../object/abi.ts";
 import { CGROUP2 } from "../kernel/mounts.ts";
 
@@ -38,36 +39,36 @@ export const CONTROL_CHARACTERS = "\\u0000-\\u001f\\u007f-\\u009f";
 const CONTROL = new RegExp(`[${CONTROL_CHARACTERS}]`, "u");
 
 /** Why `path` cannot be a rule's path, or null when it can. */
-export function rulePathProblem(path: string): string | null {
-  if (!path.startsWith("/")) return "is not absolute; cgroup paths start with '/' (the root of the cgroup2 hierarchy)";
-  if (CONTROL.test(path)) return "contains a control character; cgroup names in rules have none";
+export function rulePathProblem(path: string): Problem | null {
+  if (!path.startsWith("/")) return { problem: "is not absolute", fix: "cgroup paths start with '/' (the root of the cgroup2 hierarchy)" };
+  if (CONTROL.test(path)) return { problem: "contains a control character", fix: "cgroup names in rules have none" };
   // A rule path is as seen from the cgroup2 mount, never through it (the command line resolves that form first).
   if (path === CGROUP2 || path.startsWith(`${CGROUP2}/`))
-    return `names the cgroup2 mount point; write the path as seen from the mount, like ${path.slice(CGROUP2.length) || "/"}`;
-  if (/[\uFFFD\uD800-\uDFFF]/u.test(path)) return "is not valid UTF-8 text; cgwarden names cgroups by UTF-8 paths";
-  if (Buffer.byteLength(path) >= PATH_LEN - 1) return `is ${Buffer.byteLength(path)} bytes long; rule paths are at most ${PATH_LEN - 2} bytes`;
+    return { problem: `names the cgroup2 mount point`, fix: `write the path as seen from the mount, like ${path.slice(CGROUP2.length) || "/"}` };
+  if (/[\uFFFD\uD800-\uDFFF]/u.test(path)) return { problem: "is not valid UTF-8 text", fix: "cgwarden names cgroups by UTF-8 paths" };
+  if (Buffer.byteLength(path) >= PATH_LEN - 1) return { problem: `is ${Buffer.byteLength(path)} bytes long`, fix: `rule paths are at most ${PATH_LEN - 2} bytes` };
   if (path === "/") return null;
-  if (path.endsWith("/")) return "ends with '/'; drop the trailing slash";
+  if (path.endsWith("/")) return { problem: "ends with '/'", fix: "drop the trailing slash" };
   const parts = path.slice(1).split("/");
-  if (parts.some((c) => c === "")) return "has an empty component ('//'); write each '/' once";
-  if (parts.some((c) => c === "." || c === "..")) return "has a '.' or '..' component; give the path without them";
-  if (parts.length > MAX_LEVEL) return `is ${parts.length} levels deep; rules can sit at most ${MAX_LEVEL} levels deep`;
+  if (parts.some((c) => c === "")) return { problem: "has an empty component ('//')", fix: "write each '/' once" };
+  if (parts.some((c) => c === "." || c === "..")) return { problem: "has a '.' or '..' component", fix: "give the path without them" };
+  if (parts.length > MAX_LEVEL) return { problem: `is ${parts.length} levels deep`, fix: `rules can sit at most ${MAX_LEVEL} levels deep` };
   const last = parts.at(-1)!;
   if (parts.some((c) => c.includes(ANY_DEPTH) && c !== ANY_DEPTH))
-    return `has '**' inside a component; '**' stands alone, as in /system.slice/**/*.service`;
+    return { problem: `has '**' inside a component`, fix: `'**' stands alone, as in /system.slice/**/*.service` };
   const deep = parts.filter((c) => c === ANY_DEPTH).length;
-  if (deep > 1) return `has ${deep} '**' components; a recursive template holds one`;
-  if (last === ANY_DEPTH) return "ends with '**'; name what it matches at any depth after it, as in /system.slice/**/*.service";
+  if (deep > 1) return { problem: `has ${deep} '**' components`, fix: `a recursive template holds one` };
+  if (last === ANY_DEPTH) return { problem: "ends with '**'", fix: "name what it matches at any depth after it, as in /system.slice/**/*.service" };
   if (deep === 1 && parts.at(-2) !== ANY_DEPTH)
-    return "has components between '**' and its last; '**' comes right before the name it matches, as in /user.slice/**/session-*.scope";
-  if (deep === 1 && !last.includes("*")) return "has '**' but no '*' in its last component; write the name as prefix*suffix, as in /system.slice/**/*.service";
-  if (parts.slice(0, -1).some((c) => c.includes("*") && c !== ANY_DEPTH)) return "has a '*' before its last component; templates match only the last component";
+    return { problem: "has components between '**' and its last", fix: "'**' comes right before the name it matches, as in /user.slice/**/session-*.scope" };
+  if (deep === 1 && !last.includes("*")) return { problem: "has '**' but no '*' in its last component", fix: "write the name as prefix*suffix, as in /system.slice/**/*.service" };
+  if (parts.slice(0, -1).some((c) => c.includes("*") && c !== ANY_DEPTH)) return { problem: "has a '*' before its last component", fix: "templates match only the last component" };
   const stars = last.split("*").length - 1;
-  if (stars > 1) return `has ${stars} '*' in its last component; a template holds one (prefix*suffix)`;
+  if (stars > 1) return { problem: `has ${stars} '*' in its last component`, fix: `a template holds one (prefix*suffix)` };
   if (stars === 1) {
     const [prefix, suffix] = last.split("*") as [string, string];
     for (const [what, part] of [["prefix", prefix], ["suffix", suffix]] as const)
-      if (Buffer.byteLength(part) >= TEMPLATE_PART) return `has a template ${what} of ${Buffer.byteLength(part)} bytes; at most ${TEMPLATE_PART - 1}`;
+      if (Buffer.byteLength(part) >= TEMPLATE_PART) return { problem: `has a template ${what} of ${Buffer.byteLength(part)} bytes`, fix: `at most ${TEMPLATE_PART - 1}` };
   }
   return null;
 }

@@ -6,6 +6,7 @@ import { CliError, UsageError, shown } from "../errors.ts";
 import { provenIdentity } from "../kernel/inode.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { ruleCgroupPath } from "../kernel/cgroupfs.ts";
+import { parsePid, parseUid } from "./numbers.ts";
 import { rulePathProblem } from "./paths.ts";
 import type { ManagerSpec, SelectorSpec } from "./spec.ts";
 
@@ -25,10 +26,9 @@ export interface SelectorInput {
   pid?: unknown;
 }
 
+/** A selector's one value (commands/_argv.ts has refused a repeated selector already). */
 function single(flag: string, v: unknown): string | undefined {
   if (v === undefined || v === false) return undefined;
-  if (Array.isArray(v))
-    throw new UsageError(`--${flag} given ${v.length} times; selectors in one rule must all match, so give separate rules for alternatives`);
   if (v === true || v === "") throw new UsageError(`--${flag} needs a value`);
   return String(v);
 }
@@ -44,14 +44,12 @@ export function parseSelectors(input: SelectorInput): SelectorSpec {
   if (uid !== undefined && user !== undefined) throw new UsageError("--uid and --user both name the actor's uid; give one");
   if (exe !== undefined) selectors.exe = resolveExe(exe, "--exe");
   if (uid !== undefined) {
-    if (!/^(0|[1-9][0-9]*)$/.test(uid) || Number(uid) > 0xfffffffe) throw new UsageError(`--uid takes a numeric uid from 0 to ${0xfffffffe}, not '${uid}'`);
-    selectors.uid = Number(uid);
+    selectors.uid = parseUid(uid);
   }
   if (user !== undefined) selectors.uid = uidOfUser(user);
   if (cgroup !== undefined) selectors.cgroup = rulePath(cgroup, "--cgroup");
   if (pid !== undefined) {
-    if (!/^[1-9][0-9]*$/.test(pid) || Number(pid) > 1 << 22) throw new UsageError(`--pid takes a process id from 1 to ${1 << 22}, not '${pid}'`);
-    selectors.pid = resolvePid(Number(pid), "--pid");
+    selectors.pid = resolvePid(parsePid(pid, "--pid"), "--pid");
   }
   if (Object.keys(selectors).length === 0)
     throw new UsageError("give at least one selector: --exe, --uid, --user, --cgroup or --pid");
@@ -61,8 +59,8 @@ export function parseSelectors(input: SelectorInput): SelectorSpec {
 /** The path a rule binds to, from any form the admin gives it in; see ruleCgroupPath(). */
 export function rulePath(input: string, what = "cgroup"): string {
   const { path } = ruleCgroupPath(input, what);
-  const problem = rulePathProblem(path);
-  if (problem) throw new UsageError(`${what} path '${shown(path)}' ${problem}`);
+  const p = rulePathProblem(path);
+  if (p) throw new UsageError({ problem: `${what} path '${shown(path)}' ${p.problem}`, fix: p.fix });
   return path;
 }
 
@@ -116,21 +114,24 @@ export function resolvePid(pid: number, what: string): { tgid: number; startTick
   return { tgid: facts.tgid, startTicks: facts.startTicks };
 }
 
+/** How messages name managers: by their flags on the command line; a policy file passes its own words. */
+const MANAGER_FLAGS = { exe: "--manager-exe", pid: "--manager-pid" };
+
 /**
  * Seal managers: executables by file, and running processes by pid (with
  * what that process really runs, read as /proc/PID/exe).
  */
-export function parseManagers(exes: readonly string[], pids: readonly number[], root = "/"): ManagerSpec[] {
+export function parseManagers(exes: readonly string[], pids: readonly number[], root = "/", labels = MANAGER_FLAGS): ManagerSpec[] {
   // A manager that is a file is that file and no other: its generation too.
   const out: ManagerSpec[] = exes.map((path) => {
-    const { path: real } = resolveExe(path, "--manager-exe", root);
-    const { dev, ino, gen } = provenIdentity(join(root, real), `--manager-exe ${real}`);
+    const { path: real } = resolveExe(path, labels.exe, root);
+    const { dev, ino, gen } = provenIdentity(join(root, real), `${labels.exe} ${real}`);
     return { exe: { path: real, dev, ino, gen } };
   });
   for (const pid of pids) {
     const facts = processFacts(pid);
-    if (facts.tgid !== pid) throw new CliError(`--manager-pid ${pid} is a thread of process ${facts.tgid}; give the process id`);
-    if (!facts.exe) throw new CliError(`--manager-pid ${pid} runs no executable (a kernel thread); give a user process`);
+    if (facts.tgid !== pid) throw new CliError(`${labels.pid} ${pid} is a thread of process ${facts.tgid}; give the process id`);
+    if (!facts.exe) throw new CliError(`${labels.pid} ${pid} runs no executable (a kernel thread); give a user process`);
     // The file it runs, even if that path now names another (an upgrade replaced it).
     out.push({ exe: facts.exe, pid: { tgid: pid, startTicks: facts.startTicks } });
   }

@@ -4,7 +4,7 @@
 // in one atomic step. Rules are told apart by identity (what they are
 // about) and compared by attributes (what they say), so an unchanged rule
 // keeps its id and a re-applied file changes nothing.
-import { Direction, type DirectionName, type ModeName } from "../object/abi.ts";
+import { Direction, MANAGERS, type DirectionName, type ModeName } from "../object/abi.ts";
 
 export interface ExeSpec {
   path: string;
@@ -72,7 +72,7 @@ export interface SealSpec {
 export function sealProblem(s: { managers: readonly unknown[]; untilReboot: boolean }): string | null {
   if (s.untilReboot && s.managers.length) return "a seal until reboot has no managers; give --until-reboot or managers, not both";
   if (!s.untilReboot && !s.managers.length) return "a seal needs its managers (--manager-exe PATH or --manager-pid PID), or --until-reboot for none";
-  if (s.managers.length > 8) return `a seal has at most 8 managers, not ${s.managers.length}`;
+  if (s.managers.length > MANAGERS) return `a seal has at most ${MANAGERS} managers, not ${s.managers.length}`;
   return null;
 }
 

@@ -1,5 +1,6 @@
 // cgwarden(8), generated from the command specs and the README's semantics,
 // so the manual says what the parser takes and what the README promises.
+import { EXIT_CODES } from "../errors.ts";
 import type { CommandSpec } from "./spec.ts";
 
 /** roff-safe text: backslashes doubled, a leading . or ' defused. */
@@ -81,10 +82,7 @@ export function manPage(specs: CommandSpec[], semantics: string, version: string
     ".SH SEMANTICS",
     markdownToRoff(semantics),
     ".SH EXIT STATUS",
-    ".TP", "0", "Success, or nothing to change (every command is idempotent); for \\fBexplain\\fR, the migration is allowed.",
-    ".TP", "1", "Runtime error: the kernel cannot enforce, a path or process does not exist, the pinned state is damaged.",
-    ".TP", "2", "Usage error: an unknown or malformed option or argument.",
-    ".TP", "3", "\\fBexplain\\fR: the live policy denies the migration. \\fBwhat-if\\fR: the candidate would deny a migration that was let through.",
+    ...EXIT_CODES.flatMap((e) => [".TP", String(e.code), text(e.meaning)]),
     ".SH ENVIRONMENT",
     ".TP", "CGWARDEN_PIN_DIR", "The bpffs directory of the pins (default /sys/fs/bpf/cgwarden).",
     ".TP", "NO_COLOR", "Any non-empty value turns colour off; it is off whenever stdout is not a terminal.",

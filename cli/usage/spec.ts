@@ -10,28 +10,30 @@ export interface OptionSpec {
   takesValue: boolean;
   description: string;
   valueHint?: string;
-  /** Fixed choices, when the value hint lists them (`procs|threads|clone`). */
-  choices: string[];
+  /** Fixed choices, as the argument table declares them (`options`). */
+  choices: readonly string[];
 }
 
 export interface CommandSpec {
   name: string;
   description: string;
-  positionals: Array<{ name: string; required: boolean; description: string }>;
+  positionals: Array<{ name: string; required: boolean; description: string; choices: readonly string[] }>;
   options: OptionSpec[];
   examples: readonly string[];
 }
 
+/** The declared choices (commands/_define.ts: options and positionals alike). */
+const choicesOf = (d: ArgDef): readonly string[] => (d as { options?: readonly string[] }).options ?? [];
+
 function optionSpec(name: string, d: ArgDef): OptionSpec {
   const hint = "valueHint" in d ? d.valueHint : undefined;
-  const choices = hint && /^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(hint) ? hint.split("|") : [];
   return {
     name,
     alias: ["alias" in d && d.alias ? [d.alias].flat() : []].flat(),
     takesValue: d.type !== "boolean",
     description: d.description ?? "",
     valueHint: hint,
-    choices,
+    choices: choicesOf(d),
   };
 }
 
@@ -45,7 +47,7 @@ export function specOfCommand(name: string, mod: { default: unknown; examples: r
     description: meta.description ?? "",
     positionals: args
       .filter(([, d]) => d.type === "positional")
-      .map(([n, d]) => ({ name: ("valueHint" in d && d.valueHint) || n.toUpperCase(), required: !!d.required, description: d.description ?? "" })),
+      .map(([n, d]) => ({ name: ("valueHint" in d && d.valueHint) || n.toUpperCase(), required: !!d.required, description: d.description ?? "", choices: choicesOf(d) })),
     options: args.filter(([, d]) => d.type !== "positional").map(([n, d]) => optionSpec(n, d)),
     examples: mod.examples,
   };

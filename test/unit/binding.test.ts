@@ -2,6 +2,7 @@
 // writes, what bindingFor() binds (the twin of cgwarden_mkdir()), the
 // decisions that follow, and the diff that makes re-applying a no-op.
 import { describe, expect, test } from "bun:test";
+import { problemText } from "../../cli/errors.ts";
 import { ALL_DIRECTIONS, Direction } from "../../cli/object/abi.ts";
 import { bindingFor, boundLevels, compile, type Compiled } from "../../cli/policy/compile.ts";
 import { decide, emptyPolicy, type Actor, type LockRule, type Policy } from "../../cli/policy/model.ts";
@@ -35,7 +36,7 @@ describe("rule paths", () => {
   ])("%s", (path, problem) => {
     const got = rulePathProblem(path);
     if (problem === null) expect(got).toBeNull();
-    else expect(got).toContain(problem);
+    else expect(got && problemText(got)).toContain(problem);
   });
 
   test("templates split into directory, prefix and suffix", () => {
@@ -136,7 +137,7 @@ describe("recursive templates (**)", () => {
   ])("%s", (path, problem) => {
     const got = rulePathProblem(path);
     if (problem === null) expect(got).toBeNull();
-    else expect(got).toContain(problem);
+    else expect(got && problemText(got)).toContain(problem);
   });
 
   test("a recursive template's directory is its anchor", () => {

@@ -5,10 +5,28 @@ import { CliError, UsageError, formatError, exitCodeOf } from "../../cli/errors.
 import { BpfError } from "../../cli/libbpf/errors.ts";
 import { VERSION } from "../../cli/version.ts";
 import { parseArgv } from "../../cli/commands/_argv.ts";
-import { parseCapacity, parsePid, parseRuleId, parseUid } from "../../cli/commands/_numbers.ts";
+import { parseCapacity, parsePid, parseRuleId, parseUid } from "../../cli/policy/numbers.ts";
 import { captureCli } from "../support/capture.ts";
 
 const cli = (...args: string[]) => captureCli(args);
+
+describe("errors, as text and as JSON", () => {
+  test("an error is one line on stderr, problem and fix joined, nothing on stdout", async () => {
+    expect(await cli("lock", "/a//b")).toEqual({ code: 2, out: "", err: "cgwarden: cgroup path '/a//b' has an empty component ('//'); write each '/' once" });
+  });
+  test("under --json the same error is an object on stdout, the fix apart, nothing on stderr", async () => {
+    const r = await cli("lock", "/a//b", "--json");
+    expect({ code: r.code, err: r.err }).toEqual({ code: 2, err: "" });
+    expect(JSON.parse(r.out)).toEqual({
+      error: { message: "cgroup path '/a//b' has an empty component ('//'); write each '/' once", problem: "cgroup path '/a//b' has an empty component ('//')", fix: "write each '/' once", exitCode: 2 },
+    });
+  });
+  test("an argument error under --json is JSON too; a malformed --json is not a request for it", async () => {
+    const r = await cli("audit", "--verdict", "allowed", "--json");
+    expect(JSON.parse(r.out).error).toMatchObject({ message: "--verdict takes denied, audit or all, not 'allowed'", exitCode: 2 });
+    expect(await cli("rules", "--json=1")).toMatchObject({ code: 2, out: "", err: "cgwarden: --json takes no value, not '1'; write --json alone" });
+  });
+});
 
 describe("argument parsing", () => {
   test("--version prints the package version", async () => {

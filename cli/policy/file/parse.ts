@@ -69,10 +69,9 @@ const DIRECTION_ORDER = LOCK.properties.directions.items.enum satisfies readonly
  * command line alike, is rulePathProblem() in policy/paths.ts.
  */
 function cgroupPathBytes(path: string): { message: string; fix: string } | undefined {
-  const problem = rulePathProblem(path);
-  if (!problem) return undefined;
-  const [message, fix] = problem.split("; ");
-  return { message: message!, fix: fix ?? "give a cgroup path such as /system.slice/foo.service or a template such as /system.slice/*.service" };
+  const p = rulePathProblem(path);
+  if (!p) return undefined;
+  return { message: p.problem, fix: p.fix ?? "give a cgroup path such as /system.slice/foo.service or a template such as /system.slice/*.service" };
 }
 
 const validatePolicy = compileSchema(POLICY_SCHEMA, { "cgwarden-cgroup-path": cgroupPathBytes });

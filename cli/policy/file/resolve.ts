@@ -2,12 +2,16 @@
 // force as a document `export` writes. Resolving needs the machine (which
 // inode an --exe path is now, which uid a user name has, a pid's start
 // time); every failure names the file, line and field, like a syntax error.
+import { MANAGERS } from "../../object/abi.ts";
 import { CliError } from "../../errors.ts";
 import { directionNames } from "../model.ts";
 import { parseManagers, resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
 import { directionBits, identity, type ManagerSpec, type PolicySpec, type RuleSpec, type SealSpec, type SelectorSpec } from "../spec.ts";
 import type { PolicyDocumentLike } from "./format.ts";
 import { locate, locateSeal, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
+
+/** How a file's problems name managers, after the location that names the field. */
+const FILE_MANAGERS = { exe: "manager", pid: "manager process" };
 
 /** `root`: where the system the policy is for is mounted; see resolveExe(). */
 export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
@@ -16,7 +20,7 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
     try {
       return fn();
     } catch (e) {
-      problems.push(`${locate(doc, kind, i, field)}: ${(e as Error).message.replace(/^--\S+ /, "")}`);
+      problems.push(`${locate(doc, kind, i, field)}: ${(e as Error).message}`);
       return undefined;
     }
   };
@@ -39,19 +43,19 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
       try {
         return fn();
       } catch (e) {
-        problems.push(`${locateSeal(doc, field)}: ${(e as Error).message.replace(/^--\S+ /, "")}`);
+        problems.push(`${locateSeal(doc, field)}: ${(e as Error).message}`);
         return [];
       }
     };
     seal = {
-      managers: [...at("managers", () => parseManagers(doc.seal!.managers, [], root)), ...at("manager_pids", () => parseManagers([], doc.seal!.manager_pids))],
+      managers: [...at("managers", () => parseManagers(doc.seal!.managers, [], root, FILE_MANAGERS)), ...at("manager_pids", () => parseManagers([], doc.seal!.manager_pids, root, FILE_MANAGERS))],
       untilReboot: doc.seal.until_reboot,
       lockBpf: doc.seal.lock_bpf,
     };
     const named = doc.seal.managers.length + doc.seal.manager_pids.length;
     if (doc.seal.until_reboot && named) problems.push(`${locateSeal(doc, "until_reboot")}: a seal until reboot has no managers; remove managers and manager_pids, or set until_reboot = false`);
     else if (!doc.seal.until_reboot && !named) problems.push(`${locateSeal(doc)}: a seal needs managers (managers, manager_pids) or until_reboot = true`);
-    else if (named > 8) problems.push(`${locateSeal(doc)}: a seal has at most 8 managers, not ${named}; name fewer`);
+    else if (named > MANAGERS) problems.push(`${locateSeal(doc)}: a seal has at most ${MANAGERS} managers, not ${named}; name fewer`);
   }
   if (problems.length) throw new CliError(problems[0]!);
   return { globalMode: doc.settings.mode, recordAll: doc.settings.record === "all", rules, seal };

@@ -11,6 +11,7 @@
 // parse.ts, adds the byte bounds.
 //
 
+import { MANAGERS, PID_MAX, UID_MAX } from "../../object/abi.ts";
 import { CONTROL_CHARACTERS } from "../paths.ts";
 
 /** Longest cgroup path, in UTF-8 bytes: the kernel-side buffer is CGW_PATH_LEN (256). */
@@ -76,7 +77,7 @@ export const POLICY_SCHEMA = {
           description: "Managers by executable: any process that really executed one of these files (and cgwarden run by such a process).",
           type: "array",
           uniqueItems: true,
-          maxItems: 8,
+          maxItems: MANAGERS,
           items: {
             type: "string",
             allOf: [
@@ -89,8 +90,8 @@ export const POLICY_SCHEMA = {
           description: "Managers by process: that running process only (matched by pid and start time when applied), such as 1 for PID 1.",
           type: "array",
           uniqueItems: true,
-          maxItems: 8,
-          items: { type: "integer", minimum: 1, maximum: 4194304 },
+          maxItems: MANAGERS,
+          items: { type: "integer", minimum: 1, maximum: PID_MAX },
         },
         until_reboot: { description: "No managers at all: nothing changes the policy until the next boot.", type: "boolean", default: false },
         lock_bpf: {
@@ -181,7 +182,7 @@ export const POLICY_SCHEMA = {
             { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: `^[^${CONTROL_CHARACTERS}]*$` },
           ],
         },
-        uid: { description: "The actor's effective uid.", type: "integer", minimum: 0, maximum: 4294967294 },
+        uid: { description: "The actor's effective uid.", type: "integer", minimum: 0, maximum: UID_MAX },
         user: {
           title: "user name",
           description: "The actor's effective user, by name (looked up when the policy is applied).",
@@ -189,7 +190,7 @@ export const POLICY_SCHEMA = {
           allOf: [{ description: "a user name has letters, digits, '_', '.', '-' (and may end in '$')", pattern: "^[A-Za-z0-9_.][A-Za-z0-9_.-]*\\$?$" }],
         },
         cgroup: { $ref: "#/$defs/cgroupPath", description: "The actor lives in this cgroup's subtree." },
-        pid: { description: "That one process (matched by pid and start time when applied).", type: "integer", minimum: 1, maximum: 4194304 },
+        pid: { description: "That one process (matched by pid and start time when applied).", type: "integer", minimum: 1, maximum: PID_MAX },
       },
       allOf: [
         {

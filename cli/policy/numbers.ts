@@ -1,15 +1,14 @@
 // Numbers from the command line. Each is checked for form and range before
 // anything is read or changed, so a typo is a usage error whatever the state:
 // Number() alone would take "1e3", "0x10", " 5" and values the maps cannot hold.
-import { UsageError } from "../errors.ts";
+import { UsageError, shown } from "../errors.ts";
+import { PID_MAX, UID_MAX } from "../object/abi.ts";
 import { MAX_CAPACITY } from "../object/configure.ts";
 
 const WHOLE = /^[1-9][0-9]*$/;
 
-const quoted = (text: string) => `'${JSON.stringify(text).slice(1, -1)}'`;
-
 function whole(text: string, max: number, problem: string): number {
-  if (!WHOLE.test(text) || Number(text) > max) throw new UsageError(`${problem}, not ${quoted(text)}`);
+  if (!WHOLE.test(text) || Number(text) > max) throw new UsageError(`${problem}, not '${shown(text)}'`);
   return Number(text);
 }
 
@@ -25,9 +24,6 @@ export function parseCapacity(text: string | undefined, flag: string): number | 
   return text === undefined ? undefined : whole(text, MAX_CAPACITY, `${flag} takes a whole number from 1 to ${MAX_CAPACITY}`);
 }
 
-/** The kernel never hands out pids above PID_MAX_LIMIT (2^22). */
-export const PID_MAX = 1 << 22;
-
 export function parsePid(text: string, flag: string): number {
   return whole(text, PID_MAX, `${flag} takes a process id from 1 to ${PID_MAX}`);
 }
@@ -37,10 +33,8 @@ export function parseCount(text: string, problem: string): number {
   return whole(text, Number.MAX_SAFE_INTEGER, problem);
 }
 
-/** uids as selectors: 0 to 2^32-2 ((uid_t)-1 means "no uid" to the kernel), written without leading zeros. */
-export const MAX_UID = 0xfffffffe;
-
+/** uids as selectors: 0 to UID_MAX, written without leading zeros. */
 export function parseUid(text: string, flag = "--uid"): number {
   if (text === "0") return 0;
-  return whole(text, MAX_UID, `${flag} takes a numeric uid from 0 to ${MAX_UID}`);
+  return whole(text, UID_MAX, `${flag} takes a numeric uid from 0 to ${UID_MAX}`);
 }
