@@ -6,16 +6,25 @@
  */
 
 /*
- * The environment a manager's cgwarden starts with: variables that make
- * the dynamic loader or the Bun runtime run other code than the binary's
- * own. LD_* (ld.so: LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH for the libbpf
- * it dlopens), GLIBC_TUNABLES, BUN_* (BUN_OPTIONS="--preload x",
- * BUN_BE_BUN=1, BUN_JSC_*), JSC_* (JavaScriptCore's options), and
- * NODE_OPTIONS and NODE_PATH. Other NODE_* variables are left alone:
- * NODE_ENV and NODE_EXTRA_CA_CERTS are everywhere and run no code.
+ * The environment a manager's cgwarden starts with, judged as glibc judges
+ * a setuid program's: what it drops in secure-execution mode (its
+ * UNSECURE_ENVVARS, and MALLOC_*) is refused here, since each makes the
+ * loader or libc load, run or read what the caller chose: LD_* (LD_PRELOAD,
+ * LD_AUDIT, LD_LIBRARY_PATH for the libbpf cgwarden dlopens), GLIBC_TUNABLES,
+ * GCONV_PATH (iconv modules), GETCONF_DIR, LOCPATH and NLSPATH (locale data
+ * and catalogs), HOSTALIASES, LOCALDOMAIN, RES_OPTIONS, RESOLV_HOST_CONF
+ * and NIS_PATH (the resolver), MALLOC_*. TMPDIR and TZDIR, also on glibc's
+ * list, are left alone: cgwarden writes no temporary file and parses no
+ * time zone it trusts, and units set TMPDIR. Then the runtime, from Bun's
+ * table of the variables it reads (src/env_var.zig): BUN_* (BUN_OPTIONS,
+ * BUN_BE_BUN, BUN_INSPECT_PRELOAD, BUN_JSC_*), JSC_* (JavaScriptCore's
+ * options), MIMALLOC_* (its allocator's), NODE_OPTIONS and NODE_PATH. The
+ * other variables Bun reads (NODE_CHANNEL_FD, NODE_NO_WARNINGS, NO_COLOR,
+ * FORCE_COLOR, HOME, XDG_*, TMPDIR) load and run no code in a compiled
+ * executable that autoloads no bunfig.toml.
  */
 #define ENV_CHUNK 128
-#define ENV_HEAD 16 /* the longest name checked, with its '=' */
+#define ENV_HEAD 32 /* a power of two above the longest name checked, with its '=' (RESOLV_HOST_CONF=, 17) */
 
 struct cgw_env_scan {
 	__u64 addr;  /* the next byte to read, in the new mm */
@@ -60,9 +69,15 @@ static __always_inline int starts(const char *s, __u32 n, const char *prefix, __
 
 static __always_inline int overriding(const char *h, __u32 n)
 {
-	return starts(h, n, "LD_", 3) || starts(h, n, "BUN_", 4) || starts(h, n, "JSC_", 4) ||
-	       starts(h, n, "NODE_OPTIONS=", 13) || starts(h, n, "NODE_PATH=", 10) ||
-	       starts(h, n, "GLIBC_TUNABLES=", 15);
+	/* The loader and libc: glibc's secure-execution list. */
+	if (starts(h, n, "LD_", 3) || starts(h, n, "GLIBC_TUNABLES=", 15) || starts(h, n, "GCONV_PATH=", 11) ||
+	    starts(h, n, "GETCONF_DIR=", 12) || starts(h, n, "LOCPATH=", 8) || starts(h, n, "NLSPATH=", 8) ||
+	    starts(h, n, "HOSTALIASES=", 12) || starts(h, n, "LOCALDOMAIN=", 12) || starts(h, n, "RES_OPTIONS=", 12) ||
+	    starts(h, n, "RESOLV_HOST_CONF=", 17) || starts(h, n, "NIS_PATH=", 9) || starts(h, n, "MALLOC_", 7))
+		return 1;
+	/* The runtime: Bun, JavaScriptCore, mimalloc. */
+	return starts(h, n, "BUN_", 4) || starts(h, n, "JSC_", 4) || starts(h, n, "MIMALLOC_", 9) ||
+	       starts(h, n, "NODE_OPTIONS=", 13) || starts(h, n, "NODE_PATH=", 10);
 }
 
 /* One byte of a chunk: a string's first bytes go to head, and the string is judged at its NUL. */

@@ -130,14 +130,11 @@ function buildExecutable(): void {
   console.log("built dist/cgwarden");
 }
 
-/** cgwarden(8) from the command definitions and the README's semantics. */
+/** cgwarden(8), the same page install-files installs (cli/install/layout.ts). */
 async function buildManPage(): Promise<void> {
-  const { manPage, readmeSection } = await import("../cli/usage/manpage.ts");
+  const { manualPage } = await import("../cli/install/layout.ts");
   const { commandSpecs } = await import("../cli/commands/_specs.ts");
-  const { VERSION } = await import("../cli/version.ts");
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const date = new Date(Number(run(["git", "log", "-1", "--format=%ct"]).trim() || Date.now() / 1000) * 1000).toISOString().slice(0, 10);
-  writeFileSync(join(ROOT, "dist", "cgwarden.8"), manPage(await commandSpecs(), readmeSection(readme, "Semantics"), VERSION, date));
+  writeFileSync(join(ROOT, "dist", "cgwarden.8"), manualPage(await commandSpecs()));
   console.log("built dist/cgwarden.8");
 }
 

@@ -34,6 +34,15 @@ export interface Installed {
 const EXEC = 0o755;
 const DATA = 0o644;
 
+/**
+ * cgwarden(8): the command specs and the README's semantics, for this
+ * version. The one manual, installed here and written to dist/ by
+ * scripts/build.ts; undated, so a rebuild of the same version is the same page.
+ */
+export function manualPage(specs: CommandSpec[]): string {
+  return manPage(specs, readmeSection(readme, "Semantics"), VERSION, "");
+}
+
 /** Everything, in install order: the binary first, so no hook ever names a missing one. `specs`: every command's (commands/_specs.ts). */
 export function packageFiles(binary: Uint8Array, specs: CommandSpec[]): InstallFile[] {
   return [
@@ -43,7 +52,7 @@ export function packageFiles(binary: Uint8Array, specs: CommandSpec[]): InstallF
     { path: "usr/share/initramfs-tools/scripts/init-bottom/cgwarden", mode: EXEC, content: initramfsScript },
     { path: "usr/lib/dracut/modules.d/90cgwarden/module-setup.sh", mode: EXEC, content: dracutSetup },
     { path: "usr/lib/dracut/modules.d/90cgwarden/cgwarden-apply.sh", mode: EXEC, content: dracutApply },
-    { path: "usr/share/man/man8/cgwarden.8", mode: DATA, content: manPage(specs, readmeSection(readme, "Semantics"), VERSION, "") },
+    { path: "usr/share/man/man8/cgwarden.8", mode: DATA, content: manualPage(specs) },
     { path: "usr/share/bash-completion/completions/cgwarden", mode: DATA, content: completionScript("bash", specs) },
     { path: "usr/share/zsh/vendor-completions/_cgwarden", mode: DATA, content: completionScript("zsh", specs) },
     { path: "usr/share/fish/vendor_completions.d/cgwarden.fish", mode: DATA, content: completionScript("fish", specs) },

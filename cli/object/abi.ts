@@ -26,6 +26,13 @@ export type ViaName = keyof typeof Via;
 export const Direction = { in: H.CGW_DIR_IN, out: H.CGW_DIR_OUT, within: H.CGW_DIR_WITHIN } as const;
 export type DirectionName = keyof typeof Direction;
 export const ALL_DIRECTIONS = Direction.in | Direction.out | Direction.within;
+/** A lock's direction bits from their names, and back: the one codec. */
+export function directionBits(names: readonly DirectionName[]): number {
+  return names.reduce((bits, d) => bits | Direction[d], 0);
+}
+export function directionNames(bits: number): DirectionName[] {
+  return (Object.keys(Direction) as DirectionName[]).filter((d) => bits & Direction[d]);
+}
 
 export const Mode = { enforce: H.CGW_MODE_ENFORCE, audit: H.CGW_MODE_AUDIT } as const;
 export type ModeName = keyof typeof Mode;

@@ -1,7 +1,7 @@
 // What is loaded, read back from the kernel rather than remembered.
 import { existsSync, readFileSync } from "node:fs";
 import { BpfAttachType, KernelBtf, closeFd, linkInfo, openPinned } from "../libbpf/index.ts";
-import { Mode, STAT_COUNT, Stat, type ModeName } from "../object/abi.ts";
+import { STAT_COUNT, Stat, modeName, type ModeName } from "../object/abi.ts";
 import { u32Key } from "../object/struct.ts";
 import { pinPaths } from "./paths.ts";
 import { SEAL_PROGRAMS } from "../object/mechanism.ts";
@@ -51,7 +51,7 @@ export function readStatus(pinDir: string): WardenStatus {
       lockdown: lockdownMode(),
       version: s.version,
       objectSha256: s.object_sha256,
-      globalMode: s.global_mode === Mode.audit ? "audit" : "enforce",
+      globalMode: modeName(s.global_mode),
       programs: programStatus(state),
       counters: readCounters(state),
       rules: [...state.maps.rules.keys(4)].length,

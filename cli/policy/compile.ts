@@ -13,7 +13,7 @@
 // directory's single-level templates, then the recursive templates anchored
 // deepest. Templates of one place that could match one name are refused.
 import { CliError } from "../errors.ts";
-import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, Selector, type BindingValue, type GateValue, type LockValue, type ModeName, type TemplateValue } from "../object/abi.ts";
+import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, modeName, Selector, type BindingValue, type GateValue, type LockValue, type ModeName, type TemplateValue } from "../object/abi.ts";
 import type { GateRule, LockRule, Policy } from "./model.ts";
 import { baseName, childPath, levelOf, nodeOf, parentPath, parseRulePath, patternsOverlap, templateMatches, type Template } from "./paths.ts";
 import type { Selectors } from "./selectors.ts";
@@ -286,7 +286,7 @@ export function* boundLevels(c: Compiled, children: (dir: string) => string[]): 
  */
 export function modelPolicy(c: Compiled, rules: IdentifiedRule[], globalMode: ModeName, cgroups: Array<{ id: bigint; path: string }>): Policy {
   const locks = new Map<bigint, LockRule>();
-  for (const [node, l] of c.locks) locks.set(node, { id: l.rule_id, node, directions: l.directions, mode: l.mode === Mode.audit ? "audit" : "enforce" });
+  for (const [node, l] of c.locks) locks.set(node, { id: l.rule_id, node, directions: l.directions, mode: modeName(l.mode) });
   const byId = new Map(rules.map((r) => [r.id, r.spec]));
   const gates: GateRule[] = [];
   for (const g of c.gates.values())

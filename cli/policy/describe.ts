@@ -1,9 +1,8 @@
 // Rules as admins read them, in text and JSON.
 import { existsSync, statSync } from "node:fs";
-import { Mode, ruleKindName, type RuleValue } from "../object/abi.ts";
+import { directionNames, modeName, ruleKindName, type RuleValue } from "../object/abi.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { shown } from "../errors.ts";
-import { directionNames } from "./model.ts";
 import { formatSelectors, selectorsOf } from "./selectors.ts";
 import type { RuleSpec } from "./spec.ts";
 
@@ -51,7 +50,7 @@ export function viewRule(r: RuleValue, bind: BindState): RuleView {
   };
   if (kind === "lock") {
     view.directions = directionNames(r.directions);
-    view.mode = r.mode === Mode.audit ? "audit" : "enforce";
+    view.mode = modeName(r.mode);
     return view;
   }
   const s = selectorsOf(r);

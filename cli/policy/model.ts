@@ -178,8 +178,4 @@ export function decideThreadGroup(policy: Policy, m: Migration, threadSrcs: bigi
 }
 
 
-export function directionNames(bits: number): DirectionName[] {
-  return (Object.keys(Direction) as DirectionName[]).filter((d) => bits & Direction[d]);
-}
-
 export type { SelectorName };

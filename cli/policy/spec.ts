@@ -4,7 +4,7 @@
 // in one atomic step. Rules are told apart by identity (what they are
 // about) and compared by attributes (what they say), so an unchanged rule
 // keeps its id and a re-applied file changes nothing.
-import { Direction, MANAGERS, type DirectionName, type ModeName } from "../object/abi.ts";
+import { MANAGERS, type ModeName } from "../object/abi.ts";
 
 export interface ExeSpec {
   path: string;
@@ -140,6 +140,3 @@ export function diffIsEmpty(d: SpecDiff): boolean {
   return !d.settingsChanged && d.added.length === 0 && d.removed.length === 0 && d.updated.length === 0;
 }
 
-export function directionBits(names: readonly DirectionName[]): number {
-  return names.reduce((bits, d) => bits | Direction[d], 0);
-}

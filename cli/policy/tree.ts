@@ -2,7 +2,8 @@
 // which template), its locks and gates, recent denials, and the cgroups a
 // template's name pattern would suggest are covered but are not. Pure: the
 // command gathers the tree, the live policy and the records.
-import { directionNames, nodesOf, type Policy } from "./model.ts";
+import { nodesOf, type Policy } from "./model.ts";
+import { directionNames } from "../object/abi.ts";
 import { baseName, parseRulePath, templateMatches, type Template } from "./paths.ts";
 
 export interface TreeRow {

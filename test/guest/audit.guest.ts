@@ -1,4 +1,4 @@
-// Issue "Audit, explain and live mode switching": every decision visible after the fact.
+// Every decision is visible after the fact: records, the flight recorder, audit --follow, mode switching, explain.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

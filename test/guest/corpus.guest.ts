@@ -1,4 +1,4 @@
-// Issue "Close the escapes", section 4: every malformed invocation in
+// Bad input changes nothing: every malformed invocation in
 // test/corpus/bad-input.json fails with its exit code and one line, and
 // changes nothing. Everything runs in this one process (runCli in-process):
 // under emulation a spawn per case would take minutes.

@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import { onMapWrite } from "../../cli/libbpf/index.ts";
 import { openState } from "../../cli/pins/state.ts";
 import { PolicyStore } from "../../cli/pins/store.ts";
-import { directionNames } from "../../cli/policy/model.ts";
+import { directionNames } from "../../cli/object/abi.ts";
 import { BINARY, MOVER, PIN_DIR, cgw, cleanup, json, mkcg, ok } from "./harness.ts";
 
 afterAll(cleanup);

@@ -1,4 +1,4 @@
-// Issue "Close the escapes", section 3: the escape suite. Every way we know
+// No known escape: the escape suite. Every way we know
 // of to move a task out of (or within) a cgroup whose lock must deny it,
 // each attempt by an actor that no rule exempts. An attempt escapes when the
 // task's cgroup really changed, as /proc shows it, whatever the system call

@@ -1,4 +1,4 @@
-// Issue "Foundation": check, load, status, unload against the real kernel.
+// The lifecycle: check, load, status and unload against the real kernel, all or nothing, idempotent.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { PINNED_MAPS } from "../../cli/object/maps.ts";

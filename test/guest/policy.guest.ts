@@ -1,4 +1,4 @@
-// Issue "Policy core": the kernel enforces lock, allow and delegate for every
+// The policy is enforced: the kernel enforces lock, allow and delegate for every
 // way of migrating, judging the actor that really does it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";

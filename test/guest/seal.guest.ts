@@ -1,4 +1,4 @@
-// Issue "Seal": once sealed, root cannot detach, rewrite or unpin the policy;
+// The seal holds against root: once sealed, root cannot detach, rewrite or unpin the policy;
 // only its managers can change it, with the same CLI. Every tamper route is
 // tried by root (this test process, or a tool it runs, none a manager), and
 // after each the move the lock denies is tried again. One line per route:
@@ -266,6 +266,8 @@ function everyRoute(pass: string, sealArgs: string[]): void {
   route("a manager's cgwarden with LD_PRELOAD", () => asManagerWith(["LD_PRELOAD=/tmp/seal-none.so"], "unload"), refusedAfterOverride);
   route("a manager's cgwarden with LD_LIBRARY_PATH (a planted libbpf.so.1)", () => asManagerWith(["LD_LIBRARY_PATH=/tmp"], "unload"), (r) => sealed(r));
   route("a manager's cgwarden with BUN_OPTIONS=--preload", () => asManagerWith(["BUN_OPTIONS=--preload /tmp/seal-preload.js"], "unload"), refusedAfterOverride);
+  route("a manager's cgwarden with GCONV_PATH (glibc's secure-execution list)", () => asManagerWith(["GCONV_PATH=/tmp"], "unload"), refusedAfterOverride);
+  route("a manager's cgwarden with MIMALLOC_VERBOSE (the runtime's allocator)", () => asManagerWith(["MIMALLOC_VERBOSE=1"], "unload"), refusedAfterOverride);
   route("a manager's cgwarden with BUN_BE_BUN=1 running cgwarden's own source", () => asManagerWith(["BUN_BE_BUN=1"], join(ROOT, "cli/main.ts"), "unload"), (r) => sealed(r));
   route("a manager's executable recycled: a new file at its (dev, ino) on a remounted tmpfs", () => recycledRoute(sealArgs), recycledRefused);
   route("a copy of the manager's executable", () => {

@@ -1,4 +1,4 @@
-// Issue "From boot": cgwarden on a real Debian machine with systemd as PID 1,
+// Enforced from boot on a real machine: cgwarden on a real Debian machine with systemd as PID 1,
 // installed as an admin installs it (test/system/installed.ts: install-files,
 // examples/services-stay-put.toml as /etc/cgwarden/policy.toml, the unit
 // enabled, the initramfs rebuilt with cgwarden's hook). Runs inside that

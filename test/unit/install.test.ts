@@ -1,7 +1,7 @@
 // `cgwarden install-files`: the package layout from the compiled binary, its
 // idempotence, and the boot files themselves (shell syntax, the unit's
 // ordering). The boot files meet a real initramfs and systemd in the
-// system-image tests (issue "From boot").
+// system-image tests (test/system).
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

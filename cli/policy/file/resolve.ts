@@ -2,11 +2,10 @@
 // force as a document `export` writes. Resolving needs the machine (which
 // inode an --exe path is now, which uid a user name has, a pid's start
 // time); every failure names the file, line and field, like a syntax error.
-import { MANAGERS } from "../../object/abi.ts";
+import { MANAGERS, directionBits, directionNames } from "../../object/abi.ts";
 import { CliError } from "../../errors.ts";
-import { directionNames } from "../model.ts";
 import { parseManagers, resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
-import { directionBits, identity, type ManagerSpec, type PolicySpec, type RuleSpec, type SealSpec, type SelectorSpec } from "../spec.ts";
+import { identity, type ManagerSpec, type PolicySpec, type RuleSpec, type SealSpec, type SelectorSpec } from "../spec.ts";
 import type { PolicyDocumentLike } from "./format.ts";
 import { locate, locateSeal, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
 
