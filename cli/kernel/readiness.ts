@@ -7,6 +7,7 @@ import { DEFAULT_CAPACITIES, openConfigured } from "../object/configure.ts";
 import { findNativeHook, MAINLINE, NATIVE, NATIVE_HOOK, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
 import { BPFFS, CGROUP2, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
 import { lockdownMode } from "./lockdown.ts";
+import { GENERATION_FILESYSTEMS, fileIdentity } from "./inode.ts";
 
 export type CheckState = "ok" | "fail" | "warn" | "info";
 
@@ -125,8 +126,20 @@ export async function assessKernel(opts: AssessOptions = { verify: true }): Prom
       sealMissing = sealMissing.filter((f) => !btf.hasFunction(f));
       add(
         sealMissing.length === 0
-          ? { id: "seal-hooks", state: "ok", summary: "LSM hooks for 'cgwarden seal' present (bpf, bpf_map, bpf_prog, inode_unlink, inode_rmdir, inode_rename, sb_umount, ptrace_access_check)" }
+          ? { id: "seal-hooks", state: "ok", summary: `LSM hooks for 'cgwarden seal' present (${[...new Set(Object.values(SEAL_HOOKS).map((h) => h.hook.slice("bpf_lsm_".length)))].join(", ")})` }
           : { id: "seal-hooks", state: "warn", summary: `'cgwarden seal' is refused here: the kernel lacks ${sealMissing.join(", ")}` },
+      );
+      // A seal with managers records this binary by its inode generation (see inode.ts): say now where that cannot be read.
+      const self = fileIdentity("/proc/self/exe");
+      add(
+        self.gen !== null
+          ? { id: "seal-binary", state: "ok", summary: `a seal with managers can name this cgwarden (${process.execPath}, on ${self.fsType}): its inode generation is readable` }
+          : {
+              id: "seal-binary",
+              state: "warn",
+              summary: `'cgwarden seal' with managers is refused for this cgwarden: ${process.execPath} is on ${self.fsType}, whose inodes carry no generation cgwarden can read`,
+              fix: `install cgwarden on ${GENERATION_FILESYSTEMS} (install-files puts it in /usr/sbin); a seal --until-reboot needs no CLI`,
+            },
       );
     } finally {
       btf.free();

@@ -309,6 +309,14 @@ describe(`seal on ${KERNEL}`, () => {
   test("check reports the hooks the seal needs", async () => {
     const r = await json("check");
     expect(r.items.find((i: { id: string }) => i.id === "seal-hooks")?.state).toBe("ok");
+    // The project (this test's Bun, dist/) is on virtiofs in the guests: check says a seal with managers needs another copy.
+    const binary: { state: string; summary: string } = r.items.find((i: { id: string }) => i.id === "seal-binary");
+    const copy: { state: string; summary: string } = JSON.parse(asRoot("check", "--json").out).items.find((i: { id: string }) => i.id === "seal-binary");
+    console.log(`seal: check on virtiofs: ${binary.state} ${binary.summary}; on tmpfs: ${copy.state} ${copy.summary}`);
+    expect(binary.state).toBe("warn");
+    expect(binary.summary).toContain(" is on virtiofs, whose inodes carry no generation");
+    expect(copy.state).toBe("ok");
+    expect(copy.summary).toContain(`${CLI}, on tmpfs`);
   });
 
   test("seal --manager-exe: sealed, status names the manager, and sealing again changes nothing", async () => {
