@@ -1,6 +1,6 @@
 import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
-import { applySeal, cliIdentity, sealSpecOf } from "../pins/seal.ts";
+import { applySeal, cliIdentity, sealSpecOf, type SealChange } from "../pins/seal.ts";
 import { notLoaded, withLoadedPolicyWriter, withPolicyReader } from "../pins/session.ts";
 import { parseManagers } from "../policy/selector-args.ts";
 import { UsageError } from "../errors.ts";
@@ -47,8 +47,12 @@ export default defineCommand({
     // Sealing again as it is writes nothing, so it succeeds for anyone; a change needs a manager.
     const same = withPolicyReader(pinDir, (state) => (sameSeal(sealSpecOf(state.seal()), desired) ? state.seal() : null));
     // Sealing is not a reason to load: a seal on nothing protects nothing.
-    const cli = same ? null : cliIdentity(desired); // refused before anything changes
-    const r = same || !cli ? { changed: false, seal: same! } : await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, desired, cli));
+    let r: SealChange | null;
+    if (same) r = { changed: false, seal: same };
+    else {
+      const cli = cliIdentity(desired); // refused before anything is loaded or changed
+      r = await withLoadedPolicyWriter(pinDir, (state) => applySeal(state, desired, cli));
+    }
     if (r === null) throw notLoaded(pinDir);
     const { changed, seal } = r;
     if (args.json) return printJson({ changed, seal: describeSeal(seal) });
