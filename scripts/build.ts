@@ -11,11 +11,12 @@
 // both and compares byte for byte, so neither can go stale unnoticed.
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { GENERATED, generateHeaderModule } from "./header-abi.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
+import { ROOT, runOk } from "./project.ts";
+
 const BPF_DIR = join(ROOT, "bpf");
 const OBJECT = join(ROOT, "embedded", "cgwarden.bpf.o");
 const STAMP = join(ROOT, "embedded", "cgwarden.bpf.stamp.json");
@@ -38,14 +39,7 @@ function sourcesDigest(): string {
   return h.digest("hex");
 }
 
-function run(argv: string[], cwd = ROOT): string {
-  const p = Bun.spawnSync(argv, { cwd, stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) {
-    process.stderr.write(p.stderr.toString());
-    throw new Error(`${argv[0]} failed with exit code ${p.exitCode}`);
-  }
-  return p.stdout.toString();
-}
+const run = (argv: string[], cwd = ROOT): string => runOk(argv, { cwd });
 
 function compilerVersion(): string {
   return run([CLANG, "--version"]).split("\n")[0]!.trim();

@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runOk } from "./project.ts";
 
 export const HEADER = "bpf/cgwarden.h";
 export const GENERATED = "cli/object/header.ts";
@@ -32,11 +33,7 @@ type Member =
   | { kind: "field"; name: string; type: Scalar | "char" | "u64[]" | "u32[]"; offset: number; count?: number }
   | { kind: "structs"; name: string; offset: number };
 
-function run(argv: string[], cwd: string): string {
-  const p = Bun.spawnSync(argv, { cwd, stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (exit ${p.exitCode}): ${p.stderr.toString().trim()}`);
-  return p.stdout.toString();
-}
+const run = (argv: string[], cwd: string): string => runOk(argv, { cwd });
 
 const pascal = (cName: string) => cName.replace(/^cgw_/, "").replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 /** cgw_gate_key: GateKey; cgw_rule: RuleValue. */

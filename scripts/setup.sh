@@ -19,6 +19,8 @@ packages=(
   linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev dwarves
   # the Debian system image with systemd (test/system), and systemd-analyze for the unit test
   mmdebstrap e2fsprogs systemd
+  # the Debian package (scripts/deb.ts): dpkg-deb builds it, lintian checks it
+  lintian
 )
 command -v npm >/dev/null || packages+=(nodejs npm)
 

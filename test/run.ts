@@ -11,13 +11,13 @@
 // Each guest's lines stream as they come, prefixed with the job's label, so
 // a guest that hangs shows the last test it started.
 import { existsSync, mkdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { GuestHung, runInGuest } from "./vm/guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./vm/kernels.ts";
 import { systemScenarios } from "./system/run.ts";
 import { SYSTEM_KERNELS, type SystemKernelName } from "./system/boot.ts";
+import { ROOT, runShown } from "../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
 const GUEST_SUITES = [
   "test/guest/foundation.guest.ts",
@@ -90,10 +90,7 @@ function bunCounts(output: string): { passed: number; failed: number } | null {
   return { passed: Number(pass?.[1] ?? 0), failed: Number(fail?.[1] ?? 0) };
 }
 
-function sh(argv: string[], what: string): void {
-  const p = Bun.spawnSync(argv, { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-  if (p.exitCode !== 0) throw new Error(`${what} failed (exit ${p.exitCode})`);
-}
+const sh = runShown;
 
 /** Everything the guests run: the executable, the embedded object check, and the mover fixture. */
 function build(): void {

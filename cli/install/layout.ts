@@ -2,8 +2,8 @@
 // prefix: the binary, the boot integration (embedded/boot/), the manual,
 // completions and the examples. The binary stays the only runtime
 // requirement besides libbpf.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
 import service from "../../embedded/boot/cgwarden.service" with { type: "text" };
 import initramfsHook from "../../embedded/boot/initramfs-tools/hooks/cgwarden" with { type: "text" };
 import initramfsScript from "../../embedded/boot/initramfs-tools/scripts/init-bottom/cgwarden" with { type: "text" };
@@ -63,10 +63,49 @@ export function packageFiles(binary: Uint8Array, specs: CommandSpec[]): InstallF
 }
 
 /**
+ * What a prefix may contain: symlinks that stay inside it (a merged-/usr
+ * staging tree has `lib -> usr/lib`, and the real root's links are all
+ * inside "/"), never one that leads a file out of it, where installing
+ * would write into whatever the link names. Checked for every file before
+ * the first is written, so a refusal changes nothing. The problem, or null.
+ */
+export function prefixEscape(prefix: string, files: InstallFile[]): string | null {
+  const root = realpathSync(prefix);
+  const inside = (p: string) => p === root || root === sep || p.startsWith(root + sep);
+  for (const f of files) {
+    // Each directory on the way down from the prefix: a symlink among them must resolve inside.
+    let at = prefix;
+    for (const part of dirname(f.path).split("/").filter(Boolean)) {
+      at = join(at, part);
+      let link: boolean;
+      try {
+        link = lstatSync(at).isSymbolicLink();
+      } catch {
+        break; // not there yet: install creates it, inside whatever held it
+      }
+      if (!link) continue;
+      let real: string;
+      try {
+        real = realpathSync(at);
+      } catch {
+        return `--prefix ${prefix}: ${relative(prefix, at)} is a symlink to nothing, so cgwarden cannot know where its files would go; remove it or point it inside the prefix`;
+      }
+      if (!inside(real))
+        return `--prefix ${prefix}: ${relative(prefix, at)} is a symlink to ${real}, outside the prefix, so installing would write there; stage into a directory whose symlinks stay inside it (merged-/usr links like lib -> usr/lib are fine)`;
+    }
+  }
+  return null;
+}
+
+/**
  * Writes each file whose bytes or mode differ, through a temporary file and
  * a rename, so a running cgwarden or a half-written hook is never seen.
+ * Refuses, before writing anything, a prefix with a symlink out of it.
  */
 export function install(prefix: string, files: InstallFile[]): Installed[] {
+  mkdirSync(prefix, { recursive: true });
+  const escape = prefixEscape(prefix, files);
+  if (escape) throw new CliError(escape);
   return files.map((f) => {
     const target = join(prefix, f.path);
     const bytes = Buffer.from(f.content);

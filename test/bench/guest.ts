@@ -8,7 +8,7 @@
 // in the order the runs happen; run.ts pairs them with the log's groups and
 // prints the table. Plain lines are progress and the CLI figure.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runCli } from "../../cli/main.ts";
 import { setSink } from "../../cli/output.ts";
 import { openState } from "../../cli/pins/state.ts";
@@ -16,8 +16,8 @@ import { PolicyStore } from "../../cli/pins/store.ts";
 import { ALL_DIRECTIONS } from "../../cli/object/abi.ts";
 import { resolveCgroup } from "../../cli/kernel/cgroupfs.ts";
 import { BpfObject, onMapWrite, type Link } from "../../cli/libbpf/index.ts";
+import { ROOT, runOk } from "../../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 const HOTPATH = join(ROOT, "dist/test/hotpath");
 const CG = "/sys/fs/cgroup";
 const PIN = "/sys/fs/bpf/cgwarden";
@@ -44,11 +44,7 @@ async function cgw(...args: string[]): Promise<void> {
   }
 }
 
-function run(argv: string[]): string {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${p.stderr.toString()}`);
-  return p.stdout.toString();
-}
+const run = (argv: string[]): string => runOk(argv);
 
 type Op = "stat" | "open" | "move" | "deny" | "mkdir" | "write";
 

@@ -13,11 +13,11 @@
 //    kernel symbol (BPF programs and trampolines named by the guest's
 //    kallsyms), unloaded against cgwarden with 100 locks.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runInGuest } from "../vm/guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "../vm/kernels.ts";
+import { ROOT, runShown } from "../../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 const OUT = join(ROOT, "dist/test");
 const PLUGIN = join(OUT, "insn-meter.so");
 
@@ -41,9 +41,7 @@ for (let i = 0; i < args.length; i++) {
 }
 if (kernels.length === 0) kernels.push("debian-6.12");
 
-function sh(argv: string[], what: string): void {
-  if (Bun.spawnSync(argv, { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exitCode !== 0) throw new Error(`${what} failed`);
-}
+const sh = runShown;
 
 mkdirSync(OUT, { recursive: true });
 sh([process.execPath, "scripts/build.ts"], "build");

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { nodeOf } from "../../cli/policy/paths.ts";
 import { openState } from "../../cli/pins/state.ts";
 import { CGROOT, KERNEL, MOVER, Mover, PIN_DIR, ROOT, cgw, cleanup, json, mkcg, ok, place, reusePid, LineProcess } from "./harness.ts";
+import { spawn } from "../../scripts/project.ts";
 
 afterAll(cleanup);
 
@@ -537,9 +538,9 @@ describe(`concurrency on ${KERNEL}`, () => {
 
 describe(`tamper routes on ${KERNEL}`, () => {
   function sh(...argv: string[]): string {
-    const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-    const out = (p.stderr.toString() + p.stdout.toString()).trim().split("\n")[0] ?? "";
-    return `${argv[0]} exit ${p.exitCode}${out ? `: ${out}` : ""}`;
+    const r = spawn(argv);
+    const out = (r.err + r.out).trim().split("\n")[0] ?? "";
+    return `${argv[0]} exit ${r.code}${out ? `: ${out}` : ""}`;
   }
 
   function leHex(id: bigint): string[] {

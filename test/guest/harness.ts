@@ -2,12 +2,14 @@
 // Commands run in-process through runCli, as admins' scripts would run the
 // binary; the binary itself is spawned only where a separate process matters.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { captureCli, type CliResult } from "../support/capture.ts";
 
 export type { CliResult };
 
-export const ROOT = resolve(import.meta.dir, "../..");
+import { ROOT, spawn } from "../../scripts/project.ts";
+
+export { ROOT };
 export const BINARY = join(ROOT, "dist/cgwarden");
 export const MOVER = join(ROOT, "dist/test/mover");
 export const KERNEL = process.env.CGWARDEN_TEST_KERNEL ?? "unknown";
@@ -35,8 +37,7 @@ export async function json<T = any>(...args: string[]): Promise<T> {
 
 /** Runs the compiled binary as a separate process. */
 export function binary(...args: string[]): CliResult {
-  const p = Bun.spawnSync([BINARY, ...args], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
-  return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
+  return spawn([BINARY, ...args]);
 }
 
 // ---- cgroups -------------------------------------------------------------

@@ -20,6 +20,7 @@ import { SettingsLayout } from "../../cli/object/abi.ts";
 import { openState } from "../../cli/pins/state.ts";
 import { nodeOf } from "../../cli/policy/paths.ts";
 import { BINARY, KERNEL, LineProcess, PIN_DIR, ROOT, cgroupOf, cgw, cleanup, json, mkcg, ok, place } from "./harness.ts";
+import { spawn } from "../../scripts/project.ts";
 
 const MANAGER = "/tmp/seal-manager";
 /** cgwarden as the seal's tests run it: a copy on tmpfs (see above). */
@@ -39,8 +40,8 @@ interface Run {
 }
 
 function run(argv: string[], input?: string): Run {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", stdin: input === undefined ? "ignore" : Buffer.from(input), env: { ...process.env, NO_COLOR: "1" } });
-  return { code: p.exitCode ?? -1, out: p.stdout.toString().trim(), err: p.stderr.toString().trim() };
+  const r = spawn(argv, { input });
+  return { code: r.code, out: r.out.trim(), err: r.err.trim() };
 }
 const firstLine = (r: Run) => (r.err || r.out).split("\n")[0] ?? "";
 /** cgwarden run by root: not a manager. */

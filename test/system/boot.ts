@@ -12,9 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureHookKernel } from "../vm/hook-kernel.ts";
-import { ensureDebs, exists, onInterrupt, PROJECT_ROOT } from "../vm/util.ts";
+import { ensureDebs, exists, onInterrupt } from "../vm/util.ts";
 import { kill, removeRunDir, stopGuest } from "../vm/guest.ts";
 import { ensureSystemImage, FATAL_MARKER, IMAGE_KERNELS, type ImageKernelName, RUNNING_MARKER, SHARE_TAG } from "./image.ts";
+import { ROOT } from "../../scripts/project.ts";
 
 export const SYSTEM_KERNELS = [...IMAGE_KERNELS, "hook-6.12"] as const;
 export type SystemKernelName = (typeof SYSTEM_KERNELS)[number];
@@ -76,7 +77,7 @@ const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function commandScript(opts: BootOptions): string {
   const env: Record<string, string> = { HOME: "/root", PATH: GUEST_PATH, TERM: "dumb", ...opts.env };
-  const lines = ["umask 022", `cd ${shq(opts.cwd ?? PROJECT_ROOT)} || exit 127`];
+  const lines = ["umask 022", `cd ${shq(opts.cwd ?? ROOT)} || exit 127`];
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment variable name: ${k}`);
     lines.push(`export ${k}=${shq(v)}`);
@@ -129,7 +130,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
   mkdirSync(join(dir, "out"));
   mkdirSync(join(dir, "share"));
   writeFileSync(join(dir, "out", "run.sh"), commandScript(opts));
-  writeFileSync(join(dir, "out", "project"), `${PROJECT_ROOT}\n`);
+  writeFileSync(join(dir, "out", "project"), `${ROOT}\n`);
 
   let vfsd: Subprocess | undefined;
   let qemu: Subprocess | undefined;
@@ -147,7 +148,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
     );
   try {
     vfsd = Bun.spawn(
-      ["setpriv", "--pdeathsig", "KILL", "--", "unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", SHARE_SETUP, "sh", dir, vfsdPath, PROJECT_ROOT],
+      ["setpriv", "--pdeathsig", "KILL", "--", "unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", SHARE_SETUP, "sh", dir, vfsdPath, ROOT],
       { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
     );
     void pump(vfsd.stderr as ReadableStream<Uint8Array>, (s) => vfsdLog.append(s)).catch(() => {});

@@ -1,22 +1,28 @@
 #!/usr/bin/env bun
 // The system image with cgwarden installed the way an admin installs it:
-// `cgwarden install-files --prefix /`, a policy in /etc/cgwarden/policy.toml,
-// cgwarden.service enabled, and every initramfs rebuilt by the image's own
-// initramfs-tools (with cgwarden's hook) so the policy is in force before
-// PID 1 starts. Done on the host, natively, through a loop mount and chroot:
+// `apt install ./cgwarden_VERSION_amd64.deb` (scripts/deb.ts), offline, which
+// ships the policy /etc/cgwarden/policy.toml, enables cgwarden.service, and
+// through its trigger has the image's own initramfs-tools rebuild every
+// initramfs (with cgwarden's hook) so the policy is in force before PID 1
+// starts. Done on the host, natively, through a loop mount and chroot:
 // the same commands in a TCG guest would take minutes. Cached beside the
 // system image, keyed by the binary and everything written here.
 //   bun test/system/installed.ts        # build (or find) it, print its paths
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cacheDir, exists, PROJECT_ROOT, progress, runOk, sha256, withLock } from "../vm/util.ts";
+import { cacheDir, exists, progress, runOk, sha256, withLock } from "../vm/util.ts";
 import { builtinInitrdScript, ensureSystemImage, IMAGE_KERNELS, type ImageKernelName } from "./image.ts";
+import { buildDeb, debianVersion } from "../../scripts/deb.ts";
+import pkg from "../../package.json" with { type: "json" };
+import { ROOT } from "../../scripts/project.ts";
 
 /** Bump when the steps below change. */
-const RECIPE = "installed image recipe 2";
-const BINARY = join(PROJECT_ROOT, "dist/cgwarden");
-/** The seed's policy, as shipped: the machine boots with exactly this file. */
-const POLICY = join(PROJECT_ROOT, "examples/services-stay-put.toml");
+const RECIPE = "installed image recipe 3";
+/** What makes the package besides the binary: in the cache key. */
+const PACKAGING = [join(ROOT, "scripts/deb.ts"), ...readdirSync(join(ROOT, "packaging/debian")).map((f) => join(ROOT, "packaging/debian", f))];
+const BINARY = join(ROOT, "dist/cgwarden");
+/** The policy the package ships: the machine boots with exactly this file. */
+const POLICY = join(ROOT, "examples/services-stay-put.toml");
 /**
  * The sealed variant adds a seal whose manager is PID 1's binary: applied
  * from the initramfs, where that path is only reachable under the real
@@ -84,19 +90,31 @@ export interface InstalledImage {
   binarySha256: string;
 }
 
-export async function ensureInstalledImage(opts: { sealed?: boolean } = {}): Promise<InstalledImage> {
+/**
+ * Where the machine is in the package's life: just installed; then upgraded
+ * to a rebuilt package with a new version (its conffile kept as the admin
+ * left it); or purged after that.
+ */
+export type PackageStage = "installed" | "upgraded" | "purged";
+
+/** The version the upgrade installs: the same package, revision 2. */
+export const UPGRADE_VERSION = debianVersion(pkg.version).replace(/-1$/, "-2");
+
+export async function ensureInstalledImage(opts: { sealed?: boolean; stage?: PackageStage } = {}): Promise<InstalledImage> {
+  const stage = opts.stage ?? "installed";
   const base = await ensureSystemImage();
   if (!exists(BINARY)) throw new Error(`${BINARY} is missing: run bun scripts/build.ts first`);
   const binarySha256 = sha256(readFileSync(BINARY));
   const policy = readFileSync(POLICY, "utf8") + (opts.sealed ? SEAL : "");
-  const key = sha256(RECIPE, base.disk, binarySha256, policy, VICTIM_UNIT, MOVER_UNIT, MOVER_SCRIPT).slice(0, 16);
+  const packaging = PACKAGING.map((f) => readFileSync(f, "utf8"));
+  const key = sha256(RECIPE, base.disk, binarySha256, policy, stage, VICTIM_UNIT, MOVER_UNIT, MOVER_SCRIPT, ...packaging).slice(0, 16);
   const root = join(cacheDir(), "system");
   const dir = join(root, `installed-${key}`);
   const manifest = join(dir, "installed.json");
   if (!exists(manifest)) {
     await withLock(join(root, "build.lock"), "the installed system image", async () => {
       if (exists(manifest)) return;
-      await build(dir, base.disk, binarySha256, policy);
+      await build(dir, base.disk, binarySha256, policy, stage);
       pruneOlder(root);
     });
   }
@@ -105,7 +123,7 @@ export async function ensureInstalledImage(opts: { sealed?: boolean } = {}): Pro
   return (await Bun.file(manifest).json()) as InstalledImage;
 }
 
-async function build(dir: string, baseDisk: string, binarySha256: string, policy: string): Promise<void> {
+async function build(dir: string, baseDisk: string, binarySha256: string, policy: string, stage: PackageStage): Promise<void> {
   const started = Date.now();
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
@@ -120,21 +138,47 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
   };
   try {
     await mount(["-o", "loop", disk], mnt);
-    await runOk([BINARY, "install-files", "--prefix", mnt]);
-    mkdirSync(join(mnt, "etc/cgwarden"), { recursive: true });
-    writeFileSync(join(mnt, "etc/cgwarden/policy.toml"), policy);
+    for (const fs of ["proc", "sys", "dev"]) await mount(["--bind", `/${fs}`], join(mnt, fs));
+    // apt as an admin runs it on a downloaded package, with no package sources at all: offline, so
+    // everything the package depends on must already be in the image, or the install fails.
+    const apt = (...args: string[]) =>
+      runOk(["chroot", mnt, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "-o", "Dir::Etc::SourceList=/dev/null", "-o", "Dir::Etc::SourceParts=/dev/null", ...args]);
+    const deb = buildDeb({ out: join(mnt, "tmp") });
+    await apt("install", `/tmp/${deb.split("/").at(-1)}`);
+    rmSync(deb);
+    const status = await runOk(["chroot", mnt, "dpkg-query", "-W", "-f", "${Status} ${Version}", "cgwarden"]);
+    if (!status.startsWith("install ok installed")) throw new Error(`the package did not install: ${status}`);
+    // The link is absolute, for the image's own root: read it, not followed on the host.
+    const enabled = join(mnt, "etc/systemd/system/sysinit.target.wants/cgwarden.service");
+    if (!lstatSync(enabled, { throwIfNoEntry: false })?.isSymbolicLink() || !exists(join(mnt, readlinkSync(enabled))))
+      throw new Error("the package did not enable cgwarden.service");
+    if (readFileSync(join(mnt, "etc/cgwarden/policy.toml"), "utf8") !== readFileSync(POLICY, "utf8")) throw new Error("the package's policy is not the example");
     writeFileSync(join(mnt, "etc/systemd/system/cgw-victim.service"), VICTIM_UNIT);
     writeFileSync(join(mnt, "etc/systemd/system/cgw-early-mover.service"), MOVER_UNIT);
     writeFileSync(join(mnt, "usr/local/sbin/cgw-early-mover"), MOVER_SCRIPT, { mode: 0o755 });
     // What `systemctl enable` does, without a running systemd.
     const wants = join(mnt, "etc/systemd/system/sysinit.target.wants");
-    mkdirSync(wants, { recursive: true });
-    symlinkSync("/usr/lib/systemd/system/cgwarden.service", join(wants, "cgwarden.service"));
     symlinkSync("/etc/systemd/system/cgw-victim.service", join(wants, "cgw-victim.service"));
     symlinkSync("/etc/systemd/system/cgw-early-mover.service", join(wants, "cgw-early-mover.service"));
-
-    for (const fs of ["proc", "sys", "dev"]) await mount(["--bind", `/${fs}`], join(mnt, fs));
-    // The Debian way: update-initramfs, which runs every hook, cgwarden's too.
+    // The sealed variant: the admin edits the conffile.
+    if (policy !== readFileSync(POLICY, "utf8")) writeFileSync(join(mnt, "etc/cgwarden/policy.toml"), policy);
+    if (stage !== "installed") {
+      // A rebuilt package with a new version, over the installed one; the edited conffile stays (it did not change in the package).
+      const next = buildDeb({ out: join(mnt, "tmp"), version: UPGRADE_VERSION });
+      await apt("install", `/tmp/${next.split("/").at(-1)}`);
+      rmSync(next);
+      const version = await runOk(["chroot", mnt, "dpkg-query", "-W", "-f", "${Version}", "cgwarden"]);
+      if (version !== UPGRADE_VERSION) throw new Error(`the upgrade left cgwarden at ${version}, not ${UPGRADE_VERSION}`);
+      if (readFileSync(join(mnt, "etc/cgwarden/policy.toml"), "utf8") !== policy) throw new Error("the upgrade did not keep the admin's policy file");
+    }
+    if (stage === "purged") {
+      await apt("purge", "cgwarden");
+      const left = ["usr/sbin/cgwarden", "etc/cgwarden", "usr/lib/systemd/system/cgwarden.service", "etc/systemd/system/sysinit.target.wants/cgwarden.service", "usr/share/initramfs-tools/hooks/cgwarden"].filter((f) => exists(join(mnt, f)));
+      if (left.length) throw new Error(`apt purge left ${left.join(", ")}`);
+    }
+    // The package's trigger remade the newest kernel's initramfs, as Debian's
+    // initramfs-tools does; this machine boots every kernel, and the policy may
+    // have changed since: every initramfs, as an admin would.
     await runOk(["chroot", mnt, "update-initramfs", "-u", "-k", "all"]);
     // The module-less initramfs the hook kernel boots with (see image.ts), made again with the hook.
     await runOk(["chroot", mnt, "sh", "-c", builtinInitrdScript("/tmp/initrd.img-builtin")]);
@@ -147,14 +191,22 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     }
     copyFileSync(join(mnt, "tmp/initrd.img-builtin"), join(tmp, "boot", "initrd.img-builtin"));
     initrds.builtin = join(dir, "boot", "initrd.img-builtin");
-    // What went into the initramfs: the hook really ran.
-    const listing = await runOk(["chroot", mnt, "lsinitramfs", "/tmp/initrd.img-builtin"]);
-    for (const want of ["usr/sbin/cgwarden", "scripts/init-bottom/cgwarden"])
-      if (!listing.split("\n").some((l) => l.endsWith(want))) throw new Error(`the initramfs lacks ${want}: cgwarden's initramfs-tools hook did not run`);
-    if (!listing.includes("libbpf.so.1")) throw new Error("the initramfs lacks libbpf.so.1");
+    // What went into the initramfs: the hook really ran (and, once purged, is gone from every one).
+    for (const initrd of ["/tmp/initrd.img-builtin", ...IMAGE_KERNELS.map((name) => `/boot/initrd.img-${base.kernels[name].release}`)]) {
+      const listing = (await runOk(["chroot", mnt, "lsinitramfs", initrd])).split("\n");
+      const has = (want: string) => listing.some((l) => l.endsWith(want));
+      if (stage === "purged") {
+        if (has("usr/sbin/cgwarden") || has("scripts/init-bottom/cgwarden")) throw new Error(`${initrd} still carries cgwarden after the purge`);
+        continue;
+      }
+      for (const want of ["usr/sbin/cgwarden", "scripts/init-bottom/cgwarden"])
+        if (!has(want)) throw new Error(`${initrd} lacks ${want}: cgwarden's initramfs-tools hook did not run`);
+      if (!listing.some((l) => l.includes("libbpf.so.1"))) throw new Error(`${initrd} lacks libbpf.so.1`);
+    }
     rmSync(join(mnt, "tmp/initrd.img-builtin"));
     const dracutInitrds = {} as InstalledImage["dracutInitrds"];
-    for (const name of [...IMAGE_KERNELS, "builtin" as const]) {
+    // dracut's initramfs is booted from the installed machine only (run.ts's dracut boot).
+    for (const name of stage === "installed" ? [...IMAGE_KERNELS, "builtin" as const] : []) {
       const file = `initrd.img-${name}-dracut`;
       await runOk(["chroot", mnt, "sh", "-c", dracutScript(`/tmp/${file}`, name === "builtin" ? null : base.kernels[name].release)]);
       const listing = await runOk(["chroot", mnt, "lsinitrd", `/tmp/${file}`]);
@@ -177,11 +229,12 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
 
 
 /**
- * Every new binary makes new installed images (over 1 GB each): keep the
- * few used last, enough for a sealed and an unsealed variant of two builds
- * (a clone under test beside a working tree).
+ * Every new binary makes new installed images (over 1 GB each, sparse):
+ * keep the few used last, enough for the variants run.ts boots (installed,
+ * sealed and upgraded, purged) of two builds (a clone under test beside a
+ * working tree).
  */
-function pruneOlder(root: string, keep = 4): void {
+function pruneOlder(root: string, keep = 8): void {
   const dirs = readdirSync(root)
     .filter((n) => /^installed-[0-9a-f]{16}$/.test(n))
     .map((n) => ({ path: join(root, n), mtime: statSync(join(root, n)).mtimeMs }))

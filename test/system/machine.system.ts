@@ -1,16 +1,19 @@
 // Enforced from boot on a real machine: cgwarden on a real Debian machine with systemd as PID 1,
-// installed as an admin installs it (test/system/installed.ts: install-files,
-// examples/services-stay-put.toml as /etc/cgwarden/policy.toml, the unit
-// enabled, the initramfs rebuilt with cgwarden's hook). Runs inside that
-// machine as root, from cgwarden-run.service (test/system/run.ts boots it).
+// installed as an admin installs it (test/system/installed.ts: apt install
+// of the Debian package, which ships examples/services-stay-put.toml as
+// /etc/cgwarden/policy.toml, enables the unit and remakes the initramfs with
+// cgwarden's hook). Runs inside that machine as root, from
+// cgwarden-run.service (test/system/run.ts boots it).
 // CGWARDEN_SYSTEM_BOOT=second runs only the boot checks, on the machine
-// booted again with a seal in its policy file; =dracut, the same from the
-// initramfs dracut made; =unsupported, booted without the BPF LSM, and
+// booted again with a seal in its policy file and the package upgraded;
+// =dracut, the same from the initramfs dracut made; =purged, after apt
+// purge, that nothing of cgwarden is left; =unsupported, booted without the BPF LSM, and
 // =lockdown, Debian 6.1 under lockdown=confidentiality (the verifier refuses
 // the object), check that cgwarden stays out of the boot's way.
 // One line per scenario: "system: SCENARIO: ok (...)".
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { ROOT, spawn } from "../../scripts/project.ts";
 
 const CGW = "/usr/sbin/cgwarden";
 const KERNEL = process.env.CGWARDEN_TEST_KERNEL ?? "unknown";
@@ -23,6 +26,9 @@ const CANNOT_ENFORCE: Record<string, { label: string; reason: string[] }> = {
 };
 const UNSUPPORTED = BOOT in CANNOT_ENFORCE;
 const DRACUT = BOOT === "dracut";
+const PURGED = BOOT === "purged";
+/** The version the second boot's machine was upgraded to (installed.ts). */
+const UPGRADE_VERSION = process.env.CGWARDEN_UPGRADE_VERSION ?? "?";
 
 interface Run {
   code: number;
@@ -31,8 +37,8 @@ interface Run {
 }
 
 function sh(script: string): Run {
-  const p = Bun.spawnSync(["sh", "-c", script], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  return { code: p.exitCode ?? -1, out: p.stdout.toString().trim(), err: p.stderr.toString().trim() };
+  const r = spawn(["sh", "-c", script]);
+  return { code: r.code, out: r.out.trim(), err: r.err.trim() };
 }
 function ok(script: string): string {
   const r = sh(script);
@@ -113,12 +119,47 @@ describe.skipIf(!UNSUPPORTED)(`boot ${CANNOT_ENFORCE[BOOT]?.label} on ${KERNEL}`
   });
 });
 
-describe.skipIf(UNSUPPORTED)(`boot on ${KERNEL}${SECOND ? " (second boot, sealed from the initramfs)" : DRACUT ? " (from dracut's initramfs)" : ""}`, () => {
+describe.skipIf(!PURGED)(`boot after apt purge cgwarden on ${KERNEL}`, () => {
+  test("nothing of cgwarden is left: no pins, programs, unit, files or initramfs hook, and the machine runs", () => {
+    const state = sh("systemctl is-system-running --wait");
+    const failed = ok("systemctl --failed --no-legend --plain");
+    expect({ state: state.out, failed }).toEqual({ state: "running", failed: "" });
+    expect(sh("dpkg-query -W -f '${Status}' cgwarden").out).not.toContain("installed");
+    const files = ["/usr/sbin/cgwarden", "/etc/cgwarden", "/usr/lib/systemd/system/cgwarden.service", "/usr/share/initramfs-tools/hooks/cgwarden", "/sys/fs/bpf/cgwarden"];
+    expect(files.filter((f) => existsSync(f))).toEqual([]);
+    expect(sh("systemctl list-unit-files --no-legend cgwarden.service").out).toBe("");
+    const programs = ok("bpftool prog show --json");
+    expect(JSON.parse(programs).filter((p: { name?: string }) => p.name?.startsWith("cgwarden"))).toEqual([]);
+    // The initramfs this kernel boots (Debian's kernels; the hook kernel's is checked where it is made).
+    const initrd = `/boot/initrd.img-${ok("uname -r")}`;
+    const listing = existsSync(initrd) ? ok(`lsinitramfs ${initrd}`).split("\n") : [];
+    // What cgwarden's hook puts there (conf/conf.d/cgwarden is the test image's own FSTYPE setting, image.ts).
+    expect(listing.filter((l) => l.endsWith("usr/sbin/cgwarden") || l.endsWith("scripts/init-bottom/cgwarden") || l.includes("libbpf.so"))).toEqual([]);
+    // Every message of the boot but this test's own (cgwarden-run.service, whose output the journal keeps) and the test units'.
+    const mentions = ok("journalctl -b -o json")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { MESSAGE?: unknown; _SYSTEMD_UNIT?: string })
+      .filter((e) => e._SYSTEMD_UNIT !== "cgwarden-run.service" && typeof e.MESSAGE === "string" && /cgwarden/.test(e.MESSAGE) && !/cgwarden-run|cgwarden-system|cgw-/.test(e.MESSAGE))
+      .map((e) => e.MESSAGE);
+    expect(mentions).toEqual([]);
+    say("purged", `running, no failed unit; no pins, no cgwarden program, no unit, no files${existsSync(initrd) ? `, ${initrd} without cgwarden` : ""}, and nothing about cgwarden in the journal`);
+  });
+});
+
+describe.skipIf(UNSUPPORTED || PURGED)(`boot on ${KERNEL}${SECOND ? " (second boot, sealed from the initramfs, the package upgraded)" : DRACUT ? " (from dracut's initramfs)" : ""}`, () => {
   test("the system comes up: running, no failed unit", () => {
     const state = sh("systemctl is-system-running --wait");
     const failed = ok("systemctl --failed --no-legend --plain");
     expect({ state: state.out, failed }).toEqual({ state: "running", failed: "" });
     say("boot", `is-system-running: ${state.out}; systemctl --failed: empty`);
+  });
+
+  test("installed by its Debian package, which enabled the unit", () => {
+    const version = ok("dpkg-query -W -f '${Status} ${Version}' cgwarden");
+    expect(version).toBe(`install ok installed ${SECOND ? UPGRADE_VERSION : version.split(" ").at(-1)}`);
+    expect(ok("systemctl is-enabled cgwarden.service")).toBe("enabled");
+    say("package", `dpkg: ${version}${SECOND ? " (upgraded, then rebooted)" : ""}; cgwarden.service enabled by the package`);
   });
 
   test("the policy was in force before PID 1 started: applied from the initramfs, the unit found it in place", () => {
@@ -456,7 +497,8 @@ describe.skipIf(BOOT !== "first")(`the shipped example on a real machine, ${KERN
   });
 
   test("container-host.toml: containers held in their scopes, podman still works", () => {
-    cgw("apply /usr/share/doc/cgwarden/examples/container-host.toml");
+    // The package ships it in /usr/share/doc/cgwarden/examples/, which this minimal image keeps no docs in (dpkg's path-exclude).
+    cgw(`apply ${ROOT}/examples/container-host.toml`);
     try {
       const id = ok(`${SSH} podman run -d --rm --network=none ${MINI} /bin/busybox sleep 120`).split("\n").pop()!;
       const pid = Number(ok(`podman inspect -f '{{.State.Pid}}' ${id}`));

@@ -1,14 +1,16 @@
 #!/usr/bin/env bun
 // The system scenarios (test/system/machine.system.ts) on one kernel: the
-// installed image booted three times; the second (sealed) and third (from
-// dracut's initramfs) only to see the policy come back from the boot files. Used by test/run.ts; by hand:
-//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|dracut|unsupported|lockdown]
+// machine installed from the Debian package, booted four times; the second
+// (sealed, and upgraded to a rebuilt package) and third (from dracut's
+// initramfs) only to see the policy come back from the boot files, the
+// fourth after `apt purge` to see nothing of cgwarden come back. Used by test/run.ts; by hand:
+//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|dracut|purged|unsupported|lockdown]
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../vm/util.ts";
 import { boot, systemKernel, type SystemKernelName } from "./boot.ts";
-import { ensureInstalledImage } from "./installed.ts";
+import { ensureInstalledImage, UPGRADE_VERSION, type PackageStage } from "./installed.ts";
+import { ROOT } from "../../scripts/project.ts";
 
-const BUN = join(PROJECT_ROOT, "node_modules/.bin/bun");
+const BUN = join(ROOT, "node_modules/.bin/bun");
 const SUITE = "./test/system/machine.system.ts";
 const BOOT_TIMEOUT_MS = 20 * 60_000;
 
@@ -20,7 +22,8 @@ export interface SystemTally {
 
 /**
  * The boots on `kernel`: the scenarios; the machine again with the seal in
- * its policy file; again from dracut's initramfs; on debian-6.12, once
+ * its policy file and the package upgraded; again from dracut's initramfs;
+ * after the package is purged; on debian-6.12, once
  * without the BPF LSM; on debian-6.1, once under lockdown=confidentiality. bun's own
  * pass and fail counts, summed.
  */
@@ -28,18 +31,20 @@ export async function systemScenarios(kernel: SystemKernelName, only?: string): 
   const k = await systemKernel(kernel);
   const tally: SystemTally = { passed: 0, failed: 0, note: "" };
   const notes: string[] = [];
-  const boots = [
-    { which: "first", sealed: false, kernelArgs: [] as string[] },
-    { which: "second", sealed: true, kernelArgs: [] as string[] },
+  const boots: Array<{ which: string; sealed: boolean; stage: PackageStage; kernelArgs: string[] }> = [
+    { which: "first", sealed: false, stage: "installed", kernelArgs: [] },
+    { which: "second", sealed: true, stage: "upgraded", kernelArgs: [] },
     // The same machine from dracut's initramfs instead of initramfs-tools'.
-    { which: "dracut", sealed: false, kernelArgs: [] as string[] },
+    { which: "dracut", sealed: false, stage: "installed", kernelArgs: [] },
+    // apt purge cgwarden: nothing of it in the next boot, and the machine does not mind.
+    { which: "purged", sealed: false, stage: "purged", kernelArgs: [] },
     // The BPF LSM left out: cgwarden cannot enforce, and the boot must not mind.
-    ...(kernel === "debian-6.12" ? [{ which: "unsupported", sealed: false, kernelArgs: ["lsm=lockdown,capability"] }] : []),
+    ...(kernel === "debian-6.12" ? [{ which: "unsupported", sealed: false, stage: "installed" as const, kernelArgs: ["lsm=lockdown,capability"] }] : []),
     // 6.1 under lockdown=confidentiality: the verifier refuses the object (no bpf_rdonly_cast), and the boot must not mind.
-    ...(kernel === "debian-6.1" ? [{ which: "lockdown", sealed: false, kernelArgs: ["lockdown=confidentiality"] }] : []),
+    ...(kernel === "debian-6.1" ? [{ which: "lockdown", sealed: false, stage: "installed" as const, kernelArgs: ["lockdown=confidentiality"] }] : []),
   ];
-  for (const { which, sealed, kernelArgs } of boots.filter((b) => !only || b.which === only)) {
-    const image = await ensureInstalledImage({ sealed });
+  for (const { which, sealed, stage, kernelArgs } of boots.filter((b) => !only || b.which === only)) {
+    const image = await ensureInstalledImage({ sealed, stage });
     // Every kernel boots an initramfs the image made, with cgwarden's hook or dracut module in it.
     const initrds = which === "dracut" ? image.dracutInitrds : image.initrds;
     const initrd = kernel === "hook-6.12" ? initrds.builtin : initrds[kernel];
@@ -47,7 +52,7 @@ export async function systemScenarios(kernel: SystemKernelName, only?: string): 
       kernel: { ...k, initrd },
       disk: image.disk,
       argv: [BUN, "test", "--timeout", "300000", SUITE],
-      env: { CGWARDEN_TEST_KERNEL: kernel, CGWARDEN_SYSTEM_BOOT: which, NO_COLOR: "1" },
+      env: { CGWARDEN_TEST_KERNEL: kernel, CGWARDEN_SYSTEM_BOOT: which, CGWARDEN_UPGRADE_VERSION: UPGRADE_VERSION, NO_COLOR: "1" },
       timeoutMs: BOOT_TIMEOUT_MS,
       memoryMiB: 1536,
       kernelArgs,

@@ -2,10 +2,10 @@
 // check rebuilds both and compares.
 import { describe, expect, test } from "bun:test";
 import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { ROOT } from "../../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 
 function checkout(): string {
   const dir = mkdtempSync(join(tmpdir(), "cgw-embedded-"));

@@ -5,8 +5,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ROOT } from "../../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 const BINARY = resolve(ROOT, "dist/cgwarden");
 const argv = (args: string[]) => (existsSync(BINARY) ? [BINARY, ...args] : [process.execPath, resolve(ROOT, "cli/main.ts"), ...args]);
 const run = (...args: string[]) => {

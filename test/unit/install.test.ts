@@ -3,19 +3,16 @@
 // ordering). The boot files meet a real initramfs and systemd in the
 // system-image tests (test/system).
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { ROOT, spawn } from "../../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 const BINARY = join(ROOT, "dist/cgwarden");
 const prefix = mkdtempSync(join(tmpdir(), "cgwarden-install-"));
 afterAll(() => rmSync(prefix, { recursive: true, force: true }));
 
-function run(argv: string[]): { code: number; out: string; err: string } {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
-}
+const run = (argv: string[]) => spawn(argv);
 
 describe("install-files", () => {
   test("the compiled binary exists (bun scripts/build.ts runs before these tests)", () => {
@@ -63,6 +60,41 @@ describe("install-files", () => {
     const fromSource = run([process.execPath, join(ROOT, "cli/main.ts"), "install-files", "--prefix", prefix]);
     expect(fromSource.code).toBe(1);
     expect(fromSource.err).toContain("build it (bun scripts/build.ts)");
+  });
+
+  test("a prefix whose symlinks lead out is refused before anything is written; links that stay inside are followed", () => {
+    const outside = mkdtempSync(join(tmpdir(), "cgwarden-outside-"));
+    const staged = (name: string) => mkdtempSync(join(tmpdir(), `cgwarden-${name}-`));
+    const cases = [
+      { link: "usr/lib/systemd/system", to: outside },
+      { link: "usr", to: outside },
+    ];
+    try {
+      for (const c of cases) {
+        const p = staged("escape");
+        mkdirSync(join(p, c.link, ".."), { recursive: true });
+        symlinkSync(c.to, join(p, c.link));
+        const r = run([BINARY, "install-files", "--prefix", p]);
+        expect(r.code).toBe(1);
+        expect(r.err).toBe(`cgwarden: --prefix ${p}: ${c.link} is a symlink to ${outside}, outside the prefix, so installing would write there; stage into a directory whose symlinks stay inside it (merged-/usr links like lib -> usr/lib are fine)\n`);
+        expect(readdirSync(outside)).toEqual([]);
+        expect(existsSync(join(p, "usr/sbin/cgwarden"))).toBe(false);
+        rmSync(p, { recursive: true, force: true });
+      }
+      const dangling = staged("dangling");
+      symlinkSync("/nonexistent-cgwarden-target", join(dangling, "usr"));
+      expect(run([BINARY, "install-files", "--prefix", dangling]).err).toContain("usr is a symlink to nothing");
+      rmSync(dangling, { recursive: true, force: true });
+      // merged /usr: sbin -> usr/sbin inside the prefix is where the files go
+      const merged = staged("merged");
+      mkdirSync(join(merged, "real-usr"));
+      symlinkSync("real-usr", join(merged, "usr"));
+      expect(run([BINARY, "install-files", "--prefix", merged]).code).toBe(0);
+      expect(existsSync(join(merged, "real-usr/sbin/cgwarden"))).toBe(true);
+      rmSync(merged, { recursive: true, force: true });
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   test("the boot scripts parse as the shells that run them", () => {

@@ -7,8 +7,8 @@
 import { expect, test } from "bun:test";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { ROOT } from "../../scripts/project.ts";
 
-const ROOT = join(import.meta.dir, "../..");
 const CLI = join(ROOT, "cli");
 
 /** cli/'s entries in the README's architecture list, top first: "main.ts", "commands", ... */

@@ -4,14 +4,14 @@
 // read different things.
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { GENERATED, generateHeaderModule } from "../../scripts/header-abi.ts";
 import { BPF_ANY, BPF_COMMANDS, BPF_LINK_TYPE_RAW_TRACEPOINT, BTF_KIND_FUNC, BtfKind, BpfAttachType, BpfMapType, Errno, Libc } from "../../cli/libbpf/uapi.ts";
 import { DIR_TEMPLATES, NODE_EPOCH, TEMPLATE_PART, TEMPLATE_SET_SIZE } from "../../cli/object/abi.ts";
 import { ALL_LAYOUTS, ABI_VERSION, Knob, MANAGERS, ManagerLayout, ProtectedKind, SEAL_MANAGERS_OFFSET, SealLayout, Tamper, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
+import { ROOT } from "../../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 
 test("cli/object/header.ts is what bpf/cgwarden.h generates", () => {
   expect(readFileSync(join(ROOT, GENERATED), "utf8")).toBe(generateHeaderModule(ROOT));

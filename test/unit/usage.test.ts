@@ -3,15 +3,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runCli } from "../../cli/main.ts";
 import { setSink } from "../../cli/output.ts";
 import { commandModules } from "../../cli/commands/index.ts";
 import { SHELLS, completionScript } from "../../cli/usage/completion.ts";
 import { manPage, readmeSection } from "../../cli/usage/manpage.ts";
 import { commandSpecs } from "../../cli/commands/_specs.ts";
+import { ROOT } from "../../scripts/project.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 const specs = await commandSpecs();
 
 async function cli(...args: string[]) {

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureInitramfs, FATAL_MARKER, RUNNING_MARKER, VIRTIOFS_TAG } from "./initramfs.ts";
 import type { GuestKernel } from "./kernels.ts";
-import { ensureDebs, exists, onInterrupt, PROJECT_ROOT } from "./util.ts";
+import { ensureDebs, exists, onInterrupt } from "./util.ts";
+import { ROOT } from "../../scripts/project.ts";
 
 export interface RunInGuestOptions {
   kernel: GuestKernel;
@@ -102,7 +103,7 @@ function commandScript(opts: RunInGuestOptions, cwd: string): string {
   const env: Record<string, string> = {
     HOME: "/tmp",
     // Project tools (bun, tsc) last, so they never shadow system ones.
-    PATH: `${GUEST_PATH}:${join(PROJECT_ROOT, "node_modules/.bin")}`,
+    PATH: `${GUEST_PATH}:${join(ROOT, "node_modules/.bin")}`,
     TERM: "dumb",
     ...opts.env,
   };
@@ -254,7 +255,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
   const deadline = started + opts.timeoutMs;
   const vfsdPath = await ensureTools();
   const initrd = await ensureInitramfs(opts.kernel.modules);
-  const cwd = opts.cwd ?? PROJECT_ROOT;
+  const cwd = opts.cwd ?? ROOT;
   const memory = opts.memoryMiB ?? 1024;
 
   const dir = mkdtempSync(join(tmpdir(), "cgwarden-vm-"));
@@ -262,8 +263,8 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
   mkdirSync(join(dir, "share"));
   writeFileSync(join(dir, "out", "run.sh"), commandScript(opts, cwd));
   // Paths the guest must see even if they sit under its fresh /tmp or /run (see initramfs.ts).
-  writeFileSync(join(dir, "out", "keep"), `${[...new Set([realpathSync(PROJECT_ROOT), realpathSync(cwd)])].join("\n")}\n`);
-  const extraMounts = [...new Set([...mountChain(PROJECT_ROOT), ...mountChain(cwd)])].sort((a, b) => a.length - b.length);
+  writeFileSync(join(dir, "out", "keep"), `${[...new Set([realpathSync(ROOT), realpathSync(cwd)])].join("\n")}\n`);
+  const extraMounts = [...new Set([...mountChain(ROOT), ...mountChain(cwd)])].sort((a, b) => a.length - b.length);
 
   let vfsd: Subprocess | undefined;
   let qemu: Subprocess | undefined;

@@ -5,7 +5,8 @@
 
 import { runInGuest } from "./guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./kernels.ts";
-import { ensureDebs, PROJECT_ROOT } from "./util.ts";
+import { ensureDebs } from "./util.ts";
+import { ROOT } from "../../scripts/project.ts";
 
 // One guest command per kernel (process starts are slow under TCG); each
 // probe prints KEY=VALUE so the host can check them.
@@ -17,9 +18,9 @@ echo "cgroup1_mounts=$(grep -c ' cgroup ' /proc/mounts)"
 echo "cgroup2_mounted=$(grep -c ' /sys/fs/cgroup cgroup2 ' /proc/mounts)"
 lsm=$(cat /sys/kernel/security/lsm 2>/dev/null || (mount -t securityfs none /sys/kernel/security && cat /sys/kernel/security/lsm))
 echo "lsm=$lsm"
-echo "bun=$(${PROJECT_ROOT}/node_modules/.bin/bun -e 'console.log(Bun.version)')"
+echo "bun=$(${ROOT}/node_modules/.bin/bun -e 'console.log(Bun.version)')"
 echo "hook_btf=$(bpftool btf dump file /sys/kernel/btf/vmlinux | grep -c bpf_lsm_cgroup_attach)"
-echo "root_writable=$(touch ${PROJECT_ROOT}/.guest-write-test 2>/dev/null && echo yes || echo no)"
+echo "root_writable=$(touch ${ROOT}/.guest-write-test 2>/dev/null && echo yes || echo no)"
 `;
 
 interface Check {

@@ -3,9 +3,9 @@
 // lock, and cleanup that also runs when the host process is interrupted.
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
+import { ROOT } from "../../scripts/project.ts";
 
-export const PROJECT_ROOT = resolve(import.meta.dir, "../..");
 
 /** Downloads and kernel builds live outside the repo: they are large (the
  * hook kernel's build tree is ~4 GB) and shared between checkouts. */
