@@ -173,7 +173,10 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     }
     if (stage === "purged") {
       await apt("purge", "cgwarden");
-      const left = ["usr/sbin/cgwarden", "etc/cgwarden", "usr/lib/systemd/system/cgwarden.service", "etc/systemd/system/sysinit.target.wants/cgwarden.service", "usr/share/initramfs-tools/hooks/cgwarden"].filter((f) => exists(join(mnt, f)));
+      // lstat: a link left behind counts even though it points nowhere now.
+      const left = ["usr/sbin/cgwarden", "etc/cgwarden", "usr/lib/systemd/system/cgwarden.service", "etc/systemd/system/sysinit.target.wants/cgwarden.service", "usr/share/initramfs-tools/hooks/cgwarden"].filter(
+        (f) => lstatSync(join(mnt, f), { throwIfNoEntry: false }) !== undefined,
+      );
       if (left.length) throw new Error(`apt purge left ${left.join(", ")}`);
     }
     // The package's trigger remade the newest kernel's initramfs, as Debian's
