@@ -26,8 +26,6 @@ const PACKAGING = join(ROOT, "packaging/debian");
 const SHIPPED_POLICY = join(ROOT, "examples/services-stay-put.toml");
 const CONFFILES = ["/etc/cgwarden/policy.toml"];
 
-const run = (argv: string[]): string => runOk(argv);
-
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
@@ -51,7 +49,7 @@ export function buildDeb(opts: { version?: string; out?: string } = {}): string 
   chmodSync(stage, 0o755); // the archive's ./ entry: mkdtemp's 0700 is no mode for /
   try {
     // The files, as install-files lays them out (it refuses a prefix with a symlink out of it).
-    run([BINARY, "install-files", "--prefix", stage, "--json"]);
+    runOk([BINARY, "install-files", "--prefix", stage, "--json"]);
     mkdirSync(join(stage, "etc/cgwarden"), { recursive: true });
     copyFileSync(SHIPPED_POLICY, join(stage, "etc/cgwarden/policy.toml"));
     chmodSync(join(stage, "etc/cgwarden/policy.toml"), 0o644);
@@ -93,7 +91,7 @@ export function buildDeb(opts: { version?: string; out?: string } = {}): string 
     mkdirSync(out, { recursive: true });
     const deb = join(out, `cgwarden_${version}_amd64.deb`);
     // gzip -6: 5 s for the 110 MB binary; xz, a fifth smaller, takes minutes, and lintian refuses zstd (malformed-deb-archive).
-    run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", stage, deb]);
+    runOk(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", stage, deb]);
     return deb;
   } finally {
     rmSync(stage, { recursive: true, force: true });
@@ -122,7 +120,7 @@ License: GPL-2.0-only and MIT
 
 function changelog(version: string): string {
   // dpkg-deb needs no date; the entry's date is the package's build, in Debian's format.
-  const date = run(["date", "-R"]).trim();
+  const date = runOk(["date", "-R"]).trim();
   return `cgwarden (${version}) unstable; urgency=medium\n\n  * Built from the cgwarden repository by scripts/deb.ts.\n\n -- cgwarden developers <cgwarden@example.org>  ${date}\n`;
 }
 

@@ -90,12 +90,10 @@ function bunCounts(output: string): { passed: number; failed: number } | null {
   return { passed: Number(pass?.[1] ?? 0), failed: Number(fail?.[1] ?? 0) };
 }
 
-const sh = runShown;
-
 /** Everything the guests run: the executable, the embedded object check, and the mover fixture. */
 function build(): void {
-  sh([BUN, "scripts/build.ts", "--verify"], "checking embedded/ against bpf/");
-  sh([BUN, "scripts/build.ts"], "building dist/cgwarden");
+  runShown([BUN, "scripts/build.ts", "--verify"], "checking embedded/ against bpf/");
+  runShown([BUN, "scripts/build.ts"], "building dist/cgwarden");
   mkdirSync(join(ROOT, "dist/test"), { recursive: true });
   for (const fixture of ["mover", "attacker"]) buildFixture(fixture);
   buildFixture("intruder", ["-lbpf"]);
@@ -114,7 +112,7 @@ function buildBpfFixture(name: string, kind?: string): void {
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
   const clang = process.env.CLANG ?? "clang-16";
   const define = kind ? [`-DKIND_${kind.toUpperCase()}`] : [];
-  sh([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I/usr/include/x86_64-linux-gnu", "-Ibpf", ...define, "-c", src, "-o", out], `building the ${name}${kind ? ` ${kind}` : ""} BPF fixture`);
+  runShown([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I/usr/include/x86_64-linux-gnu", "-Ibpf", ...define, "-c", src, "-o", out], `building the ${name}${kind ? ` ${kind}` : ""} BPF fixture`);
 }
 
 /**
@@ -125,7 +123,7 @@ function buildFixture(name: string, libraries: string[] = []): void {
   const src = join(ROOT, `test/fixtures/${name}.c`);
   const out = join(ROOT, `dist/test/${name}`);
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return;
-  sh(["cc", "-O2", "-Wall", "-pthread", "-o", out, src, ...libraries], `building the ${name} fixture`);
+  runShown(["cc", "-O2", "-Wall", "-pthread", "-o", out, src, ...libraries], `building the ${name} fixture`);
 }
 
 /** The TypeScript compiler's check of the whole tree (tsconfig.json): one counted test. */

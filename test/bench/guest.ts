@@ -44,8 +44,6 @@ async function cgw(...args: string[]): Promise<void> {
   }
 }
 
-const run = (argv: string[]): string => runOk(argv);
-
 type Op = "stat" | "open" | "move" | "deny" | "mkdir" | "write";
 
 /** The cgroup the mkdir figure creates and removes: three levels below the recursive templates' anchor. */
@@ -63,7 +61,7 @@ function meter(figure: string, phase: string, op: Op, opts: { n?: number; timed:
         : op === "write"
           ? ["/dev/null"]
           : [join(CG, "bench/s1"), join(CG, op === "move" ? "bench/s2" : "bench/deny")];
-  const out = run([HOTPATH, "meter", op, String(n), String(INTERVALS), String(opts.timed), ...args]);
+  const out = runOk([HOTPATH, "meter", op, String(n), String(INTERVALS), String(opts.timed), ...args]);
   const ns = Number(/^ns (\S+)$/m.exec(out)?.[1]);
   const intervals = Number(/^intervals (\d+)$/m.exec(out)?.[1]);
   console.log(`@meter ${JSON.stringify({ figure, phase, op, n, intervals, ns })}`);
@@ -187,9 +185,9 @@ async function sealFigures(): Promise<void> {
     await cgw("load");
     meter("seal", "cgwarden, not sealed", "write", { timed: 2000 });
     // Through the executable: the seal names the binary a manager's child runs (this process is bun).
-    run([join(ROOT, "dist/cgwarden"), "seal", "--manager-exe", "/tmp/bench-manager"]);
+    runOk([join(ROOT, "dist/cgwarden"), "seal", "--manager-exe", "/tmp/bench-manager"]);
     meter("seal", "cgwarden, sealed", "write", { timed: 2000 });
-    run(["/tmp/bench-manager", "-c", `${join(ROOT, "dist/cgwarden")} unseal; true`]);
+    runOk(["/tmp/bench-manager", "-c", `${join(ROOT, "dist/cgwarden")} unseal; true`]);
   }
   await cgw("unload");
 }
@@ -203,7 +201,7 @@ async function cliFigure(): Promise<void> {
   const value = Buffer.from([1, 0, 0, 0, 7, 0, 0, 0]);
   const time = (argv: string[]) => {
     const t0 = performance.now();
-    run(argv);
+    runOk(argv);
     return performance.now() - t0;
   };
   // Both programs run from tmpfs, as from a page-cached disk: the guest reads the
@@ -258,7 +256,7 @@ async function policyFigures(): Promise<void> {
   onMapWrite(null);
   const reapply = await timed(() => cgw("apply", file));
   // bpftool: the same number of updates as rules, on a hash map of the locks map's shape.
-  run(["bpftool", "map", "create", "/sys/fs/bpf/bench-batch", "type", "hash", "key", "8", "value", "8", "entries", "20000", "name", "bench_batch"]);
+  runOk(["bpftool", "map", "create", "/sys/fs/bpf/bench-batch", "type", "hash", "key", "8", "value", "8", "entries", "20000", "name", "bench_batch"]);
   const batch = Array.from({ length: 10_100 }, (_, i) => {
     const k = Buffer.alloc(8);
     k.writeBigUInt64LE(BigInt(i + 1));
@@ -268,8 +266,8 @@ async function policyFigures(): Promise<void> {
   writeFileSync("/tmp/bench-batch.txt", `${batch.join("\n")}\n`);
   copyFileSync(Bun.which("bpftool")!, "/tmp/bpftool");
   chmodSync("/tmp/bpftool", 0o755);
-  const bpftool = await timed(async () => void run(["/tmp/bpftool", "batch", "file", "/tmp/bench-batch.txt"]));
-  run(["rm", "-f", "/sys/fs/bpf/bench-batch"]);
+  const bpftool = await timed(async () => void runOk(["/tmp/bpftool", "batch", "file", "/tmp/bench-batch.txt"]));
+  runOk(["rm", "-f", "/sys/fs/bpf/bench-batch"]);
   console.log(
     `@policy ${JSON.stringify({ rules: 10_100, apply, reapply, bpftool, writes })}`,
   );

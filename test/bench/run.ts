@@ -41,14 +41,12 @@ for (let i = 0; i < args.length; i++) {
 }
 if (kernels.length === 0) kernels.push("debian-6.12");
 
-const sh = runShown;
-
 mkdirSync(OUT, { recursive: true });
-sh([process.execPath, "scripts/build.ts"], "build");
-sh(["cc", "-O2", "-Wall", "-o", "dist/test/hotpath", "test/bench/hotpath.c"], "building hotpath");
-sh([process.env.CLANG ?? "clang-16", "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", "test/fixtures/floor.bpf.c", "-o", "dist/test/floor.bpf.o"], "building the floor program");
+runShown([process.execPath, "scripts/build.ts"], "build");
+runShown(["cc", "-O2", "-Wall", "-o", "dist/test/hotpath", "test/bench/hotpath.c"], "building hotpath");
+runShown([process.env.CLANG ?? "clang-16", "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", "test/fixtures/floor.bpf.c", "-o", "dist/test/floor.bpf.o"], "building the floor program");
 // Plugin API v1 is declared in the source itself (Debian's QEMU ships no header); no glib needed.
-sh(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-fvisibility=hidden", "-o", PLUGIN, "test/bench/insn-meter.c"], "building the insn-meter plugin");
+runShown(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-fvisibility=hidden", "-o", PLUGIN, "test/bench/insn-meter.c"], "building the insn-meter plugin");
 
 const fmtInt = (x: number) => Math.round(x).toLocaleString("en-US");
 const pct = (ratio: number) => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}%`;
@@ -64,7 +62,7 @@ function startupFigure(): void {
   const hello = join(OUT, "bench-hello.ts");
   writeFileSync(hello, 'console.log("hello");\n');
   // The same flags as scripts/build.ts gives dist/cgwarden.
-  sh([process.execPath, "build", "--compile", "--bytecode", "--splitting", "--format=esm", "--minify", hello, "--outfile", join(OUT, "bench-hello")], "building the hello executable");
+  runShown([process.execPath, "build", "--compile", "--bytecode", "--splitting", "--format=esm", "--minify", hello, "--outfile", join(OUT, "bench-hello")], "building the hello executable");
   rmSync(hello);
   const time = (argv: string[]) => {
     const t0 = performance.now();
