@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 8
+#define CGW_ABI_VERSION 9
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
@@ -214,7 +214,7 @@ struct cgw_rule {
 	__u32 selectors; /* bit per CGW_SEL_* present */
 	__u32 uid;
 	__u32 pid;
-	__u32 pad;
+	__u32 source_line; /* line of source, 0 when the rule came from a command */
 	__u64 pid_start;
 	__u64 exe_dev;
 	__u64 exe_ino;
@@ -224,6 +224,11 @@ struct cgw_rule {
 	char cgroup_path[CGW_PATH_LEN]; /* path or template the rule is bound to */
 	char exe_path[CGW_PATH_LEN];
 	char sel_cgroup_path[CGW_PATH_LEN];
+	/*
+	 * The policy file that stated the rule, as `export --sources` names it
+	 * (its last 255 bytes when longer); empty for a command's rule.
+	 */
+	char source[CGW_PATH_LEN];
 };
 
 /* settings: single element, key 0. */

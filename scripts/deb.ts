@@ -50,7 +50,8 @@ export function buildDeb(opts: { version?: string; out?: string } = {}): string 
   try {
     // The files, as install-files lays them out (it refuses a prefix with a symlink out of it).
     runOk([BINARY, "install-files", "--prefix", stage, "--json"]);
-    mkdirSync(join(stage, "etc/cgwarden"), { recursive: true });
+    // policy.d/: where configuration management drops its files (cgwarden apply /etc/cgwarden reads them after policy.toml).
+    mkdirSync(join(stage, "etc/cgwarden/policy.d"), { recursive: true, mode: 0o755 });
     copyFileSync(SHIPPED_POLICY, join(stage, "etc/cgwarden/policy.toml"));
     chmodSync(join(stage, "etc/cgwarden/policy.toml"), 0o644);
     const doc = join(stage, "usr/share/doc/cgwarden");

@@ -21,6 +21,8 @@ packages=(
   mmdebstrap e2fsprogs systemd
   # the Debian package (scripts/deb.ts): dpkg-deb builds it, lintian checks it
   lintian
+  # the fleet scenario drives the system image with the Ansible role (packaging/ansible), over SSH
+  ansible-core openssh-client
 )
 command -v npm >/dev/null || packages+=(nodejs npm)
 

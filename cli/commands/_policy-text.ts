@@ -1,8 +1,71 @@
-// Reading a policy file's text (or standard input), bounded: `apply` and
-// `what-if` take the same files.
-import { closeSync, openSync, readSync } from "node:fs";
-import { CliError } from "../errors.ts";
+// Reading policy files (or standard input), bounded, and the machine's
+// policy directory: `apply` and `what-if` take the same arguments.
+//
+// A directory is the policy it holds: DIR/policy.toml first, then every
+// DIR/policy.d/*.toml and *.json in byte order of their names (so 10-ssh.toml
+// comes before 20-podman.toml whatever the locale). Names starting with '.'
+// and other endings (an editor's foo.toml~, dpkg's foo.toml.dpkg-old) are
+// not policy files and are skipped, as systemd skips them in its .d folders.
+import { closeSync, openSync, readSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { CliError, UsageError, shown } from "../errors.ts";
 import { MAX_POLICY_BYTES } from "../policy/file/source.ts";
+import { parsePolicyFile, type PolicyDocument } from "../policy/file/parse.ts";
+import { mergeDocuments } from "../policy/file/merge.ts";
+
+/** Where drop-ins live, inside a policy directory. */
+export const DROP_IN_DIR = "policy.d";
+export const MAIN_POLICY = "policy.toml";
+const DROP_IN_NAME = /^[^.].*\.(toml|json)$/;
+
+export interface PolicyText {
+  /** As given, or joined to the directory given: what messages name. */
+  name: string;
+  text: string;
+}
+
+/** The files `args` name, directories expanded, in order; their texts together are bounded like one file's. */
+export async function readPolicyFiles(args: readonly string[]): Promise<PolicyText[]> {
+  if (args.includes("-") && args.length > 1) throw new UsageError("- (standard input) is a whole policy: give it alone, or give files and directories");
+  const names = args.flatMap(expand);
+  const out: PolicyText[] = [];
+  let total = 0;
+  for (const name of names) {
+    const text = await readPolicy(name);
+    total += Buffer.byteLength(text);
+    if (total > MAX_POLICY_BYTES) throw new CliError(`the policy files given are larger than ${MAX_POLICY_BYTES >> 20} MiB together, more than any policy cgwarden can hold; check the paths`);
+    out.push({ name, text });
+  }
+  return out;
+}
+
+/** The files' policies as one (merge.ts); a single file is its own document. */
+export async function readPolicyDocument(args: readonly string[]): Promise<{ doc: PolicyDocument; texts: PolicyText[] }> {
+  const texts = await readPolicyFiles(args);
+  const name = texts.length > 1 ? `${args.join(" ")} (${texts.length} files)` : args.join(" ");
+  const doc = mergeDocuments(texts.map((t) => parsePolicyFile(t.text, t.name)), name);
+  return { doc, texts };
+}
+
+function expand(arg: string): string[] {
+  if (arg === "-" || !statSync(arg, { throwIfNoEntry: false })?.isDirectory()) return [arg];
+  const main = join(arg, MAIN_POLICY);
+  const dropIns = join(arg, DROP_IN_DIR);
+  const files = statSync(main, { throwIfNoEntry: false })?.isFile() ? [main] : [];
+  if (statSync(dropIns, { throwIfNoEntry: false })?.isDirectory()) {
+    let entries: string[];
+    try {
+      entries = readdirSync(dropIns);
+    } catch (e) {
+      throw new CliError(`cannot list ${shown(dropIns)}: ${(e as Error).message}; check its permissions`);
+    }
+    const names = entries.filter((n) => DROP_IN_NAME.test(n)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    files.push(...names.map((n) => join(dropIns, n)).filter((f) => statSync(f, { throwIfNoEntry: false })?.isFile()));
+  }
+  if (!files.length)
+    throw new CliError(`${shown(arg)} is a directory without a policy: it has neither ${MAIN_POLICY} nor ${DROP_IN_DIR}/*.toml; give a policy file, or the directory that holds them (/etc/cgwarden)`);
+  return files;
+}
 
 export async function readPolicy(file: string): Promise<string> {
   const name = file === "-" ? "standard input" : `policy file ${file}`;
@@ -13,7 +76,7 @@ export async function readPolicy(file: string): Promise<string> {
   } catch (e) {
     if (e instanceof CliError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}; give the path of a TOML or JSON policy file, or - for standard input`);
+    throw new CliError(`cannot read ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}; give the path of a TOML or JSON policy file, a directory of them, or - for standard input`);
   } finally {
     if (fd > 0) closeSync(fd);
   }

@@ -1,12 +1,11 @@
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defineCommand } from "./_define.ts";
-import { CliError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { describeSpec } from "../policy/describe.ts";
-import { parsePolicyFile } from "../policy/file/parse.ts";
-import { readPolicy } from "./_policy-text.ts";
-import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
+import { readPolicyDocument } from "./_policy-text.ts";
+import { conflictInFile, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffIsEmpty, diffSpecs, emptySpec, identity, numbered, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 import { PolicyStore, specOfRecord, type Provenance } from "../pins/store.ts";
@@ -21,10 +20,16 @@ import { provenance } from "./_provenance.ts";
 export default defineCommand({
   meta: {
     name: "apply",
-    description: "Make the policy in force exactly what a TOML or JSON file says, in one atomic change (rules not in the file are removed)",
+    description: "Make the policy in force exactly what policy files say, in one atomic change (rules not in them are removed)",
   },
   args: {
-    file: { type: "positional", required: true, description: "Policy file, or - for standard input", valueHint: "FILE" },
+    file: {
+      type: "positional",
+      required: true,
+      variadic: true,
+      description: "Policy files (TOML or JSON), merged in the order given; a directory is its policy.toml then its policy.d/*.toml in name order; - reads standard input",
+      valueHint: "FILE|DIR...",
+    },
     "dry-run": { type: "boolean", description: "Print what would change and change nothing" },
     root: {
       type: "string",
@@ -36,15 +41,21 @@ export default defineCommand({
   },
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    const name = args.file;
     const root = resolve(args.root ?? "/");
     if (args.root !== undefined && !statSync(root, { throwIfNoEntry: false })?.isDirectory())
       throw new UsageError(`--root ${args.root} is not a directory; give where the system the policy is for is mounted`);
-    const text = await readPolicy(name);
-    const doc = parsePolicyFile(text, name);
-    // The file as that system names it: /root/etc/cgwarden/policy.toml in the initramfs is /etc/cgwarden/policy.toml.
-    const full = name === "-" ? "-" : resolve(name);
-    const origin = provenance("apply", { name: root !== "/" && full.startsWith(`${root}/`) ? full.slice(root.length) : full, text });
+    const { doc, texts } = await readPolicyDocument(args._);
+    const name = doc.source;
+    // What was applied as that system names it: /root/etc/cgwarden in the initramfs is /etc/cgwarden.
+    const named = (f: string) => {
+      const full = f === "-" ? "-" : resolve(f);
+      return root !== "/" && full.startsWith(`${root}/`) ? full.slice(root.length) : full;
+    };
+    // One file: its name and its text's digest (sha256sum agrees). Several: what was given, and a digest of each name and text in order.
+    const origin =
+      texts.length === 1
+        ? provenance("apply", { name: named(texts[0]!.name), text: texts[0]!.text })
+        : provenance("apply", { name: `${args._.map(named).join(" ")} (${texts.length} files)`, text: texts.map((t) => `${named(t.name)}\0${t.text}\0`).join("") });
     const desired = specOfDocument(doc, root);
     const dryRun = !!args["dry-run"];
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
@@ -63,7 +74,7 @@ export default defineCommand({
       }
     } catch (e) {
       // A rule the maps cannot hold is a problem in the file: name its line.
-      if (e instanceof PolicyConflict) throw new CliError(`${locateRule(doc, desired, e.rule)}: ${e.message}`);
+      if (e instanceof PolicyConflict) throw conflictInFile(doc, desired, e);
       throw e;
     }
     report(outcome, name, dryRun, !!args.json);
@@ -138,9 +149,10 @@ function report(o: Outcome, name: string, dryRun: boolean, json: boolean): void 
 }
 
 export const examples = [
+  "cgwarden apply /etc/cgwarden                  # policy.toml, then policy.d/*.toml in name order",
   "cgwarden apply /etc/cgwarden/policy.toml",
   "cgwarden apply --dry-run policy.toml          # show the difference, change nothing",
   "cgwarden export | cgwarden apply -            # a no-op: export is what is in force",
   "cgwarden apply policy.json --json | jq .changed   # for Ansible, Salt, cloud-init",
-  "cgwarden apply --root /root /root/etc/cgwarden/policy.toml   # from an initramfs, the real root mounted at /root",
+  "cgwarden apply --root /root /root/etc/cgwarden   # from an initramfs, the real root mounted at /root",
 ];

@@ -13,14 +13,16 @@ export default defineCommand({
   meta: { name: "export", description: "Write the policy in force as a policy file; applying it is a no-op" },
   args: {
     format: { type: "string", description: "toml (default) or json", options: ["toml", "json"] },
+    sources: { type: "boolean", description: "Above each rule, a comment naming the policy file and line it was applied from, or that a command made it (TOML only)" },
     ...pinArgs,
   },
   run({ args }) {
     const { pinDir } = pinContext(args);
     const format = args.format ?? "toml";
+    if (args.sources && format === "json") throw new UsageError("--sources writes TOML comments, and JSON has none; drop --format json, or read each rule's source from 'cgwarden rules --json'");
     // Not loaded: the policy in force is the empty one, and that is a valid file too.
     const spec = withPolicyReader(pinDir, (state) => ({ ...new PolicyStore(state).spec(), seal: sealSpecOf(state.seal()) })) ?? emptySpec();
-    const doc = documentOfSpec(spec);
+    const doc = documentOfSpec(spec, !!args.sources);
     print((format === "json" ? formatJson(doc) : formatToml(doc)).replace(/\n$/, ""));
   },
 });
@@ -28,4 +30,5 @@ export default defineCommand({
 export const examples = [
   "cgwarden export > /etc/cgwarden/policy.toml",
   "cgwarden export --format json | jq '.lock[].path'",
+  "cgwarden export --sources                     # which file (policy.toml, a drop-in) each rule came from",
 ];

@@ -3,13 +3,12 @@ import { defineCommand } from "./_define.ts";
 import { CliError, EXIT_DENIED, UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { replayRecordOfJson, replayRecords } from "../audit/records.ts";
-import { parsePolicyFile } from "../policy/file/parse.ts";
-import { locateRule, specOfDocument } from "../policy/file/resolve.ts";
+import { conflictInFile, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict } from "../policy/compile.ts";
 import { numbered } from "../policy/spec.ts";
 import { formatWhatIf, whatIf, type ReplayRecord } from "../policy/what-if.ts";
 import { withPolicyReader } from "../pins/session.ts";
-import { readPolicy } from "./_policy-text.ts";
+import { readPolicyDocument } from "./_policy-text.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 
 export default defineCommand({
@@ -18,7 +17,13 @@ export default defineCommand({
     description: "Decide recorded migrations again under a candidate policy file and show what would change (exit 0: nothing let through would be denied; 3: something would)",
   },
   args: {
-    file: { type: "positional", required: true, description: "Candidate policy file (TOML or JSON), or - for standard input", valueHint: "FILE" },
+    file: {
+      type: "positional",
+      required: true,
+      variadic: true,
+      description: "Candidate policy files (TOML or JSON), merged as apply merges them; a directory is its policy.toml then its policy.d/*.toml; - reads standard input",
+      valueHint: "FILE|DIR...",
+    },
     records: {
       type: "string",
       description: "Records to replay: JSON lines as 'cgwarden audit --json' writes them, or - for standard input (default: the flight recorder)",
@@ -29,18 +34,18 @@ export default defineCommand({
   },
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    if (args.file === "-" && args.records === "-") throw new UsageError("the candidate and --records cannot both be standard input; give one of them as a file");
-    const doc = parsePolicyFile(await readPolicy(args.file), args.file);
+    if (args._.includes("-") && args.records === "-") throw new UsageError("the candidate and --records cannot both be standard input; give one of them as a file");
+    const { doc } = await readPolicyDocument(args._);
     const desired = specOfDocument(doc);
     const records = args.records === undefined ? recorded(pinDir) : fromLines(args.records);
     let report;
     try {
       report = whatIf(numbered(desired.rules), desired.globalMode, records);
     } catch (e) {
-      if (e instanceof PolicyConflict) throw new CliError(`${locateRule(doc, desired, e.rule)}: ${e.message}`);
+      if (e instanceof PolicyConflict) throw conflictInFile(doc, desired, e);
       throw e;
     }
-    if (args.json) printJson({ file: args.file, ...report });
+    if (args.json) printJson({ file: doc.source, ...report });
     else for (const line of formatWhatIf(report)) print(line);
     return { exitCode: report.newlyDenied ? EXIT_DENIED : 0 };
   },

@@ -12,6 +12,7 @@ import dracutApply from "../../embedded/boot/dracut/90cgwarden/cgwarden-apply.sh
 import examplePolicy from "../../examples/policy.toml" with { type: "text" };
 import exampleServices from "../../examples/services-stay-put.toml" with { type: "text" };
 import exampleContainers from "../../examples/container-host.toml" with { type: "text" };
+import exampleKubernetes from "../../examples/kubernetes-node.toml" with { type: "text" };
 import readme from "../../README.md" with { type: "text" };
 import { CliError } from "../errors.ts";
 import { completionScript } from "../usage/completion.ts";
@@ -59,6 +60,7 @@ export function packageFiles(binary: Uint8Array, specs: CommandSpec[]): InstallF
     { path: "usr/share/doc/cgwarden/examples/policy.toml", mode: DATA, content: examplePolicy },
     { path: "usr/share/doc/cgwarden/examples/services-stay-put.toml", mode: DATA, content: exampleServices },
     { path: "usr/share/doc/cgwarden/examples/container-host.toml", mode: DATA, content: exampleContainers },
+    { path: "usr/share/doc/cgwarden/examples/kubernetes-node.toml", mode: DATA, content: exampleKubernetes },
   ];
 }
 

@@ -2,7 +2,7 @@
 // Struct layouts come from the compiler's BTF; cli/object/abi.ts gives them names.
 import { defineStruct } from "./struct.ts";
 
-export const CGW_ABI_VERSION = 8;
+export const CGW_ABI_VERSION = 9;
 export const CGW_COMM_LEN = 16;
 export const CGW_DIR_TEMPLATES = 16;
 export const CGW_GATE_SLOTS = 64;
@@ -227,6 +227,7 @@ export interface RuleValue extends Record<string, number | bigint | string> {
   selectors: number;
   uid: number;
   pid: number;
+  source_line: number;
   pid_start: bigint;
   exe_dev: bigint;
   exe_ino: bigint;
@@ -236,8 +237,9 @@ export interface RuleValue extends Record<string, number | bigint | string> {
   cgroup_path: string;
   exe_path: string;
   sel_cgroup_path: string;
+  source: string;
 }
-export const RuleLayout = defineStruct<RuleValue>("cgw_rule", 848, [
+export const RuleLayout = defineStruct<RuleValue>("cgw_rule", 1104, [
   { name: "id", type: "u32", offset: 0 },
   { name: "kind", type: "u8", offset: 4 },
   { name: "directions", type: "u8", offset: 5 },
@@ -247,6 +249,7 @@ export const RuleLayout = defineStruct<RuleValue>("cgw_rule", 848, [
   { name: "selectors", type: "u32", offset: 16 },
   { name: "uid", type: "u32", offset: 20 },
   { name: "pid", type: "u32", offset: 24 },
+  { name: "source_line", type: "u32", offset: 28 },
   { name: "pid_start", type: "u64", offset: 32 },
   { name: "exe_dev", type: "u64", offset: 40 },
   { name: "exe_ino", type: "u64", offset: 48 },
@@ -256,6 +259,7 @@ export const RuleLayout = defineStruct<RuleValue>("cgw_rule", 848, [
   { name: "cgroup_path", type: "char", offset: 80, count: 256 },
   { name: "exe_path", type: "char", offset: 336, count: 256 },
   { name: "sel_cgroup_path", type: "char", offset: 592, count: 256 },
+  { name: "source", type: "char", offset: 848, count: 256 },
 ]);
 
 /** struct cgw_settings */

@@ -21,6 +21,7 @@ import {
   LockLayout,
   Mode,
   NodeStatsLayout,
+  PATH_LEN,
   PathKeyLayout,
   PathLayout,
   RuleKind,
@@ -42,7 +43,7 @@ import { boundLevels, compile, type Compiled } from "../policy/compile.ts";
 import type { GateRule, LockRule, Policy } from "../policy/model.ts";
 import { nodeBase, nodeEpoch, nodeOf } from "../policy/paths.ts";
 import { selectorsOf } from "../policy/selectors.ts";
-import { diffIsEmpty, diffSpecs, type IdentifiedRule, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
+import { diffIsEmpty, diffSpecs, identity, type IdentifiedRule, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 
 const EPOCH_KEY_BIT = 0x80000000;
 
@@ -190,6 +191,7 @@ export class PolicyStore {
     const diff = diffSpecs({ settings: { globalMode: modeName(s.global_mode), recordAll: s.record_all !== 0 }, rules: current }, desired);
     if (diffIsEmpty(diff)) {
       if (s.stale && !dryRun) this.finish(next, compile(current, active));
+      if (!dryRun) this.refreshSources(before, desired, active);
       return { changed: false, diff, records: before };
     }
 
@@ -218,6 +220,23 @@ export class PolicyStore {
       }
       throw e;
     }
+  }
+
+  /**
+   * A policy that is already in force, read from other files (a rule moved
+   * from policy.toml into a drop-in): only the records' sources change. The
+   * records are userspace's bookkeeping (no program reads them), so they are
+   * rewritten in place, and the policy in force is unchanged.
+   */
+  private refreshSources(records: RuleValue[], desired: PolicySpec, epoch: number): void {
+    const wanted = new Map(desired.rules.map((r) => [identity(r), r]));
+    const stale = records.flatMap((rec) => {
+      const spec = wanted.get(identity(specOfRecord(rec)));
+      if (!spec?.source) return [];
+      const fields = sourceFields(spec, rec);
+      return fields.source === rec.source && fields.source_line === rec.source_line ? [] : [{ ...rec, ...fields }];
+    });
+    if (stale.length) this.writeAll("rules", stale.map((r) => [u32Key(ruleKey(r.id, epoch)), RuleLayout.encode(r)]));
   }
 
   /** Sweeps the epoch not in force and the stats of nodes no longer named, then clears `stale`. */
@@ -325,7 +344,7 @@ export class PolicyStore {
         const old = previous.get(id);
         // A new rule counts binds from now on: what its path saw before is not its history.
         const base = old ? old.binds_base : bindings ? (bindings.stats.get(nodeBase(node))?.binds ?? 0n) - BigInt(bindings.boundNow.get(node) ?? 0) : 0n;
-        return recordOf(id, spec, c, node, old?.created_ns ?? now, base);
+        return recordOf(id, spec, c, node, old?.created_ns ?? now, base, old);
       })
       .sort((a, b) => a.id - b.id);
   }
@@ -343,7 +362,28 @@ export class PolicyStore {
 
 const ruleKey = (id: number, epoch: number) => (epoch ? id | EPOCH_KEY_BIT : id) >>> 0;
 
-function recordOf(id: number, spec: RuleSpec, c: Compiled, node: bigint, created: bigint, bindsBase: bigint): RuleValue {
+/**
+ * Where a rule was stated, as its record keeps it: the spec's source, else
+ * the record's own (a file read from standard input, `export | apply -`,
+ * says nothing about where rules came from, so it keeps what was known).
+ */
+function sourceFields(spec: RuleSpec, old?: RuleValue): Pick<RuleValue, "source" | "source_line"> {
+  if (!spec.source) return { source: old?.source ?? "", source_line: old?.source_line ?? 0 };
+  return { source: lastBytes(spec.source.file, PATH_LEN - 1), source_line: spec.source.line };
+}
+
+/** The end of `s` in at most `max` UTF-8 bytes, whole characters only, marked with "..." when cut: a file's name ends in what tells it apart. */
+function lastBytes(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  let tail = "";
+  for (const ch of [...s].reverse()) {
+    if (Buffer.byteLength(ch + tail) > max - 3) break;
+    tail = ch + tail;
+  }
+  return `...${tail}`;
+}
+
+function recordOf(id: number, spec: RuleSpec, c: Compiled, node: bigint, created: bigint, bindsBase: bigint, old?: RuleValue): RuleValue {
   const s = spec.kind === "lock" ? {} : spec.selectors;
   const has = (k: keyof typeof Selector) => s[k] !== undefined;
   const selNode = s.cgroup !== undefined ? nodeOf(s.cgroup, c.epoch) : 0n;
@@ -357,7 +397,7 @@ function recordOf(id: number, spec: RuleSpec, c: Compiled, node: bigint, created
     selectors: (["pid", "exe", "uid", "cgroup"] as const).reduce((m, k) => (has(k) ? m | (1 << Selector[k]) : m), 0),
     uid: s.uid ?? 0,
     pid: s.pid?.tgid ?? 0,
-    pad: 0,
+    ...sourceFields(spec, old),
     pid_start: s.pid?.startTicks ?? 0n,
     exe_dev: s.exe?.dev ?? 0n,
     exe_ino: s.exe?.ino ?? 0n,
@@ -373,11 +413,13 @@ function recordOf(id: number, spec: RuleSpec, c: Compiled, node: bigint, created
 /** A record as the spec it was made from. */
 export function specOfRecord(r: RuleValue): RuleSpec {
   const kind = ruleKindName(r.kind);
-  if (kind === "lock" || !kind) return { kind: "lock", path: r.cgroup_path, directions: r.directions, mode: modeName(r.mode) };
+  const source = r.source ? { source: { file: r.source, line: r.source_line } } : {};
+  if (kind === "lock" || !kind) return { kind: "lock", path: r.cgroup_path, directions: r.directions, mode: modeName(r.mode), ...source };
   const has = (k: keyof typeof Selector) => (r.selectors & (1 << Selector[k])) !== 0;
   return {
     kind,
     path: r.cgroup_path,
+    ...source,
     selectors: {
       ...(has("exe") ? { exe: { path: r.exe_path, dev: r.exe_dev, ino: r.exe_ino } } : {}),
       ...(has("uid") ? { uid: r.uid } : {}),

@@ -61,6 +61,8 @@ export class PolicyConflict extends CliError {
   constructor(
     message: string,
     readonly rule: RuleSpec,
+    /** The rule it clashes with, when there is one (overlapping templates): a merged policy names both files. */
+    readonly other?: RuleSpec,
   ) {
     super(message);
   }
@@ -152,6 +154,7 @@ export function compile(rules: IdentifiedRule[], epoch: number): Compiled {
           throw new PolicyConflict(
             `templates ${list[i]![0]} and ${list[j]![0]} can both match one cgroup (${where}); make them disjoint (a cgroup takes the rules of one template)`,
             namedBy.get(list[j]![0])!,
+            namedBy.get(list[i]![0])!,
           );
   };
 

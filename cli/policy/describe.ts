@@ -21,6 +21,8 @@ export interface RuleView {
   directions?: string[];
   mode?: "enforce" | "audit";
   selectors?: Record<string, unknown>;
+  /** The policy file and line the rule was applied from; null when a command made it. */
+  source: { file: string; line: number } | null;
   warnings: string[];
 }
 
@@ -46,6 +48,7 @@ export function viewRule(r: RuleValue, bind: BindState): RuleView {
     state: bind.state,
     cgroups: bind.cgroups,
     binds: bind.binds,
+    source: r.source ? { file: r.source, line: r.source_line } : null,
     warnings,
   };
   if (kind === "lock") {

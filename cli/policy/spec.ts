@@ -28,8 +28,19 @@ export interface SelectorSpec {
   pid?: PidSpec;
 }
 
+/**
+ * The policy file line that states a rule: bookkeeping for `export
+ * --sources`, never part of what the rule is (identity() leaves it out).
+ * Absent for a command's rule, and for a file read from standard input.
+ */
+export interface RuleSource {
+  file: string;
+  line: number;
+}
+
 export interface LockSpec {
   kind: "lock";
+  source?: RuleSource;
   path: string;
   directions: number;
   mode: ModeName;
@@ -37,6 +48,7 @@ export interface LockSpec {
 
 export interface GateSpec {
   kind: "allow" | "delegate";
+  source?: RuleSource;
   path: string;
   selectors: SelectorSpec;
 }

@@ -572,6 +572,7 @@ describe(`tamper routes on ${KERNEL}`, () => {
 
   for (const [route, act] of routes) {
     test(`tamper route ${route} (reported, not counted)`, async () => {
+      // What the route before left behind (nothing, a damaged pin directory, no bpffs) goes first; one load per route.
       await cgw("unload");
       await ok("load");
       place(task.pid, P.La);
@@ -584,13 +585,16 @@ describe(`tamper routes on ${KERNEL}`, () => {
       known(
         `tamper route ${route}: ${lifted ? "lock lifted (unsealed; seal.guest.ts refuses this route once sealed)" : "lock held"} (${how}; the move out: ${said(first)} before, ${said(r)} after)`,
       );
-      // Back to a clean load for whatever runs next.
-      await cgw("unload");
-      await ok("load");
-      await reset();
-      place(task.pid, P.La);
     });
   }
+
+  afterAll(async () => {
+    // Back to a clean load for whatever runs next.
+    await cgw("unload");
+    await ok("load");
+    await reset();
+    place(task.pid, P.La);
+  });
 });
 
 // ---- the tally -------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 // The policy is enforced: the kernel enforces lock, allow and delegate for every
 // way of migrating, judging the actor that really does it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CGROOT, EACCES, EPERM, KERNEL, MOVER, Mover, binary, cgroupOf, cgw, cleanup, json, mkcg, ok, place, reusePid } from "./harness.ts";
+import { BINARY, CGROOT, EACCES, EPERM, KERNEL, MOVER, Mover, binary, cgroupOf, cgw, cleanup, json, mkcg, ok, place, reusePid } from "./harness.ts";
+import { spawn } from "../../scripts/project.ts";
 
 afterAll(cleanup);
 
@@ -242,6 +243,36 @@ describe(`commands on ${KERNEL}`, () => {
     expect((await json("rules")).rules.length).toBe(2);
     expect((await cgw("unlock", "/cgw")).code).toBe(0); // no lock there: a no-op
     expect((await json("remove", "999999")).changed).toBe(false);
+  });
+
+  test("a policy directory: each rule keeps its file and line; a rule moved between files changes nothing in force, only its source; export | apply - keeps them", async () => {
+    await reset();
+    const dir = "/tmp/cgw-etc";
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(dir, "policy.d"), { recursive: true });
+    const main = join(dir, "policy.toml");
+    const dropIn = join(dir, "policy.d/10-gate.toml");
+    const allow = `[[allow]]\npath = "/${P.L}"\nuid = 7\n`;
+    writeFileSync(main, `[[lock]]\npath = "/${P.L}"\n\n${allow}`);
+    writeFileSync(dropIn, `[[lock]]\npath = "/${P.O}"\ndirections = ["out"]\n`);
+    const sources = async () => Object.fromEntries((await json("rules")).rules.map((r: { kind: string; path: string; source: unknown }) => [`${r.kind} ${r.path}`, r.source]));
+    expect(await json("apply", dir)).toMatchObject({ changed: true, added: [{}, {}, {}] });
+    expect(await sources()).toEqual({ [`lock /${P.L}`]: { file: main, line: 1 }, [`allow /${P.L}`]: { file: main, line: 4 }, [`lock /${P.O}`]: { file: dropIn, line: 1 } });
+    const inForce = JSON.stringify((await json("rules")).rules.map((r: { id: number }) => r.id));
+
+    // The allow moves from policy.toml into the drop-in: the same policy, so no change, and the record follows the file.
+    writeFileSync(main, `[[lock]]\npath = "/${P.L}"\n`);
+    writeFileSync(dropIn, `[[lock]]\npath = "/${P.O}"\ndirections = ["out"]\n\n${allow}`);
+    expect(await json("apply", dir)).toMatchObject({ changed: false });
+    expect((await sources())[`allow /${P.L}`]).toEqual({ file: dropIn, line: 5 });
+    expect(JSON.stringify((await json("rules")).rules.map((r: { id: number }) => r.id))).toBe(inForce);
+    expect(await ok("export", "--sources")).toContain(`# from ${dropIn}:5\n[[allow]]\npath = "/${P.L}"`);
+
+    // Standard input names no file: re-applying the export changes nothing and forgets no source.
+    const piped = spawn(["sh", "-c", `${BINARY} export | ${BINARY} apply - --json`]);
+    expect(JSON.parse(piped.out)).toMatchObject({ changed: false });
+    expect((await sources())[`allow /${P.L}`]).toEqual({ file: dropIn, line: 5 });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("cgroup paths and filesystem paths name the same cgroup", async () => {

@@ -41,6 +41,18 @@ export interface BootOptions {
   kernelArgs?: string[];
   /** Root disk image; default: the system image. Always booted with snapshot=on. */
   disk?: string;
+  /**
+   * A network card (QEMU user networking: the guest is 10.0.2.15, the host
+   * 10.0.2.2) with the guest's SSH port forwarded to this port on the host's
+   * loopback address only. Default: no network at all.
+   */
+  sshPort?: number;
+  /**
+   * Run on the host while the guest runs, given the share's out/ directory
+   * (/run/cgwarden-share/out in the guest), through which the two talk.
+   * Its failure fails the boot, after the guest is done.
+   */
+  alongside?: (out: string, guestDone: Promise<void>) => Promise<void>;
 }
 
 export interface BootResult {
@@ -172,7 +184,8 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
         // KVM is unusable here; multi-vCPU TCG races kernel text patching.
         "-accel", "tcg", "-cpu", "max", "-smp", "1",
         "-m", `${memory}M`,
-        "-nographic", "-no-reboot", "-nic", "none",
+        "-nographic", "-no-reboot",
+        ...(opts.sshPort ? ["-nic", `user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:${opts.sshPort}-:22`] : ["-nic", "none"]),
         "-kernel", opts.kernel.vmlinuz,
         ...(opts.kernel.initrd ? ["-initrd", opts.kernel.initrd] : []),
         "-append", append,
@@ -203,6 +216,12 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       // Give the console a moment to show why (emergency shell, panic trace).
       if (consoleBuf.hopeless) giveUp ??= setTimeout(() => kill(qemu, "SIGKILL"), 3000);
     }, 250);
+    // Started with the guest; whatever it finds is reported once the guest is done.
+    const guestDone = qemu.exited.then(() => {});
+    const beside = opts.alongside?.(join(dir, "out"), guestDone).then(
+      () => null,
+      (e: Error) => e,
+    );
     try {
       await qemu.exited;
       await pumps;
@@ -218,6 +237,8 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       const why = consoleBuf.hopeless ?? (consoleBuf.running ? "guest died while the command was running" : "guest did not boot");
       throw fail(`${why} (QEMU exit ${qemu.exitCode ?? qemu.signalCode})`);
     }
+    const besideError = await beside;
+    if (besideError) throw fail(`the host's side of the run failed: ${besideError.message}`);
     const exitCode = Number.parseInt(out("status").trim(), 10);
     return { exitCode, output: out("output"), journal: out("journal"), consoleTail: consoleBuf.tail(), bootMs, durationMs };
   } finally {

@@ -32,6 +32,9 @@ const PACKAGES = [
   // made at build) and containers (podman with the systemd cgroup manager,
   // crun; a local image made from busybox, no registry).
   "openssh-server", "openssh-client", "podman",
+  // What Ansible needs on a machine it manages (the fleet scenario, fleet.ts):
+  // python3, and python3-apt for the apt module that installs the package.
+  "python3", "python3-apt",
 ];
 
 /** Same specs as test/vm/kernels.ts, so both harnesses test the same kernels. */

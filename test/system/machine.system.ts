@@ -12,8 +12,9 @@
 // the object), check that cgwarden stays out of the boot's way.
 // One line per scenario: "system: SCENARIO: ok (...)".
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { ROOT, spawn } from "../../scripts/project.ts";
+import type { FleetReport } from "./fleet.ts";
 
 const CGW = "/usr/sbin/cgwarden";
 const KERNEL = process.env.CGWARDEN_TEST_KERNEL ?? "unknown";
@@ -103,6 +104,29 @@ async function finishLogin(tool: string, started: LoginStart): Promise<LoginResu
     pam: ok(`journalctl -o cat -t ${command} --since @${started.since}`),
     pid1: ok(`journalctl -o cat _PID=1 --since @${started.since} | grep -i -e session -e scope | grep -v cgw-su || true`),
   };
+}
+
+/**
+ * The fleet scenario's guest side: QEMU's user network brought up by hand
+ * (the image configures none, so no other boot waits for one), the host's
+ * key authorized, and then the host's plays (fleet.ts) awaited.
+ */
+async function fleetPlays() {
+  const out = "/run/cgwarden-share/out";
+  if (!existsSync(`${out}/fleet_key.pub`)) throw new Error("no fleet_key.pub in the share: this boot was started without the host's side (test/system/run.ts gives it a network and fleet.ts)");
+  const nic = readdirSync("/sys/class/net").find((n) => n !== "lo");
+  if (!nic) throw new Error("this boot has no network card; test/system/run.ts gives it one");
+  ok(`ip link set ${nic} up && ip addr replace 10.0.2.15/24 dev ${nic} && ip route replace default via 10.0.2.2`);
+  ok(`mkdir -p -m 700 /root/.ssh && cat ${out}/fleet_key.pub >> /root/.ssh/authorized_keys`);
+  writeFileSync(`${out}/fleet-ready`, "");
+  while (!existsSync(`${out}/fleet.json`)) await Bun.sleep(1000);
+  const report = JSON.parse(readFileSync(`${out}/fleet.json`, "utf8")) as FleetReport;
+  const play = Object.fromEntries(report.plays.map((p) => [p.name, p]));
+  const summary = (name: string) => `exit ${play[name]?.exitCode}, changed=${play[name]?.recap.changed} failed=${play[name]?.recap.failed}, ${play[name]?.seconds.toFixed(1)} s`;
+  const dump = () => {
+    for (const p of report.plays) console.log(`--- play ${p.name}: ${summary(p.name)} ---\n${p.output}`);
+  };
+  return { report, play, summary, dump };
 }
 
 describe.skipIf(!UNSUPPORTED)(`boot ${CANNOT_ENFORCE[BOOT]?.label} on ${KERNEL}`, () => {
@@ -204,6 +228,28 @@ describe.skipIf(UNSUPPORTED || PURGED)(`boot on ${KERNEL}${SECOND ? " (second bo
     say("seal at boot", `sealed ${(unitStarted - sealedAt).toFixed(1)} s before cgwarden.service started; root's unload: ${unload.err.trim().slice(0, 80)}...; a unit (PID 1's child) changed it`);
   });
 
+  test.skipIf(!SECOND)("a sealed fleet machine: the role's apply as root is refused and leaves policy and files as they were; as PID 1's child (cgwarden_apply_as: pid1) it changes the policy, then changed=0", async () => {
+    const { report, play, summary, dump } = await fleetPlays();
+    let why = "";
+    try {
+      // The role's last word (its fail task), cgwarden's own line.
+      why = play.refused!.output.split("\n").filter((l) => l.includes('"msg": ')).at(-1) ?? "";
+      expect({ exit: play.refused!.exitCode !== 0, failed: play.refused!.recap.failed }).toEqual({ exit: true, failed: 1 });
+      expect(why).toContain("is sealed, so only its managers may");
+      expect(report.exports.refused).toBe(report.exports.before);
+      expect(report.dropIns.refused).toBe(report.dropIns.before);
+      expect({ exit: play.pid1!.exitCode, failed: play.pid1!.recap.failed }).toEqual({ exit: 0, failed: 0 });
+      expect(play.pid1!.recap.changed).toBeGreaterThanOrEqual(2);
+      expect(report.exports.pid1).toContain('# from /etc/cgwarden/policy.d/50-fleet-sealed.toml:3\n[[lock]]\npath = "/fleet-sealed.slice"');
+      expect({ exit: play.again!.exitCode, changed: play.again!.recap.changed }).toEqual({ exit: 0, changed: 0 });
+      expect(JSON.parse(cgw("status --json")).seal).toMatchObject({ sealed: true });
+    } catch (e) {
+      dump();
+      throw e;
+    }
+    say("sealed fleet", `as root over SSH ${summary("refused")}: ${why.trim().replace(/^.*?"msg": "/, "").slice(0, 160)}; policy and drop-ins as they were; as PID 1's child ${summary("pid1")}; again ${summary("again")}; still sealed`);
+  }, 1_200_000);
+
   test.skipIf(!DRACUT)("dracut's initramfs ran cgwarden's pre-pivot hook without a warning", () => {
     const prePivot = ok("journalctl -b -o cat -u dracut-pre-pivot.service");
     expect(prePivot).toContain("Finished dracut-pre-pivot.service");
@@ -258,6 +304,42 @@ describe.skipIf(BOOT !== "first")(`the seed's policy on ${KERNEL}`, () => {
     } finally {
       writeFileSync("/etc/cgwarden/policy.toml", good);
       ok("systemctl restart cgwarden.service");
+    }
+  });
+
+  test("drop-ins: systemctl reload puts policy.d/ in force; a conflicting drop-in fails the reload, names both files, and changes nothing", () => {
+    const dropIn = "/etc/cgwarden/policy.d/50-cgw-test.toml";
+    const bad = "/etc/cgwarden/policy.d/60-cgw-bad.toml";
+    const before = cgw("export");
+    const since = ok("date +%s");
+    try {
+      writeFileSync(dropIn, '# a drop-in, as configuration management writes one\n[[lock]]\npath = "/cgw-dropin.slice"\n');
+      ok("systemctl reload cgwarden.service");
+      const rule = JSON.parse(cgw("rules --json")).rules.find((r: { path: string }) => r.path === "/cgw-dropin.slice");
+      expect(rule).toMatchObject({ kind: "lock", state: "waiting", source: { file: dropIn, line: 2 } });
+      expect(cgw("export --sources")).toContain(`# from ${dropIn}:2\n[[lock]]\npath = "/cgw-dropin.slice"`);
+      const applied = ok(`journalctl -o cat -u cgwarden.service --since @${since}`);
+      expect(applied).toContain("apply /etc/cgwarden (2 files): changed: 1 added, 0 removed, 0 updated");
+      const withDropIn = cgw("export");
+
+      // The policy.toml lock of the services' template, stated again with the other mode: a conflict, not an override.
+      const held = JSON.parse(cgw("rules --json")).rules.find((r: { path: string; kind: string }) => r.kind === "lock" && r.path === "/system.slice/**/*.service");
+      writeFileSync(bad, `[[lock]]\npath = "/system.slice/**/*.service"\nmode = "${held.mode === "audit" ? "enforce" : "audit"}"\n`);
+      const reload = sh("systemctl reload cgwarden.service");
+      expect(reload.code).not.toBe(0);
+      const log = ok(`journalctl -o cat -u cgwarden.service --since @${since}`);
+      const line = log.split("\n").find((l) => l.includes(`${bad}:2: lock[0].path`)) ?? "";
+      expect(line).toContain(`is locked differently in ${held.source.file}:${held.source.line}: lock[`);
+      expect(cgw("export")).toBe(withDropIn); // nothing changed
+      expect(ok("systemctl is-active cgwarden.service")).toBe("active"); // a failed reload leaves the unit as it was
+      rmSync(bad);
+      rmSync(dropIn);
+      ok("systemctl reload cgwarden.service");
+      expect(cgw("export")).toBe(before);
+      say("drop-ins", `reload added ${dropIn}'s lock (export --sources names it); the conflicting drop-in failed the reload: ${line}; policy unchanged, unit still active; removing both and reloading restored the policy`);
+    } finally {
+      for (const f of [dropIn, bad]) rmSync(f, { force: true });
+      sh("systemctl reload cgwarden.service");
     }
   });
 
@@ -516,6 +598,41 @@ describe.skipIf(BOOT !== "first")(`the shipped example on a real machine, ${KERN
       cgw("apply /etc/cgwarden/policy.toml");
     }
   }, 300_000);
+
+  test("a fleet: the Ansible role over SSH writes drop-ins and applies them (changed), again (changed=0); a bad drop-in fails the play by file and line, policy and files as they were", async () => {
+    const { report, play, summary, dump } = await fleetPlays();
+    let why = "";
+    try {
+      // First: the package as installed (apt: unchanged), the two drop-ins written and put in force.
+      expect({ play: "first", exit: play.first!.exitCode, failed: play.first!.recap.failed, output: play.first!.exitCode ? play.first!.output : "" }).toEqual({ play: "first", exit: 0, failed: 0, output: "" });
+      expect(play.first!.recap.changed).toBeGreaterThanOrEqual(2);
+      expect(report.exports.first).toContain('# from /etc/cgwarden/policy.d/50-fleet-web.toml:3\n[[lock]]\npath = "/fleet.slice/*.service"');
+      expect(report.exports.first).toContain('# from /etc/cgwarden/policy.d/60-fleet-raw.toml:2\n[[lock]]\npath = "/fleet-raw.slice"');
+      // Again, the same variables: nothing changes.
+      expect({ exit: play.again!.exitCode, changed: play.again!.recap.changed }).toEqual({ exit: 0, changed: 0 });
+      expect(report.exports.again).toBe(report.exports.first);
+      // A drop-in made to conflict with policy.toml, and a new one: the play fails with cgwarden's line; everything is as it was.
+      // The role's last word: cgwarden's own line, as the play's failure message.
+      why = play.bad!.output.split("\n").find((l) => l.includes('"msg": "/etc/cgwarden/policy.d/50-fleet-web.toml:')) ?? "";
+      expect({ exit: play.bad!.exitCode !== 0, failed: play.bad!.recap.failed }).toEqual({ exit: true, failed: 1 });
+      expect(why).toContain("lock[0].path: \\\"/system.slice/**/*.service\\\" is locked differently in /etc/cgwarden/policy.toml:");
+      expect(report.exports.bad).toBe(report.exports.first);
+      expect(report.dropIns.bad).toBe(report.dropIns.first);
+      // state: absent takes a drop-in's rules out of force.
+      expect({ exit: play.absent!.exitCode, failed: play.absent!.recap.failed }).toEqual({ exit: 0, failed: 0 });
+      expect(play.absent!.recap.changed).toBeGreaterThanOrEqual(1);
+      expect(report.exports.absent).not.toContain("/fleet-raw.slice");
+      expect(report.exports.absent).toContain('path = "/fleet.slice/*.service"');
+      expect(report.dropIns.absent?.split("\n")[0]).toBe("50-fleet-web.toml");
+    } catch (e) {
+      dump();
+      throw e;
+    } finally {
+      rmSync("/etc/cgwarden/policy.d/50-fleet-web.toml", { force: true });
+      cgw("apply /etc/cgwarden");
+    }
+    say("fleet", `ansible-core over SSH to 127.0.0.1: first play ${summary("first")}; again ${summary("again")}; bad drop-in ${summary("bad")}: ${why.trim().replace(/^.*?"msg": "/, "").slice(0, 220)}; policy and drop-ins as they were; state: absent ${summary("absent")}`);
+  }, 1_200_000);
 
   test("at the end the machine is running, and nothing the policy lets through was denied", () => {
     const state = sh("systemctl is-system-running --wait");

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { boot, systemKernel, type SystemKernelName } from "./boot.ts";
 import { ensureInstalledImage, UPGRADE_VERSION, type PackageStage } from "./installed.ts";
+import { fleetAlongside, freeLoopbackPort } from "./fleet.ts";
 import { ROOT } from "../../scripts/project.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -48,7 +49,11 @@ export async function systemScenarios(kernel: SystemKernelName, only?: string): 
     // Every kernel boots an initramfs the image made, with cgwarden's hook or dracut module in it.
     const initrds = which === "dracut" ? image.dracutInitrds : image.initrds;
     const initrd = kernel === "hook-6.12" ? initrds.builtin : initrds[kernel];
+    // The first and the sealed boot are also driven from here, as a fleet's machines are: Ansible over SSH (fleet.ts).
+    const fleet = which === "first" ? "first" : which === "second" ? "sealed" : null;
+    const sshPort = fleet ? await freeLoopbackPort() : undefined;
     const r = await boot({
+      ...(fleet && sshPort ? { sshPort, alongside: (out: string, guestDone: Promise<void>) => fleetAlongside(fleet, out, sshPort, guestDone) } : {}),
       kernel: { ...k, initrd },
       disk: image.disk,
       argv: [BUN, "test", "--timeout", "300000", SUITE],

@@ -212,9 +212,9 @@ describe("policy files without a kernel", () => {
       expect(r.err.trimEnd().split("\n")).toEqual(["cgwarden: policy file /dev/zero is larger than 16 MiB, more than any policy cgwarden can hold; check the path, or split the rules across files"]);
     }
   });
-  test("a directory says so", async () => {
+  test("a directory without a policy in it says so", async () => {
     const r = await cli("apply", "/tmp");
     expect(r.code).toBe(1);
-    expect(r.err).toContain("cannot read policy file /tmp: it is a directory");
+    expect(r.err).toBe("cgwarden: /tmp is a directory without a policy: it has neither policy.toml nor policy.d/*.toml; give a policy file, or the directory that holds them (/etc/cgwarden)");
   });
 });

@@ -45,6 +45,8 @@ describe("the Debian package", () => {
       expect(files).toEqual(
         [...layout, "etc/cgwarden/policy.toml", "usr/share/doc/cgwarden/changelog.Debian.gz", "usr/share/doc/cgwarden/copyright", "usr/share/lintian/overrides/cgwarden"].sort(),
       );
+      // The drop-in directory is the package's, empty: dpkg removes it with the package unless the admin's files are in it.
+      expect(listed.filter((l) => l.endsWith("./etc/cgwarden/policy.d/")).map((l) => l.slice(0, 10))).toEqual(["drwxr-xr-x"]);
       // Every entry root's, the archive's ./ (the mode dpkg would give /) 0755.
       expect(listed.every((l) => l.includes(" root/root "))).toBe(true);
       expect(listed[0]).toStartWith("drwxr-xr-x");

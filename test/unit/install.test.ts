@@ -38,6 +38,7 @@ describe("install-files", () => {
       "usr/share/doc/cgwarden/examples/policy.toml",
       "usr/share/doc/cgwarden/examples/services-stay-put.toml",
       "usr/share/doc/cgwarden/examples/container-host.toml",
+      "usr/share/doc/cgwarden/examples/kubernetes-node.toml",
     ]);
     expect(readFileSync(join(prefix, "usr/sbin/cgwarden")).equals(readFileSync(BINARY))).toBe(true);
     for (const exec of ["usr/sbin/cgwarden", "usr/share/initramfs-tools/hooks/cgwarden", "usr/lib/dracut/modules.d/90cgwarden/module-setup.sh"])
@@ -118,7 +119,9 @@ describe("install-files", () => {
     expect(key("DefaultDependencies")).toEqual(["no"]);
     expect(key("Before")[0]).toContain("sysinit.target");
     expect(key("WantedBy")).toEqual(["sysinit.target"]);
-    expect(key("ExecStart")).toEqual(["/usr/sbin/cgwarden apply /etc/cgwarden/policy.toml"]);
+    // The directory: policy.toml, then its policy.d/ drop-ins; reload applies them again.
+    expect(key("ExecStart")).toEqual(["/usr/sbin/cgwarden apply /etc/cgwarden"]);
+    expect(key("ExecReload")).toEqual(["/usr/sbin/cgwarden apply /etc/cgwarden"]);
     expect(key("ExecCondition")).toEqual(["/usr/sbin/cgwarden check"]);
     expect(key("Environment")[0]).toContain("CGWARDEN_ORIGIN=unit");
     // systemd-analyze verify checks every directive and that ExecStart's binary exists (it does, under the prefix).

@@ -38,7 +38,7 @@ function allErrors(text: string, name = "policy.toml"): string[] {
 
 /** The document without positions: what export writes. */
 function content(doc: PolicyDocument): PolicyDocumentLike {
-  const strip = <T extends { line: number; fieldLines: object }>({ line: _l, fieldLines: _f, ...rest }: T) => rest;
+  const strip = <T extends { source: string; index: number; line: number; fieldLines: object }>({ source: _s, index: _i, line: _l, fieldLines: _f, ...rest }: T) => rest;
   return { settings: doc.settings, locks: doc.locks.map(strip), allows: doc.allows.map(strip), delegates: doc.delegates.map(strip), seal: doc.seal ? strip(doc.seal) : null };
 }
 
@@ -77,8 +77,19 @@ describe("examples", () => {
     expect(c.locks.map((l: { path: string }) => l.path)).toEqual(["/system.slice/**/*.service", "/system.slice/system-getty.slice/*.service", "/system.slice/system-serial\\x2dgetty.slice/*.service", "/machine.slice/libpod-*.scope"]);
     expect(c.allows.map((a: { path: string }) => a.path)).toEqual(["/system.slice/ssh.service", "/system.slice/system-getty.slice/*.service", "/system.slice/system-serial\\x2dgetty.slice/*.service", "/machine.slice/libpod-*.scope", "/machine.slice/libpod-*.scope"]);
   });
+  test("kubernetes-node.toml: containers held in their scopes at any pod depth; PID 1 and runc let out of containerd.service", async () => {
+    const doc = parsePolicyFile(await Bun.file(new URL("kubernetes-node.toml", EXAMPLES)).text(), "kubernetes-node.toml");
+    const c = content(doc);
+    expect(c.locks.map((l: { path: string }) => l.path)).toEqual(["/system.slice/**/*.service", "/system.slice/system-getty.slice/*.service", "/kubepods.slice/**/cri-containerd-*.scope"]);
+    expect(c.allows.map((a: { path: string; exe?: string }) => `${a.path} ${a.exe}`)).toEqual([
+      "/system.slice/ssh.service /usr/lib/systemd/systemd",
+      "/system.slice/containerd.service /usr/lib/systemd/systemd",
+      "/system.slice/containerd.service /usr/sbin/runc",
+      "/system.slice/system-getty.slice/*.service /usr/lib/systemd/systemd",
+    ]);
+  });
   test("every example reads the same through Bun's own TOML parser", async () => {
-    for (const f of ["policy.toml", "services-stay-put.toml", "container-host.toml"]) {
+    for (const f of ["policy.toml", "services-stay-put.toml", "container-host.toml", "kubernetes-node.toml"]) {
       const text = await Bun.file(new URL(f, EXAMPLES)).text();
       expect(parseToml(text).data).toEqual(Bun.TOML.parse(text));
     }

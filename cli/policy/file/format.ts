@@ -5,8 +5,9 @@
 import type { DirectionName, GateEntry, Located, LockEntry, PolicyDocument, SealEntry } from "./parse.ts";
 import { POLICY_SCHEMA } from "./schema.ts";
 
-export type LockEntryLike = Omit<LockEntry, keyof Located>;
-export type GateEntryLike = Omit<GateEntry, keyof Located>;
+/** `comment`: one line written above the entry in TOML (export --sources says where the rule came from). */
+export type LockEntryLike = Omit<LockEntry, keyof Located> & { comment?: string };
+export type GateEntryLike = Omit<GateEntry, keyof Located> & { comment?: string };
 export type SealEntryLike = Omit<SealEntry, keyof Located>;
 export interface PolicyDocumentLike {
   settings: PolicyDocument["settings"];
@@ -33,15 +34,25 @@ export function formatToml(doc: PolicyDocumentLike): string {
   const shape = fileShape(doc);
   const out = ["# cgwarden policy, exported (canonical: same policy, same bytes)", "", "[settings]", ...pairs(shape.settings)];
   for (const kind of ["lock", "allow", "delegate"] as const)
-    for (const entry of shape[kind]) out.push("", `[[${kind}]]`, ...pairs(entry));
+    for (const entry of shape[kind]) {
+      const comment = comments.get(entry);
+      out.push("", ...(comment !== undefined ? [`# ${comment.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?")}`] : []), `[[${kind}]]`, ...pairs(entry));
+    }
   if (shape.seal) out.push("", "[seal]", ...pairs(shape.seal));
   return `${out.join("\n")}\n`;
 }
 
+/** Entries' comments, beside the entries: only what the schema names goes into an entry. */
+const comments = new WeakMap<FileEntry, string>();
+const commented = (entry: FileEntry, comment: string | undefined) => {
+  if (comment !== undefined) comments.set(entry, comment);
+  return entry;
+};
+
 function fileShape(doc: PolicyDocumentLike): FileShape {
   const settings = pick(doc.settings, Object.keys(POLICY_SCHEMA.properties.settings.properties));
-  const locks = doc.locks.map((l) => pick({ ...l, directions: DIRECTION_ORDER.filter((d) => l.directions.includes(d)) }, Object.keys(LOCK.properties)));
-  const gates = (list: readonly GateEntryLike[]) => list.map((g) => pick(g, Object.keys(GATE.properties))).sort(compareEntries);
+  const locks = doc.locks.map((l) => commented(pick({ ...l, directions: DIRECTION_ORDER.filter((d) => l.directions.includes(d)) }, Object.keys(LOCK.properties)), l.comment));
+  const gates = (list: readonly GateEntryLike[]) => list.map((g) => commented(pick(g, Object.keys(GATE.properties)), g.comment)).sort(compareEntries);
   const shape: FileShape = { settings, lock: locks.sort(compareEntries), allow: gates(doc.allows), delegate: gates(doc.delegates) };
   if (doc.seal) {
     // Managers as sets: sorted, and only the lists that have members.

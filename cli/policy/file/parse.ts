@@ -20,6 +20,10 @@ export type PolicyFormat = "toml" | "json";
 export type EntryKind = "lock" | "allow" | "delegate";
 
 export interface Located {
+  /** The file that states the entry: a merged policy (merge.ts) keeps each entry's own. */
+  source: string;
+  /** Its index among its file's entries of its kind: `allow[2]` names the file's third [[allow]]. */
+  index: number;
   /** Line of the entry: its [[header]] in TOML, its '{' in JSON. */
   line: number;
   /** Line of each field the file gives (defaults have none). */
@@ -28,14 +32,17 @@ export interface Located {
 export interface LockEntry extends Located { path: string; directions: DirectionName[]; mode: ModeName }
 export interface GateEntry extends Located { path: string; exe?: string; uid?: number; user?: string; cgroup?: string; pid?: number }
 export interface SealEntry extends Located { managers: string[]; manager_pids: number[]; until_reboot: boolean; lock_bpf: boolean }
+export type SettingName = "mode" | "record";
 export interface PolicyDocument {
   settings: { mode: ModeName; record: RecordName };
+  /** Where each setting the text gives is stated (a default has no entry), so a merge can name both places. */
+  settingsGiven: Partial<Record<SettingName, { source: string; line: number }>>;
   locks: LockEntry[];
   allows: GateEntry[];
   delegates: GateEntry[];
   /** null: the file has no [seal], so applying it leaves the policy unsealed. */
   seal: SealEntry | null;
-  /** The file name as given. */
+  /** The file name as given; for a merged policy, what was applied (merge.ts). */
   source: string;
 }
 
@@ -103,7 +110,7 @@ export function parsePolicyFile(text: string, fileName: string, format: PolicyFo
 /** `FILE:LINE: seal.managers`: the prefix for problems with the [seal] found when the document is applied. */
 export function locateSeal(doc: PolicyDocument, field?: string): string {
   const line = (field !== undefined ? doc.seal?.fieldLines[field] : undefined) ?? doc.seal?.line ?? 1;
-  return `${doc.source}:${line}: seal${field !== undefined ? `.${field}` : ""}`;
+  return `${doc.seal?.source ?? doc.source}:${line}: seal${field !== undefined ? `.${field}` : ""}`;
 }
 
 /** `FILE:LINE: lock[1].path`: the prefix for problems found when the document is applied. */
@@ -111,8 +118,13 @@ export function locate(doc: PolicyDocument, kind: EntryKind, index: number, fiel
   const entries = { lock: doc.locks, allow: doc.allows, delegate: doc.delegates }[kind];
   const entry = entries[index];
   if (!entry) throw new RangeError(`${kind}[${index}] is not in ${doc.source}`);
+  return locateEntry(kind, entry, field);
+}
+
+/** `FILE:LINE: lock[1].path` for one entry, in its own file's terms. */
+export function locateEntry(kind: EntryKind | "seal", entry: Located, field?: string): string {
   const line = (field !== undefined ? entry.fieldLines[field] : undefined) ?? entry.line;
-  return `${doc.source}:${line}: ${kind}[${index}]${field !== undefined ? `.${field}` : ""}`;
+  return `${entry.source}:${line}: ${kind === "seal" ? "seal" : `${kind}[${entry.index}]`}${field !== undefined ? `.${field}` : ""}`;
 }
 
 // ---- after validation ------------------------------------------------------------
@@ -124,12 +136,15 @@ function toDocument(raw: RawPolicy, lines: ReadonlyMap<string, number>, source: 
   const located = (kind: EntryKind, i: number, e: RawEntry): Located => {
     const ptr = `/${kind}/${i}`;
     const fieldLines = Object.fromEntries(Object.keys(e).map((k) => [k, lineOf(lines, childPointer(ptr, k))]));
-    return { line: lineOf(lines, ptr), fieldLines };
+    return { source, index: i, line: lineOf(lines, ptr), fieldLines };
   };
   const gates = (kind: "allow" | "delegate") =>
     (raw[kind] ?? []).map((e, i) => ({ ...located(kind, i, e), ...(e as Omit<GateEntry, keyof Located>) }));
   return {
     settings: { mode: raw.settings?.mode ?? SETTINGS.mode.default, record: raw.settings?.record ?? SETTINGS.record.default },
+    settingsGiven: Object.fromEntries(
+      (["mode", "record"] as const).filter((k) => raw.settings?.[k] !== undefined).map((k) => [k, { source, line: lineOf(lines, `/settings/${k}`) }]),
+    ),
     locks: (raw.lock ?? []).map((e, i) => {
       const given = (e.directions as DirectionName[] | undefined) ?? LOCK.properties.directions.default;
       return {
@@ -144,6 +159,8 @@ function toDocument(raw: RawPolicy, lines: ReadonlyMap<string, number>, source: 
     delegates: gates("delegate"),
     seal: raw.seal
       ? {
+          source,
+          index: 0,
           line: lineOf(lines, "/seal"),
           fieldLines: Object.fromEntries(Object.keys(raw.seal).map((k) => [k, lineOf(lines, childPointer("/seal", k))])),
           managers: (raw.seal.managers as string[] | undefined) ?? [],

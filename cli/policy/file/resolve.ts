@@ -2,18 +2,29 @@
 // force as a document `export` writes. Resolving needs the machine (which
 // inode an --exe path is now, which uid a user name has, a pid's start
 // time); every failure names the file, line and field, like a syntax error.
+import { resolve } from "node:path";
 import { MANAGERS, directionBits, directionNames } from "../../object/abi.ts";
 import { CliError } from "../../errors.ts";
 import { parseManagers, resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
-import { identity, type ManagerSpec, type PolicySpec, type RuleSpec, type SealSpec, type SelectorSpec } from "../spec.ts";
+import { identity, type ManagerSpec, type PolicySpec, type RuleSource, type RuleSpec, type SealSpec, type SelectorSpec } from "../spec.ts";
+import type { PolicyConflict } from "../compile.ts";
 import type { PolicyDocumentLike } from "./format.ts";
-import { locate, locateSeal, type EntryKind, type GateEntry, type PolicyDocument } from "./parse.ts";
+import { locate, locateSeal, type EntryKind, type GateEntry, type Located, type PolicyDocument } from "./parse.ts";
 
 /** How a file's problems name managers, after the location that names the field. */
 const FILE_MANAGERS = { exe: "manager", pid: "manager process" };
 
-/** `root`: where the system the policy is for is mounted; see resolveExe(). */
+/**
+ * `root`: where the system the policy is for is mounted; see resolveExe().
+ * Each rule records its file and line as that system names them
+ * (/root/etc/cgwarden/policy.toml in the initramfs is /etc/cgwarden/policy.toml).
+ */
 export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
+  const sourceOf = (e: Located): RuleSource | undefined => {
+    if (e.source === "-") return undefined;
+    const full = resolve(e.source);
+    return { file: root !== "/" && full.startsWith(`${root}/`) ? full.slice(root.length) : full, line: e.line };
+  };
   const problems: string[] = [];
   const attempt = <T>(kind: EntryKind, i: number, field: string, fn: () => T): T | undefined => {
     try {
@@ -23,7 +34,7 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
       return undefined;
     }
   };
-  const rules: RuleSpec[] = doc.locks.map((l) => ({ kind: "lock", path: l.path, directions: directionBits(l.directions), mode: l.mode }));
+  const rules: RuleSpec[] = doc.locks.map((l) => ({ kind: "lock", path: l.path, directions: directionBits(l.directions), mode: l.mode, ...withSource(sourceOf(l)) }));
   const gates = (kind: "allow" | "delegate", entries: GateEntry[]) =>
     entries.forEach((e, i) => {
       const selectors: SelectorSpec = {};
@@ -32,7 +43,7 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
       if (e.user !== undefined) selectors.uid = attempt(kind, i, "user", () => uidOfUser(e.user!, root));
       if (e.cgroup !== undefined) selectors.cgroup = e.cgroup;
       if (e.pid !== undefined) selectors.pid = attempt(kind, i, "pid", () => resolvePid(e.pid!, "pid"));
-      rules.push({ kind, path: e.path, selectors });
+      rules.push({ kind, path: e.path, selectors, ...withSource(sourceOf(e)) });
     });
   gates("allow", doc.allows);
   gates("delegate", doc.delegates);
@@ -60,6 +71,14 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
   return { globalMode: doc.settings.mode, recordAll: doc.settings.record === "all", rules, seal };
 }
 
+/** A rule the maps cannot hold, named by its line; two rules that clash (overlapping templates), by both. */
+export function conflictInFile(doc: PolicyDocument, spec: PolicySpec, e: PolicyConflict): CliError {
+  const other = e.other ? ` (the other: ${locateRule(doc, spec, e.other)})` : "";
+  return new CliError(`${locateRule(doc, spec, e.rule)}: ${e.message}${other}`);
+}
+
+const withSource = (source: RuleSource | undefined) => (source ? { source } : {});
+
 /** `FILE:LINE: allow[3]` for a rule of the spec made from `doc` (specs keep the file's order per kind). */
 export function locateRule(doc: PolicyDocument, spec: PolicySpec, rule: RuleSpec): string {
   const key = identity(rule);
@@ -68,8 +87,13 @@ export function locateRule(doc: PolicyDocument, spec: PolicySpec, rule: RuleSpec
   return at < 0 ? doc.source : locate(doc, rule.kind, kinds);
 }
 
-/** The spec as a file would state it: exe by path, uid by number, pid by number. */
-export function documentOfSpec(spec: PolicySpec): PolicyDocumentLike {
+/**
+ * The spec as a file would state it: exe by path, uid by number, pid by
+ * number. With `sources`, each entry carries a comment naming the file and
+ * line it was applied from, or that a command made it.
+ */
+export function documentOfSpec(spec: PolicySpec, sources = false): PolicyDocumentLike {
+  const comment = (r: RuleSpec) => (!sources ? {} : { comment: r.source ? `from ${r.source.file}:${r.source.line}` : "from a command (cgwarden lock, allow or delegate), not a policy file" });
   const seal = spec.seal
     ? {
         managers: spec.seal.managers.filter((m) => !m.pid).map((m) => m.exe.path),
@@ -81,11 +105,11 @@ export function documentOfSpec(spec: PolicySpec): PolicyDocumentLike {
   const doc = { settings: { mode: spec.globalMode, record: spec.recordAll ? ("all" as const) : ("denials" as const) }, locks: [] as PolicyDocumentLike["locks"][number][], allows: [] as GateLike[], delegates: [] as GateLike[], seal };
   for (const r of spec.rules) {
     if (r.kind === "lock") {
-      doc.locks.push({ path: r.path, directions: directionNames(r.directions), mode: r.mode });
+      doc.locks.push({ path: r.path, directions: directionNames(r.directions), mode: r.mode, ...comment(r) });
       continue;
     }
     const s = r.selectors;
-    const entry: GateLike = { path: r.path };
+    const entry: GateLike = { path: r.path, ...comment(r) };
     if (s.exe) entry.exe = s.exe.path;
     if (s.uid !== undefined) entry.uid = s.uid;
     if (s.cgroup !== undefined) entry.cgroup = s.cgroup;

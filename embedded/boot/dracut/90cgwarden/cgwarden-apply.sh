@@ -1,5 +1,6 @@
 #!/bin/sh
-# dracut pre-pivot hook: apply the real root's policy once that root is
+# dracut pre-pivot hook: apply the real root's policy (/etc/cgwarden/policy.toml
+# and its policy.d/ drop-ins) once that root is
 # mounted at $NEWROOT, just before switch_root (--root: executables and users
 # resolve as that system sees them). /sys, with the bpffs under it, moves into
 # the new root, so the pins (and the policy) are in force when PID 1 starts.
@@ -22,7 +23,7 @@ cgwarden_mounted /sys/fs/cgroup cgroup2 || mount -t cgroup2 -o nsdelegate,memory
 cgwarden_mounted /sys/fs/bpf bpf || mount -t bpf -o mode=700 bpf /sys/fs/bpf
 cgwarden_mounted /sys/kernel/security securityfs || mount -t securityfs securityfs /sys/kernel/security
 
-if out=$(CGWARDEN_ORIGIN=initramfs NO_COLOR=1 /usr/sbin/cgwarden apply --root "$NEWROOT" "$NEWROOT/etc/cgwarden/policy.toml" 2>&1); then
+if out=$(CGWARDEN_ORIGIN=initramfs NO_COLOR=1 /usr/sbin/cgwarden apply --root "$NEWROOT" "$NEWROOT/etc/cgwarden" 2>&1); then
 	info "cgwarden: $out"
 else
 	warn "cgwarden: policy not applied from the initramfs: $out"
