@@ -121,7 +121,6 @@ export async function fleetAlongside(scenario: FleetScenario, out: string, sshPo
       // root over SSH is no manager: refused, the new drop-in taken away again.
       await play("refused", { cgwarden_drop_ins: [SEALED] });
       await play("pid1", { cgwarden_drop_ins: [SEALED], cgwarden_apply_as: "pid1" });
-      await play("again", { cgwarden_drop_ins: [SEALED], cgwarden_apply_as: "pid1" });
     }
     writeFileSync(join(out, "fleet.json"), JSON.stringify(report));
   } finally {
