@@ -7,11 +7,12 @@
 // and other endings (an editor's foo.toml~, dpkg's foo.toml.dpkg-old) are
 // not policy files and are skipped, as systemd skips them in its .d folders.
 import { closeSync, openSync, readSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CliError, UsageError, shown } from "../errors.ts";
 import { MAX_POLICY_BYTES } from "../policy/file/source.ts";
 import { parsePolicyFile, type PolicyDocument } from "../policy/file/parse.ts";
 import { mergeDocuments } from "../policy/file/merge.ts";
+import { realpathUnder } from "../policy/selector-args.ts";
 
 /** Where drop-ins live, inside a policy directory. */
 export const DROP_IN_DIR = "policy.d";
@@ -24,14 +25,21 @@ export interface PolicyText {
   text: string;
 }
 
-/** The files `args` name, directories expanded, in order; their texts together are bounded like one file's. */
-export async function readPolicyFiles(args: readonly string[]): Promise<PolicyText[]> {
+/**
+ * The files `args` name, directories expanded, in order; their texts
+ * together are bounded like one file's. `root`: where the system the files
+ * belong to is mounted (apply --root): a symlink among them is followed as
+ * that system sees it, so /root/etc/cgwarden/policy.d/x.toml -> /usr/share/x.toml
+ * is read from /root/usr/share/x.toml, not from the initramfs.
+ */
+export async function readPolicyFiles(args: readonly string[], root = "/"): Promise<PolicyText[]> {
   if (args.includes("-") && args.length > 1) throw new UsageError("- (standard input) is a whole policy: give it alone, or give files and directories");
-  const names = args.flatMap(expand);
+  const at = (p: string) => hostPath(root, p);
+  const names = args.flatMap((arg) => expand(arg, at));
   const out: PolicyText[] = [];
   let total = 0;
   for (const name of names) {
-    const text = await readPolicy(name);
+    const text = await readPolicy(name, at(name));
     total += Buffer.byteLength(text);
     if (total > MAX_POLICY_BYTES) throw new CliError(`the policy files given are larger than ${MAX_POLICY_BYTES >> 20} MiB together, more than any policy cgwarden can hold; check the paths`);
     out.push({ name, text });
@@ -40,38 +48,50 @@ export async function readPolicyFiles(args: readonly string[]): Promise<PolicyTe
 }
 
 /** The files' policies as one (merge.ts); a single file is its own document. */
-export async function readPolicyDocument(args: readonly string[]): Promise<{ doc: PolicyDocument; texts: PolicyText[] }> {
-  const texts = await readPolicyFiles(args);
+export async function readPolicyDocument(args: readonly string[], root = "/"): Promise<{ doc: PolicyDocument; texts: PolicyText[] }> {
+  const texts = await readPolicyFiles(args, root);
   const name = texts.length > 1 ? `${args.join(" ")} (${texts.length} files)` : args.join(" ");
   const doc = mergeDocuments(texts.map((t) => parsePolicyFile(t.text, t.name)), name);
   return { doc, texts };
 }
 
-function expand(arg: string): string[] {
-  if (arg === "-" || !statSync(arg, { throwIfNoEntry: false })?.isDirectory()) return [arg];
+/** Where `path` (under `root`, as given) really is on this machine, its symlinks followed as the system at `root` sees them. */
+function hostPath(root: string, path: string): string {
+  if (root === "/" || path === "-") return path;
+  const full = resolve(path);
+  if (!full.startsWith(`${root}/`)) return path;
+  const real = realpathUnder(root, full.slice(root.length));
+  return real === null ? path : join(root, real);
+}
+
+/** Names as given (for messages); `at` says where each is read. */
+function expand(arg: string, at: (p: string) => string): string[] {
+  if (arg === "-" || !statSync(at(arg), { throwIfNoEntry: false })?.isDirectory()) return [arg];
   const main = join(arg, MAIN_POLICY);
   const dropIns = join(arg, DROP_IN_DIR);
-  const files = statSync(main, { throwIfNoEntry: false })?.isFile() ? [main] : [];
-  if (statSync(dropIns, { throwIfNoEntry: false })?.isDirectory()) {
+  const files = statSync(at(main), { throwIfNoEntry: false })?.isFile() ? [main] : [];
+  if (statSync(at(dropIns), { throwIfNoEntry: false })?.isDirectory()) {
     let entries: string[];
     try {
-      entries = readdirSync(dropIns);
+      entries = readdirSync(at(dropIns));
     } catch (e) {
       throw new CliError(`cannot list ${shown(dropIns)}: ${(e as Error).message}; check its permissions`);
     }
     const names = entries.filter((n) => DROP_IN_NAME.test(n)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    files.push(...names.map((n) => join(dropIns, n)).filter((f) => statSync(f, { throwIfNoEntry: false })?.isFile()));
+    // Every name that looks like a drop-in is read: one that cannot be (a link to nothing) fails the apply loudly, never silently drops its rules.
+    files.push(...names.map((n) => join(dropIns, n)));
   }
   if (!files.length)
     throw new CliError(`${shown(arg)} is a directory without a policy: it has neither ${MAIN_POLICY} nor ${DROP_IN_DIR}/*.toml; give a policy file, or the directory that holds them (/etc/cgwarden)`);
   return files;
 }
 
-export async function readPolicy(file: string): Promise<string> {
+/** `file` as messages name it, read from `path` (where --root says it really is). */
+export async function readPolicy(file: string, path = file): Promise<string> {
   const name = file === "-" ? "standard input" : `policy file ${file}`;
   let fd = 0;
   try {
-    if (file !== "-") fd = openSync(file, "r");
+    if (file !== "-") fd = openSync(path, "r");
     return readBounded(fd, name);
   } catch (e) {
     if (e instanceof CliError) throw e;

@@ -79,7 +79,7 @@ export function resolveExe(path: string, what: string, root = "/"): { path: stri
 }
 
 /** realpath as a process chrooted at `root` sees it; null when nothing is there. */
-function realpathUnder(root: string, path: string): string | null {
+export function realpathUnder(root: string, path: string): string | null {
   let parts = path.split("/").filter((p) => p && p !== ".");
   const done: string[] = [];
   for (let hops = 0; parts.length; ) {

@@ -28,7 +28,7 @@ const lock = (path: string, extra = "") => `[[lock]]\npath = "${path}"\n${extra}
 const cli = (...args: string[]) => captureCli([...args, "--pin-dir", join(TMP, "no-pins")]);
 
 describe("which files, in which order", () => {
-  test("policy.toml first, then policy.d's *.toml and *.json in byte order; dot files, backups and directories are not read", async () => {
+  test("policy.toml first, then policy.d's *.toml and *.json in byte order; dot files and backups are not read", async () => {
     const dir = policyDir({
       "policy.toml": lock("/main"),
       "policy.d/20-b.toml": lock("/b"),
@@ -40,7 +40,6 @@ describe("which files, in which order", () => {
       "policy.d/40-d.toml.dpkg-old": lock("/dpkg-old"),
       "policy.d/README": "not a policy",
     });
-    mkdirSync(join(dir, "policy.d/50-dir.toml"));
     symlinkSync(join(dir, "policy.d/20-b.toml"), join(dir, "policy.d/60-link.toml"));
     const names = (await readPolicyFiles([dir])).map((f) => f.name.slice(dir.length + 1));
     // Byte order: digits, then upper case, then lower case, then UTF-8 beyond ASCII, whatever the locale.
@@ -54,6 +53,31 @@ describe("which files, in which order", () => {
     const { doc } = await readPolicyDocument([extra, dir]);
     expect(doc.locks.map((l) => l.path)).toEqual(["/extra", "/a"]);
     expect(doc.source).toBe(`${extra} ${dir} (2 files)`);
+  });
+
+  test("a drop-in that cannot be read (a link to nothing) fails the apply, naming it; its rules are never silently left out", async () => {
+    const dir = policyDir({ "policy.toml": lock("/a") });
+    symlinkSync("/nonexistent/x.toml", join(dir, "policy.d/10-gone.toml"));
+    expect(await cli("apply", "--dry-run", dir)).toMatchObject({
+      code: 1,
+      err: `cgwarden: cannot read policy file ${join(dir, "policy.d/10-gone.toml")}: no such file; give the path of a TOML or JSON policy file, a directory of them, or - for standard input`,
+    });
+  });
+
+  test("with --root, a drop-in's absolute symlink is followed as the system under the root sees it", async () => {
+    const root = join(TMP, `root${++dirs}`);
+    mkdirSync(join(root, "etc/cgwarden/policy.d"), { recursive: true });
+    mkdirSync(join(root, "usr/share/site"), { recursive: true });
+    writeFileSync(join(root, "etc/cgwarden/policy.toml"), lock("/a"));
+    writeFileSync(join(root, "usr/share/site/10-shared.toml"), lock("/shared"));
+    symlinkSync("/usr/share/site/10-shared.toml", join(root, "etc/cgwarden/policy.d/10-shared.toml"));
+    const { doc } = await readPolicyDocument([join(root, "etc/cgwarden")], root);
+    expect(doc.locks.map((l) => [l.path, l.source])).toEqual([
+      ["/a", join(root, "etc/cgwarden/policy.toml")],
+      ["/shared", join(root, "etc/cgwarden/policy.d/10-shared.toml")],
+    ]);
+    // Without --root the same link leads to this machine's /usr/share/site, where there is nothing.
+    await expect(readPolicyDocument([join(root, "etc/cgwarden")])).rejects.toThrow("no such file");
   });
 
   test("standard input is a whole policy: given with files it is refused", async () => {
