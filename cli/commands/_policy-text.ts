@@ -6,7 +6,7 @@
 // comes before 20-podman.toml whatever the locale). Names starting with '.'
 // and other endings (an editor's foo.toml~, dpkg's foo.toml.dpkg-old) are
 // not policy files and are skipped, as systemd skips them in its .d folders.
-import { closeSync, openSync, readSync, readdirSync, statSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CliError, UsageError, shown } from "../errors.ts";
 import { MAX_POLICY_BYTES } from "../policy/file/source.ts";
@@ -69,7 +69,8 @@ function expand(arg: string, at: (p: string) => string): string[] {
   if (arg === "-" || !statSync(at(arg), { throwIfNoEntry: false })?.isDirectory()) return [arg];
   const main = join(arg, MAIN_POLICY);
   const dropIns = join(arg, DROP_IN_DIR);
-  const files = statSync(at(main), { throwIfNoEntry: false })?.isFile() ? [main] : [];
+  // Present in any form, policy.toml is read: a link to nothing fails the apply instead of leaving the main policy out.
+  const files = lstatSync(main, { throwIfNoEntry: false }) ? [main] : [];
   if (statSync(at(dropIns), { throwIfNoEntry: false })?.isDirectory()) {
     let entries: string[];
     try {

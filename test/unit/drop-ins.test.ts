@@ -62,6 +62,10 @@ describe("which files, in which order", () => {
       code: 1,
       err: `cgwarden: cannot read policy file ${join(dir, "policy.d/10-gone.toml")}: no such file; give the path of a TOML or JSON policy file, a directory of them, or - for standard input`,
     });
+    // The same for policy.toml itself: drop-ins alone are not what the directory says.
+    const main = policyDir({ "policy.d/10-x.toml": lock("/x") });
+    symlinkSync("/nonexistent/policy.toml", join(main, "policy.toml"));
+    expect((await cli("apply", "--dry-run", main)).err).toStartWith(`cgwarden: cannot read policy file ${join(main, "policy.toml")}: no such file`);
   });
 
   test("with --root, a drop-in's absolute symlink is followed as the system under the root sees it", async () => {
