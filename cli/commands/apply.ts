@@ -33,7 +33,7 @@ export default defineCommand({
     "dry-run": { type: "boolean", description: "Print what would change and change nothing" },
     root: {
       type: "string",
-      description: "Where the system the file is for is mounted: its exe paths, symlinks and users are read there (the initramfs applies the real root's policy)",
+      description: "Where the system the files are for is mounted: their symlinks, exe paths and users are read there (the initramfs applies the real root's policy)",
       valueHint: "DIR",
     },
     ...jsonArg,
