@@ -5,7 +5,7 @@ import { UsageError } from "../errors.ts";
 import { print, printJson } from "../output.ts";
 import { describeSpec } from "../policy/describe.ts";
 import { readPolicyDocument } from "./_policy-text.ts";
-import { conflictInFile, specOfDocument } from "../policy/file/resolve.ts";
+import { conflictInFile, nameOnSystem, specOfDocument } from "../policy/file/resolve.ts";
 import { PolicyConflict, compile } from "../policy/compile.ts";
 import { diffIsEmpty, diffSpecs, emptySpec, identity, numbered, sameSeal, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 import { PolicyStore, specOfRecord, type Provenance } from "../pins/store.ts";
@@ -47,10 +47,7 @@ export default defineCommand({
     const { doc, texts } = await readPolicyDocument(args._, root);
     const name = doc.source;
     // What was applied as that system names it: /root/etc/cgwarden in the initramfs is /etc/cgwarden.
-    const named = (f: string) => {
-      const full = f === "-" ? "-" : resolve(f);
-      return root !== "/" && full.startsWith(`${root}/`) ? full.slice(root.length) : full;
-    };
+    const named = (f: string) => nameOnSystem(f, root);
     // One file: its name and its text's digest (sha256sum agrees). Several: what was given, and a digest of each name and text in order.
     const origin =
       texts.length === 1

@@ -27,8 +27,6 @@ export interface FleetReport {
   exports: Record<string, string>;
   /** The drop-in directory's listing and digests after each play. */
   dropIns: Record<string, string>;
-  /** The drop-ins that make the first play's policy, as the role was given them. */
-  vars: Record<string, unknown>;
 }
 export interface PlayResult {
   name: string;
@@ -92,10 +90,15 @@ export async function fleetAlongside(scenario: FleetScenario, out: string, sshPo
       ANSIBLE_RETRY_FILES_ENABLED: "0",
       ANSIBLE_TIMEOUT: "60",
     };
-    // Asynchronous throughout: the test runner's event loop also drains the guests' consoles.
+    // Asynchronous, but for buildDeb's few seconds: the test runner's event loop also drains the guests' consoles.
     const ssh = async (command: string) =>
       (await run(["ssh", "-p", String(sshPort), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "root@127.0.0.1", command])).stdout;
-    const report: FleetReport = { plays: [], exports: {}, dropIns: {}, vars: { first: [WEB, RAW] } };
+    const report: FleetReport = { plays: [], exports: {}, dropIns: {} };
+    /** The policy in force and the drop-ins, as SSH sees them now. */
+    const snapshot = async (name: string) => {
+      report.exports[name] = await ssh("cgwarden export --sources");
+      report.dropIns[name] = await ssh("cd /etc/cgwarden/policy.d && ls -A && sha256sum -- * 2>/dev/null");
+    };
     const play = async (name: string, vars: Record<string, unknown>) => {
       const varsFile = join(work, `${name}.json`);
       writeFileSync(varsFile, JSON.stringify(vars));
@@ -105,11 +108,9 @@ export async function fleetAlongside(scenario: FleetScenario, out: string, sshPo
       const recapLine = /^machine\s+:\s+(.*)$/m.exec(output)?.[1] ?? "";
       const recap = Object.fromEntries([...recapLine.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
       report.plays.push({ name, exitCode: r.code, seconds: (Date.now() - t0) / 1000, recap, output: output.slice(-6000) });
-      report.exports[name] = await ssh("cgwarden export --sources");
-      report.dropIns[name] = await ssh("cd /etc/cgwarden/policy.d && ls -A && sha256sum -- * 2>/dev/null");
+      await snapshot(name);
     };
-    report.exports.before = await ssh("cgwarden export --sources");
-    report.dropIns.before = await ssh("cd /etc/cgwarden/policy.d && ls -A && sha256sum -- * 2>/dev/null");
+    await snapshot("before");
     if (scenario === "first") {
       const deb = buildDeb({ out: work });
       await play("first", { cgwarden_deb: deb, cgwarden_drop_ins: [WEB, RAW] });

@@ -143,7 +143,7 @@ function toDocument(raw: RawPolicy, lines: ReadonlyMap<string, number>, source: 
   return {
     settings: { mode: raw.settings?.mode ?? SETTINGS.mode.default, record: raw.settings?.record ?? SETTINGS.record.default },
     settingsGiven: Object.fromEntries(
-      (["mode", "record"] as const).filter((k) => raw.settings?.[k] !== undefined).map((k) => [k, { source, line: lineOf(lines, `/settings/${k}`) }]),
+      (Object.keys(SETTINGS) as SettingName[]).filter((k) => raw.settings?.[k] !== undefined).map((k) => [k, { source, line: lineOf(lines, `/settings/${k}`) }]),
     ),
     locks: (raw.lock ?? []).map((e, i) => {
       const given = (e.directions as DirectionName[] | undefined) ?? LOCK.properties.directions.default;

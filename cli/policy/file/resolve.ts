@@ -20,11 +20,7 @@ const FILE_MANAGERS = { exe: "manager", pid: "manager process" };
  * (/root/etc/cgwarden/policy.toml in the initramfs is /etc/cgwarden/policy.toml).
  */
 export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
-  const sourceOf = (e: Located): RuleSource | undefined => {
-    if (e.source === "-") return undefined;
-    const full = resolve(e.source);
-    return { file: root !== "/" && full.startsWith(`${root}/`) ? full.slice(root.length) : full, line: e.line };
-  };
+  const sourceOf = (e: Located): RuleSource | undefined => (e.source === "-" ? undefined : { file: nameOnSystem(e.source, root), line: e.line });
   const problems: string[] = [];
   const attempt = <T>(kind: EntryKind, i: number, field: string, fn: () => T): T | undefined => {
     try {
@@ -69,6 +65,17 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
   }
   if (problems.length) throw new CliError(problems[0]!);
   return { globalMode: doc.settings.mode, recordAll: doc.settings.record === "all", rules, seal };
+}
+
+/**
+ * A policy file's name as the system mounted at `root` names it, absolute:
+ * /root/etc/cgwarden/policy.toml in the initramfs is /etc/cgwarden/policy.toml.
+ * Standard input (-) stays -.
+ */
+export function nameOnSystem(file: string, root = "/"): string {
+  if (file === "-") return file;
+  const full = resolve(file);
+  return root !== "/" && full.startsWith(`${root}/`) ? full.slice(root.length) : full;
 }
 
 /** A rule the maps cannot hold, named by its line; two rules that clash (overlapping templates), by both. */
