@@ -12,6 +12,7 @@
 // a guest that hangs shows the last test it started.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { bunCounts, bunFailures } from "./vm/bun-output.ts";
 import { GuestHung, runInGuest } from "./vm/guest.ts";
 import { ensureKernel, isKernelName, KERNEL_NAMES, type KernelName } from "./vm/kernels.ts";
 import { systemScenarios } from "./system/run.ts";
@@ -63,6 +64,8 @@ interface Tally {
   passed: number;
   failed: number;
   note?: string;
+  /** Each failed test as bun printed it (bun-output.ts), repeated after the results. */
+  failures?: string[];
 }
 
 function parseArgs(argv: string[]) {
@@ -80,14 +83,6 @@ function parseArgs(argv: string[]) {
     else throw new Error(`unknown argument '${a}'`);
   }
   return { kernels: kernels.length ? kernels : [...KERNEL_NAMES], suites, skipHost };
-}
-
-/** bun test ends with " N pass" and " N fail" lines. */
-function bunCounts(output: string): { passed: number; failed: number } | null {
-  const pass = /^\s*(\d+) pass$/m.exec(output);
-  const fail = /^\s*(\d+) fail$/m.exec(output);
-  if (!pass && !fail) return null;
-  return { passed: Number(pass?.[1] ?? 0), failed: Number(fail?.[1] ?? 0) };
 }
 
 /** Everything the guests run: the executable, the embedded object check, and the mover fixture. */
@@ -140,7 +135,7 @@ function hostTests(): Tally {
   process.stdout.write(output);
   const counts = bunCounts(output) ?? { passed: 0, failed: 1 };
   if (p.exitCode !== 0 && counts.failed === 0) counts.failed = 1;
-  return { label: "host", ...counts };
+  return { label: "host", ...counts, failures: bunFailures(output) };
 }
 
 const isSystemKernel = (k: KernelName): k is SystemKernelName => (SYSTEM_KERNELS as readonly string[]).includes(k);
@@ -233,7 +228,7 @@ async function guestTestsOnce(kernel: KernelName, suites: string[], kernelArgs: 
     }
     if (r.exitCode !== 0 && counts.failed === 0) counts.failed = 1;
     const boot = kernelArgs.length ? `${kernelArgs.join(" ")}; ` : "";
-    return { label, ...counts, note: `${k.description}; ${boot}boot ${(r.bootMs / 1000).toFixed(1)} s, total ${(r.durationMs / 1000).toFixed(1)} s` };
+    return { label, ...counts, failures: bunFailures(r.output), note: `${k.description}; ${boot}boot ${(r.bootMs / 1000).toFixed(1)} s, total ${(r.durationMs / 1000).toFixed(1)} s` };
   } catch (e) {
     stream.flush();
     process.stdout.write(`${(e as Error).message}\n`);
@@ -274,6 +269,10 @@ async function main(): Promise<number> {
   if (opts.kernels.includes("hook-6.12")) kernelJobs("hook-6.12");
   tallies.push(...(await inPairs(jobs)));
 
+  // Each failure again where the log's tail shows it: the suites stream
+  // thousands of lines, and a CI log is often read from its end.
+  const failures = tallies.flatMap((t) => (t.failures ?? []).map((f) => `[${t.label}]\n${f}`));
+  if (failures.length) console.log(`\nfailed tests (as bun printed them above):\n${failures.join("\n\n")}`);
   console.log("\nresults:");
   for (const t of tallies) console.log(`  ${t.label}: ${t.passed} passed, ${t.failed} failed${t.note ? ` (${t.note})` : ""}`);
   const passed = tallies.reduce((n, t) => n + t.passed, 0);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { boot, systemKernel, type SystemKernelName } from "./boot.ts";
 import { ensureInstalledImage, UPGRADE_VERSION, type PackageStage } from "./installed.ts";
 import { fleetAlongside, freeLoopbackPort } from "./fleet.ts";
+import { bunCounts, bunFailures } from "../vm/bun-output.ts";
 import { ROOT } from "../../scripts/project.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -19,6 +20,8 @@ export interface SystemTally {
   passed: number;
   failed: number;
   note: string;
+  /** Each failed test as bun printed it, its boot named. */
+  failures: string[];
 }
 
 /**
@@ -30,7 +33,7 @@ export interface SystemTally {
  */
 export async function systemScenarios(kernel: SystemKernelName, only?: string): Promise<SystemTally> {
   const k = await systemKernel(kernel);
-  const tally: SystemTally = { passed: 0, failed: 0, note: "" };
+  const tally: SystemTally = { passed: 0, failed: 0, note: "", failures: [] };
   const notes: string[] = [];
   const boots: Array<{ which: string; sealed: boolean; stage: PackageStage; kernelArgs: string[] }> = [
     { which: "first", sealed: false, stage: "installed", kernelArgs: [] },
@@ -63,10 +66,10 @@ export async function systemScenarios(kernel: SystemKernelName, only?: string): 
       kernelArgs,
     });
     process.stdout.write(r.output);
-    const pass = Number(/^\s*(\d+) pass$/m.exec(r.output)?.[1] ?? 0);
-    const fail = Number(/^\s*(\d+) fail$/m.exec(r.output)?.[1] ?? (r.exitCode === 0 ? 0 : 1));
-    tally.passed += pass;
-    tally.failed += fail || (r.exitCode !== 0 && pass === 0 ? 1 : 0);
+    const counts = bunCounts(r.output) ?? { passed: 0, failed: r.exitCode === 0 ? 0 : 1 };
+    tally.passed += counts.passed;
+    tally.failed += counts.failed || (r.exitCode !== 0 && counts.passed === 0 ? 1 : 0);
+    tally.failures.push(...bunFailures(r.output).map((f) => `(the ${which} boot)\n${f}`));
     notes.push(`${which} boot ${(r.bootMs / 1000).toFixed(0)} s, total ${(r.durationMs / 1000).toFixed(0)} s`);
     if (r.exitCode !== 0) console.log(`--- journal of the ${which} boot (tail) ---\n${r.journal.split("\n").slice(-80).join("\n")}`);
   }
@@ -79,6 +82,7 @@ if (import.meta.main) {
   const kernel = (process.argv[i + 1] ?? "debian-6.12") as SystemKernelName;
   const b = process.argv.indexOf("--boot");
   const t = await systemScenarios(kernel, b > 0 ? process.argv[b + 1] : undefined);
+  if (t.failures.length) console.log(`\nfailed tests (as bun printed them above):\n${t.failures.join("\n\n")}`);
   console.log(`system ${kernel}: ${t.passed} passed, ${t.failed} failed (${t.note})`);
   process.exitCode = t.failed ? 1 : 0;
 }
