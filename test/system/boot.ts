@@ -12,10 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureHookKernel } from "../vm/hook-kernel.ts";
-import { ensureDebs, exists, onInterrupt } from "../vm/util.ts";
+import { ensureDebs, exists } from "../vm/util.ts";
 import { kill, removeRunDir, stopGuest } from "../vm/guest.ts";
 import { ensureSystemImage, FATAL_MARKER, IMAGE_KERNELS, type ImageKernelName, RUNNING_MARKER, SHARE_TAG } from "./image.ts";
-import { ROOT } from "../../scripts/project.ts";
+import { onInterrupt, ROOT } from "../../scripts/project.ts";
 
 export const SYSTEM_KERNELS = [...IMAGE_KERNELS, "hook-6.12"] as const;
 export type SystemKernelName = (typeof SYSTEM_KERNELS)[number];

@@ -12,9 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "../../scripts/project.ts";
+import { ROOT, runOkAsync, spawnAsync } from "../../scripts/project.ts";
 import { buildDeb } from "../../scripts/deb.ts";
-import { run, runOk } from "../vm/util.ts";
 
 const PLAYBOOK = join(ROOT, "test/system/fleet/site.yml");
 const ROLES = join(ROOT, "packaging/ansible/roles");
@@ -68,7 +67,7 @@ export async function fleetAlongside(scenario: FleetScenario, out: string, sshPo
   const work = mkdtempSync(join(tmpdir(), "cgwarden-fleet-"));
   try {
     const key = join(work, "id_ed25519");
-    await runOk(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "cgwarden-fleet", "-f", key]);
+    await runOkAsync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "cgwarden-fleet", "-f", key]);
     writeFileSync(join(out, "fleet_key.pub"), readFileSync(`${key}.pub`));
     // The guest may never get there (an earlier scenario failed): then there is nothing to do here.
     const ready = await Promise.race([waitFor(join(out, "fleet-ready"), READY_TIMEOUT_MS).then(() => true), guestDone.then(() => false)]);
@@ -92,7 +91,7 @@ export async function fleetAlongside(scenario: FleetScenario, out: string, sshPo
     };
     // Asynchronous, but for buildDeb's few seconds: the test runner's event loop also drains the guests' consoles.
     const ssh = async (command: string) =>
-      (await run(["ssh", "-p", String(sshPort), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "root@127.0.0.1", command])).stdout;
+      (await spawnAsync(["ssh", "-p", String(sshPort), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "root@127.0.0.1", command])).out;
     const report: FleetReport = { plays: [], exports: {}, dropIns: {} };
     /** The policy in force and the drop-ins, as SSH sees them now. */
     const snapshot = async (name: string) => {
@@ -103,8 +102,8 @@ export async function fleetAlongside(scenario: FleetScenario, out: string, sshPo
       const varsFile = join(work, `${name}.json`);
       writeFileSync(varsFile, JSON.stringify(vars));
       const t0 = Date.now();
-      const r = await run(["ansible-playbook", "-i", inventory, "-e", `@${varsFile}`, PLAYBOOK], { env });
-      const output = `${r.stdout}\n${r.stderr}`;
+      const r = await spawnAsync(["ansible-playbook", "-i", inventory, "-e", `@${varsFile}`, PLAYBOOK], { env });
+      const output = `${r.out}\n${r.err}`;
       const recapLine = /^machine\s+:\s+(.*)$/m.exec(output)?.[1] ?? "";
       const recap = Object.fromEntries([...recapLine.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
       report.plays.push({ name, exitCode: r.code, seconds: (Date.now() - t0) / 1000, recap, output: output.slice(-6000) });

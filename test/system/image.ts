@@ -8,7 +8,8 @@
 import { copyFileSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDebianKernel } from "../vm/debian-kernel.ts";
-import { cacheDir, ensureDebs, exists, progress, run, runOk, sha256, withLock } from "../vm/util.ts";
+import { cacheDir, ensureDebs, exists, progress, sha256, withLock } from "../vm/util.ts";
+import { runOkAsync, spawnAsync } from "../../scripts/project.ts";
 
 /** Bump when the build steps below change in a way that alters the image. */
 const RECIPE = "system image recipe 4";
@@ -136,7 +137,7 @@ async function kernelDebs(): Promise<KernelDeb[]> {
     const deb = join(dir, file);
     if (!exists(deb)) {
       progress(`downloading ${k.package}=${k.version}`);
-      await runOk(["apt-get", "download", `${k.package}=${k.version}`], { cwd: dir });
+      await runOkAsync(["apt-get", "download", `${k.package}=${k.version}`], { cwd: dir });
       if (!exists(deb)) throw new Error(`apt-get download produced no ${file} in ${dir}`);
     }
     out.push({ name, package: k.package, version: k.version, deb });
@@ -168,7 +169,7 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
   const log = join(tmp, "build.log");
   progress(`building the system image in ${tmp} (log: ${log})`);
 
-  await runOk(
+  await runOkAsync(
     [
       "mmdebstrap", "--mode=root", "--variant=minbase", `--include=${PACKAGES.join(",")}`,
       // Given as files, the kernels are installed by dpkg inside the image,
@@ -188,8 +189,8 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
     { logFile: log },
   );
   customize(tree);
-  await runOk(["chroot", tree, "sh", "-c", IMAGE_SETUP], { logFile: log });
-  await runOk(["chroot", tree, "passwd", "--delete", "root"], { logFile: log }); // serial console login, for debugging
+  await runOkAsync(["chroot", tree, "sh", "-c", IMAGE_SETUP], { logFile: log });
+  await runOkAsync(["chroot", tree, "passwd", "--delete", "root"], { logFile: log }); // serial console login, for debugging
 
   const boot = join(tmp, "boot");
   mkdirSync(boot);
@@ -206,10 +207,10 @@ async function build(dir: string, debs: KernelDeb[]): Promise<void> {
   copyFileSync(join(tree, "boot", "initrd.img-builtin"), join(boot, "initrd.img-builtin"));
 
   // Room for what tests write (under -snapshot it never reaches this file).
-  const usedMiB = Number((await runOk(["du", "-sm", "--apparent-size", tree])).split("\t")[0]);
+  const usedMiB = Number((await runOkAsync(["du", "-sm", "--apparent-size", tree])).split("\t")[0]);
   const sizeMiB = Math.ceil(usedMiB * 1.3) + 1024;
   const disk = join(tmp, "rootfs.ext4");
-  await runOk(["mkfs.ext4", "-q", "-L", "cgwarden-root", "-d", tree, disk, `${sizeMiB}M`], { logFile: log });
+  await runOkAsync(["mkfs.ext4", "-q", "-L", "cgwarden-root", "-d", tree, disk, `${sizeMiB}M`], { logFile: log });
   rmSync(tree, { recursive: true, force: true });
 
   const image: SystemImage = { disk: join(dir, "rootfs.ext4"), kernels, builtinInitrd: join(dir, "boot", "initrd.img-builtin") };
@@ -259,7 +260,7 @@ if (import.meta.main) {
   const t0 = Date.now();
   const image = await ensureSystemImage();
   const mib = (p: string) => (statSync(p).size / 2 ** 20).toFixed(0);
-  const used = (await run(["du", "-m", image.disk])).stdout.split("\t")[0];
+  const used = (await spawnAsync(["du", "-m", image.disk])).out.split("\t")[0];
   console.log(`disk ${image.disk} (${mib(image.disk)} MiB apparent, ${used} MiB on disk)`);
   for (const [name, k] of Object.entries(image.kernels)) {
     console.log(`${name}: ${k.package}\n  ${k.vmlinuz} (${mib(k.vmlinuz)} MiB)\n  ${k.initrd} (${mib(k.initrd)} MiB)`);

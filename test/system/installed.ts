@@ -10,11 +10,11 @@
 //   bun test/system/installed.ts        # build (or find) it, print its paths
 import { copyFileSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cacheDir, exists, progress, runOk, sha256, withLock } from "../vm/util.ts";
+import { cacheDir, exists, progress, sha256, withLock } from "../vm/util.ts";
 import { builtinInitrdScript, ensureSystemImage, IMAGE_KERNELS, type ImageKernelName } from "./image.ts";
 import { buildDeb, debianVersion } from "../../scripts/deb.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { ROOT } from "../../scripts/project.ts";
+import { ROOT, runOkAsync } from "../../scripts/project.ts";
 
 /** Bump when the steps below change. */
 const RECIPE = "installed image recipe 3";
@@ -129,11 +129,11 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, "boot"), { recursive: true });
   const disk = join(tmp, "rootfs.ext4");
-  await runOk(["cp", "--sparse=always", baseDisk, disk]);
+  await runOkAsync(["cp", "--sparse=always", baseDisk, disk]);
   const mnt = mkdtempSync("/tmp/cgwarden-installed-");
   const mounted: string[] = [];
   const mount = async (argv: string[], at: string) => {
-    await runOk(["mount", ...argv, at]);
+    await runOkAsync(["mount", ...argv, at]);
     mounted.unshift(at);
   };
   try {
@@ -142,11 +142,11 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     // apt as an admin runs it on a downloaded package, with no package sources at all: offline, so
     // everything the package depends on must already be in the image, or the install fails.
     const apt = (...args: string[]) =>
-      runOk(["chroot", mnt, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "-o", "Dir::Etc::SourceList=/dev/null", "-o", "Dir::Etc::SourceParts=/dev/null", ...args]);
+      runOkAsync(["chroot", mnt, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "-o", "Dir::Etc::SourceList=/dev/null", "-o", "Dir::Etc::SourceParts=/dev/null", ...args]);
     const deb = buildDeb({ out: join(mnt, "tmp") });
     await apt("install", `/tmp/${deb.split("/").at(-1)}`);
     rmSync(deb);
-    const status = await runOk(["chroot", mnt, "dpkg-query", "-W", "-f", "${Status} ${Version}", "cgwarden"]);
+    const status = await runOkAsync(["chroot", mnt, "dpkg-query", "-W", "-f", "${Status} ${Version}", "cgwarden"]);
     if (!status.startsWith("install ok installed")) throw new Error(`the package did not install: ${status}`);
     // The link is absolute, for the image's own root: read it, not followed on the host.
     const enabled = join(mnt, "etc/systemd/system/sysinit.target.wants/cgwarden.service");
@@ -167,7 +167,7 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
       const next = buildDeb({ out: join(mnt, "tmp"), version: UPGRADE_VERSION });
       await apt("install", `/tmp/${next.split("/").at(-1)}`);
       rmSync(next);
-      const version = await runOk(["chroot", mnt, "dpkg-query", "-W", "-f", "${Version}", "cgwarden"]);
+      const version = await runOkAsync(["chroot", mnt, "dpkg-query", "-W", "-f", "${Version}", "cgwarden"]);
       if (version !== UPGRADE_VERSION) throw new Error(`the upgrade left cgwarden at ${version}, not ${UPGRADE_VERSION}`);
       if (readFileSync(join(mnt, "etc/cgwarden/policy.toml"), "utf8") !== policy) throw new Error("the upgrade did not keep the admin's policy file");
     }
@@ -182,9 +182,9 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     // The package's trigger remade the newest kernel's initramfs, as Debian's
     // initramfs-tools does; this machine boots every kernel, and the policy may
     // have changed since: every initramfs, as an admin would.
-    await runOk(["chroot", mnt, "update-initramfs", "-u", "-k", "all"]);
+    await runOkAsync(["chroot", mnt, "update-initramfs", "-u", "-k", "all"]);
     // The module-less initramfs the hook kernel boots with (see image.ts), made again with the hook.
-    await runOk(["chroot", mnt, "sh", "-c", builtinInitrdScript("/tmp/initrd.img-builtin")]);
+    await runOkAsync(["chroot", mnt, "sh", "-c", builtinInitrdScript("/tmp/initrd.img-builtin")]);
     const initrds = {} as InstalledImage["initrds"];
     const base = await ensureSystemImage();
     for (const name of IMAGE_KERNELS) {
@@ -196,7 +196,7 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     initrds.builtin = join(dir, "boot", "initrd.img-builtin");
     // What went into the initramfs: the hook really ran (and, once purged, is gone from every one).
     for (const initrd of ["/tmp/initrd.img-builtin", ...IMAGE_KERNELS.map((name) => `/boot/initrd.img-${base.kernels[name].release}`)]) {
-      const listing = (await runOk(["chroot", mnt, "lsinitramfs", initrd])).split("\n");
+      const listing = (await runOkAsync(["chroot", mnt, "lsinitramfs", initrd])).split("\n");
       const has = (want: string) => listing.some((l) => l.endsWith(want));
       if (stage === "purged") {
         if (has("usr/sbin/cgwarden") || has("scripts/init-bottom/cgwarden")) throw new Error(`${initrd} still carries cgwarden after the purge`);
@@ -211,8 +211,8 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     // dracut's initramfs is booted from the installed machine only (run.ts's dracut boot).
     for (const name of stage === "installed" ? [...IMAGE_KERNELS, "builtin" as const] : []) {
       const file = `initrd.img-${name}-dracut`;
-      await runOk(["chroot", mnt, "sh", "-c", dracutScript(`/tmp/${file}`, name === "builtin" ? null : base.kernels[name].release)]);
-      const listing = await runOk(["chroot", mnt, "lsinitrd", `/tmp/${file}`]);
+      await runOkAsync(["chroot", mnt, "sh", "-c", dracutScript(`/tmp/${file}`, name === "builtin" ? null : base.kernels[name].release)]);
+      const listing = await runOkAsync(["chroot", mnt, "lsinitrd", `/tmp/${file}`]);
       for (const want of ["usr/sbin/cgwarden", "libbpf.so.1", "pre-pivot/90-cgwarden-apply.sh"])
         if (!listing.includes(want)) throw new Error(`dracut's initramfs for ${name} lacks ${want}: cgwarden's dracut module was not included`);
       copyFileSync(join(mnt, "tmp", file), join(tmp, "boot", file));
@@ -221,7 +221,7 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     }
     writeFileSync(join(tmp, "installed.json"), `${JSON.stringify({ disk: join(dir, "rootfs.ext4"), initrds, dracutInitrds, binarySha256 }, null, 2)}\n`);
   } finally {
-    for (const at of mounted) await runOk(["umount", at]).catch(() => runOk(["umount", "-l", at]));
+    for (const at of mounted) await runOkAsync(["umount", at]).catch(() => runOkAsync(["umount", "-l", at]));
     rmSync(mnt, { recursive: true, force: true });
   }
   rmSync(dir, { recursive: true, force: true });

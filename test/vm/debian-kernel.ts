@@ -4,7 +4,8 @@
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { aptUpdateOnce, cacheDir, ensureDebs, exists, progress, run, runOk, withLock } from "./util.ts";
+import { aptUpdateOnce, cacheDir, ensureDebs, exists, progress, withLock } from "./util.ts";
+import { runOkAsync, spawnAsync } from "../../scripts/project.ts";
 
 export interface DebianKernelSpec {
   /** Metapackage whose dependency names the current image, e.g.
@@ -32,16 +33,16 @@ const MODULES_JSON = "cgwarden-modules.json";
 
 async function resolvePackage(spec: DebianKernelSpec): Promise<string> {
   const fromMeta = async (): Promise<string | undefined> => {
-    const r = await run(["apt-cache", "depends", spec.metapackage]);
-    const m = /^\s*Depends:\s*(linux-image-\S+)/m.exec(r.stdout);
+    const r = await spawnAsync(["apt-cache", "depends", spec.metapackage]);
+    const m = /^\s*Depends:\s*(linux-image-\S+)/m.exec(r.out);
     if (r.code !== 0 || !m?.[1]) return undefined;
     // The metapackage depends on the signed image; the -unsigned twin has
     // the same kernel and is what QEMU can boot without shim.
     return m[1].endsWith("-unsigned") ? m[1] : `${m[1]}-unsigned`;
   };
   const fromSearch = async (): Promise<string | undefined> => {
-    const r = await run(["apt-cache", "search", "--names-only", spec.searchRegex]);
-    const names = r.stdout
+    const r = await spawnAsync(["apt-cache", "search", "--names-only", spec.searchRegex]);
+    const names = r.out
       .split("\n")
       .map((l) => l.split(" ")[0] ?? "")
       .filter((n) => n.length > 0);
@@ -72,8 +73,8 @@ function compareVersionish(a: string, b: string): number {
 }
 
 async function candidateVersion(pkg: string): Promise<string | undefined> {
-  const r = await run(["apt-cache", "show", "--no-all-versions", pkg]);
-  return /^Version:\s*(\S+)/m.exec(r.stdout)?.[1];
+  const r = await spawnAsync(["apt-cache", "show", "--no-all-versions", pkg]);
+  return /^Version:\s*(\S+)/m.exec(r.out)?.[1];
 }
 
 export async function ensureDebianKernel(spec: DebianKernelSpec): Promise<DebianKernel> {
@@ -118,16 +119,16 @@ async function downloadAndUnpack(pkg: string, version: string, dir: string, how:
   const dl = [...how.apt, "download", `${pkg}=${version}`];
   // _apt cannot write into root-owned cache dirs; apt then warns and
   // downloads as root, which is fine here.
-  const first = await run(dl, { cwd: tmp });
+  const first = await spawnAsync(dl, { cwd: tmp });
   if (first.code !== 0) {
-    if (!how.refresh) throw new Error(`${dl.join(" ")} exited with ${first.code} ${first.stderr.trim()}`);
+    if (!how.refresh) throw new Error(`${dl.join(" ")} failed (exit ${first.code}): ${first.err.trim()}`);
     await how.refresh(); // the mirror may have dropped this version
-    await runOk(dl, { cwd: tmp });
+    await runOkAsync(dl, { cwd: tmp });
   }
   const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"));
   if (!deb) throw new Error(`apt-get download ${pkg} produced no .deb`);
   const tree = join(tmp, "root");
-  await runOk(["dpkg-deb", "-x", join(tmp, deb), tree]);
+  await runOkAsync(["dpkg-deb", "-x", join(tmp, deb), tree]);
   rmSync(join(tmp, deb));
   const modules = await how.modules(tree);
   writeFileSync(join(tree, MODULES_JSON), JSON.stringify(modules.map((m) => m.slice(tree.length + 1))));
@@ -230,11 +231,11 @@ export async function ensureSidKernel(): Promise<DebianKernel> {
   return withLock(join(root, "fetch.lock"), "download of Debian unstable's kernel", async () => {
     const apt = sidApt(root);
     progress("apt-get update against Debian unstable (private lists, about 11 MB)");
-    await runOk([...apt, "update"], { env: { DEBIAN_FRONTEND: "noninteractive" } });
-    const search = await runOk(["apt-cache", ...apt.slice(1), "search", "--names-only", "^linux-binary-unsigned-.*-cloud-amd64$"]);
+    await runOkAsync([...apt, "update"], { env: { DEBIAN_FRONTEND: "noninteractive" } });
+    const search = await runOkAsync(["apt-cache", ...apt.slice(1), "search", "--names-only", "^linux-binary-unsigned-.*-cloud-amd64$"]);
     const pkg = search.split("\n").map((l) => l.split(" ")[0] ?? "").filter(Boolean).sort(compareVersionish).at(-1);
     if (!pkg) throw new Error("Debian unstable lists no linux-binary-unsigned-*-cloud-amd64 package");
-    const show = await runOk(["apt-cache", ...apt.slice(1), "show", "--no-all-versions", pkg]);
+    const show = await runOkAsync(["apt-cache", ...apt.slice(1), "show", "--no-all-versions", pkg]);
     const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
     if (!version) throw new Error(`apt knows no version of ${pkg} in Debian unstable`);
     const name = `${pkg}_${version}`;

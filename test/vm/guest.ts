@@ -9,8 +9,8 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureInitramfs, FATAL_MARKER, RUNNING_MARKER, VIRTIOFS_TAG } from "./initramfs.ts";
 import type { GuestKernel } from "./kernels.ts";
-import { ensureDebs, exists, onInterrupt } from "./util.ts";
-import { ROOT } from "../../scripts/project.ts";
+import { ensureDebs, exists } from "./util.ts";
+import { onInterrupt, ROOT } from "../../scripts/project.ts";
 
 export interface RunInGuestOptions {
   kernel: GuestKernel;

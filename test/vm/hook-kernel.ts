@@ -6,7 +6,8 @@
 import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { cacheDir, ensureDebs, exists, progress, run, runOk, sha256, withLock } from "./util.ts";
+import { cacheDir, ensureDebs, exists, progress, sha256, withLock } from "./util.ts";
+import { runOkAsync, spawnAsync } from "../../scripts/project.ts";
 
 const SOURCE_PKG = "linux-source-6.12";
 const SOURCE_TARBALL = "/usr/src/linux-source-6.12.tar.xz";
@@ -30,11 +31,11 @@ export interface HookKernel {
 async function sourceVersion(): Promise<string> {
   // Installed version if any; otherwise what apt would install. This keeps
   // a cached image usable without installing the 150 MB source package.
-  const inst = await run(["dpkg-query", "-W", "-f=${Status} ${Version}", SOURCE_PKG]);
-  const m = /install ok installed (\S+)/.exec(inst.stdout);
+  const inst = await spawnAsync(["dpkg-query", "-W", "-f=${Status} ${Version}", SOURCE_PKG]);
+  const m = /install ok installed (\S+)/.exec(inst.out);
   if (m?.[1]) return m[1];
-  const pol = await run(["apt-cache", "policy", SOURCE_PKG]);
-  const c = /Candidate:\s*(\S+)/.exec(pol.stdout)?.[1];
+  const pol = await spawnAsync(["apt-cache", "policy", SOURCE_PKG]);
+  const c = /Candidate:\s*(\S+)/.exec(pol.out)?.[1];
   if (c && c !== "(none)") return c;
   await ensureDebs([SOURCE_PKG]);
   return sourceVersion();
@@ -79,19 +80,19 @@ async function prepareTree(tree: string, version: string, patch: Buffer, log: st
     // Take the old patch back out; if the tree no longer matches it
     // (edited by hand?), start over from the tarball.
     const reverse = ["patch", "-p1", "-R", "-s", "-i", join(tree, APPLIED_PATCH)];
-    if ((await run([...reverse, "--dry-run"], { cwd: tree })).code === 0) {
-      await runOk(reverse, { cwd: tree, logFile: log });
+    if ((await spawnAsync([...reverse, "--dry-run"], { cwd: tree })).code === 0) {
+      await runOkAsync(reverse, { cwd: tree, logFile: log });
       rmSync(join(tree, APPLIED_PATCH));
     } else {
       progress("hook-6.12: previous patch does not reverse cleanly, re-extracting the source");
       await extract(tree, version, log);
     }
   }
-  const r = await run(["patch", "-p1", "--dry-run", "-i", HOOK_PATCH], { cwd: tree });
+  const r = await spawnAsync(["patch", "-p1", "--dry-run", "-i", HOOK_PATCH], { cwd: tree });
   if (r.code !== 0) {
-    throw new Error(`${HOOK_PATCH} does not apply to ${SOURCE_PKG} ${version}:\n${r.stdout}${r.stderr}`);
+    throw new Error(`${HOOK_PATCH} does not apply to ${SOURCE_PKG} ${version}:\n${r.out}${r.err}`);
   }
-  await runOk(["patch", "-p1", "-s", "-i", HOOK_PATCH], { cwd: tree, logFile: log });
+  await runOkAsync(["patch", "-p1", "-s", "-i", HOOK_PATCH], { cwd: tree, logFile: log });
   writeFileSync(join(tree, APPLIED_PATCH), patch);
 }
 
@@ -100,8 +101,8 @@ async function extract(tree: string, version: string, log: string): Promise<void
   const tmp = `${tree}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   rmSync(tree, { recursive: true, force: true });
-  await runOk(["mkdir", "-p", tmp]);
-  await runOk(["tar", "-xJf", SOURCE_TARBALL, "-C", tmp, "--strip-components=1"], { logFile: log });
+  await runOkAsync(["mkdir", "-p", tmp]);
+  await runOkAsync(["tar", "-xJf", SOURCE_TARBALL, "-C", tmp, "--strip-components=1"], { logFile: log });
   writeFileSync(join(tmp, SOURCE_MARK), version);
   renameSync(tmp, tree);
 }
@@ -109,10 +110,10 @@ async function extract(tree: string, version: string, log: string): Promise<void
 async function configure(tree: string, log: string): Promise<void> {
   // Regenerating .config every time is cheap, and Kconfig only touches
   // the timestamps of options whose value changed, so make stays incremental.
-  const make = (...args: string[]) => runOk(["make", ...args], { cwd: tree, logFile: log });
+  const make = (...args: string[]) => runOkAsync(["make", ...args], { cwd: tree, logFile: log });
   await make("x86_64_defconfig");
   await make("kvm_guest.config");
-  await runOk(["scripts/kconfig/merge_config.sh", "-m", ".config", HOOK_CONFIG], { cwd: tree, logFile: log });
+  await runOkAsync(["scripts/kconfig/merge_config.sh", "-m", ".config", HOOK_CONFIG], { cwd: tree, logFile: log });
   await make("olddefconfig");
   verifyConfig(readFileSync(join(tree, ".config"), "utf8"), readFileSync(HOOK_CONFIG, "utf8"));
 }
@@ -158,7 +159,7 @@ async function build(tree: string, log: string): Promise<void> {
   }, 60_000);
   try {
     const jobs = String(availableParallelism());
-    await runOk(["make", `-j${jobs}`, "bzImage"], { cwd: tree, logFile: log });
+    await runOkAsync(["make", `-j${jobs}`, "bzImage"], { cwd: tree, logFile: log });
   } finally {
     clearInterval(ticker);
   }
