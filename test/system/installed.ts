@@ -9,15 +9,16 @@
 // system image, keyed by the binary and everything written here.
 //   bun test/system/installed.ts        # build (or find) it, print its paths
 import { copyFileSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { cacheDir, exists, progress, sha256, withLock } from "../vm/util.ts";
 import { builtinInitrdScript, ensureSystemImage, IMAGE_KERNELS, type ImageKernelName } from "./image.ts";
+import { DRACUT_CARRIES, INITRAMFS_TOOLS_CARRIES, PURGED_LIST } from "./footprint.ts";
 import { buildDeb, debianVersion } from "../../scripts/deb.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { ROOT, runOkAsync } from "../../scripts/project.ts";
 
 /** Bump when the steps below change. */
-const RECIPE = "installed image recipe 3";
+const RECIPE = "installed image recipe 4";
 /** What makes the package besides the binary: in the cache key. */
 const PACKAGING = [join(ROOT, "scripts/deb.ts"), ...readdirSync(join(ROOT, "packaging/debian")).map((f) => join(ROOT, "packaging/debian", f))];
 const BINARY = join(ROOT, "dist/cgwarden");
@@ -172,12 +173,18 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
       if (readFileSync(join(mnt, "etc/cgwarden/policy.toml"), "utf8") !== policy) throw new Error("the upgrade did not keep the admin's policy file");
     }
     if (stage === "purged") {
+      // What the package owns, as dpkg lists it (its files and links, not the directories it shares), and what its scripts made.
+      const owned = (await runOkAsync(["chroot", mnt, "dpkg-query", "-L", "cgwarden"]))
+        .split("\n")
+        .filter((f) => f.startsWith("/") && !lstatSync(join(mnt, f), { throwIfNoEntry: false })?.isDirectory());
+      const made = ["/etc/cgwarden", "/etc/systemd/system/sysinit.target.wants/cgwarden.service"];
       await apt("purge", "cgwarden");
       // lstat: a link left behind counts even though it points nowhere now.
-      const left = ["usr/sbin/cgwarden", "etc/cgwarden", "usr/lib/systemd/system/cgwarden.service", "etc/systemd/system/sysinit.target.wants/cgwarden.service", "usr/share/initramfs-tools/hooks/cgwarden"].filter(
-        (f) => lstatSync(join(mnt, f), { throwIfNoEntry: false }) !== undefined,
-      );
-      if (left.length) throw new Error(`apt purge left ${left.join(", ")}`);
+      const left = [...owned, ...made].filter((f) => lstatSync(join(mnt, f), { throwIfNoEntry: false }) !== undefined);
+      if (owned.length < 10 || left.length) throw new Error(`apt purge left ${left.join(", ") || `dpkg listed only ${owned.join(", ")}`}`);
+      // For the purged boot's own look: nothing of these may come back (machine.system.ts).
+      mkdirSync(dirname(join(mnt, PURGED_LIST)), { recursive: true });
+      writeFileSync(join(mnt, PURGED_LIST), `${[...owned, ...made].join("\n")}\n`);
     }
     // The package's trigger remade the newest kernel's initramfs, as Debian's
     // initramfs-tools does; this machine boots every kernel, and the policy may
@@ -197,14 +204,13 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     // What went into the initramfs: the hook really ran (and, once purged, is gone from every one).
     for (const initrd of ["/tmp/initrd.img-builtin", ...IMAGE_KERNELS.map((name) => `/boot/initrd.img-${base.kernels[name].release}`)]) {
       const listing = (await runOkAsync(["chroot", mnt, "lsinitramfs", initrd])).split("\n");
-      const has = (want: string) => listing.some((l) => l.endsWith(want));
+      const has = (want: string) => listing.some((l) => l.includes(want));
+      const carried = INITRAMFS_TOOLS_CARRIES.filter(has);
       if (stage === "purged") {
-        if (has("usr/sbin/cgwarden") || has("scripts/init-bottom/cgwarden")) throw new Error(`${initrd} still carries cgwarden after the purge`);
+        if (carried.length) throw new Error(`${initrd} still carries ${carried.join(", ")} after the purge`);
         continue;
       }
-      for (const want of ["usr/sbin/cgwarden", "scripts/init-bottom/cgwarden"])
-        if (!has(want)) throw new Error(`${initrd} lacks ${want}: cgwarden's initramfs-tools hook did not run`);
-      if (!listing.some((l) => l.includes("libbpf.so.1"))) throw new Error(`${initrd} lacks libbpf.so.1`);
+      for (const want of INITRAMFS_TOOLS_CARRIES) if (!has(want)) throw new Error(`${initrd} lacks ${want}: cgwarden's initramfs-tools hook did not run`);
     }
     rmSync(join(mnt, "tmp/initrd.img-builtin"));
     const dracutInitrds = {} as InstalledImage["dracutInitrds"];
@@ -213,7 +219,7 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
       const file = `initrd.img-${name}-dracut`;
       await runOkAsync(["chroot", mnt, "sh", "-c", dracutScript(`/tmp/${file}`, name === "builtin" ? null : base.kernels[name].release)]);
       const listing = await runOkAsync(["chroot", mnt, "lsinitrd", `/tmp/${file}`]);
-      for (const want of ["usr/sbin/cgwarden", "libbpf.so.1", "pre-pivot/90-cgwarden-apply.sh"])
+      for (const want of DRACUT_CARRIES)
         if (!listing.includes(want)) throw new Error(`dracut's initramfs for ${name} lacks ${want}: cgwarden's dracut module was not included`);
       copyFileSync(join(mnt, "tmp", file), join(tmp, "boot", file));
       rmSync(join(mnt, "tmp", file));

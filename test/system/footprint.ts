@@ -1,0 +1,17 @@
+// What of cgwarden a machine carries, where both the image build
+// (installed.ts) and the booted machine (machine.system.ts) look for it:
+// what each initramfs generator puts in, and where the purged image keeps
+// the list of what the purge removed.
+
+/** Parts of paths in an initramfs made by initramfs-tools with cgwarden's hook (lsinitramfs): libbpf.so.1 is also the start of the library's real name. */
+export const INITRAMFS_TOOLS_CARRIES = ["usr/sbin/cgwarden", "scripts/init-bottom/cgwarden", "libbpf.so.1"];
+
+/** Parts of paths in an initramfs made by dracut with cgwarden's module (lsinitrd). */
+export const DRACUT_CARRIES = ["usr/sbin/cgwarden", "libbpf.so.1", "pre-pivot/90-cgwarden-apply.sh"];
+
+/**
+ * In the purged image: every path the package owned (dpkg -L, directories
+ * it shared left out) and its scripts made, one per line, for the purged
+ * boot to see that none came back.
+ */
+export const PURGED_LIST = "/var/lib/cgwarden-test/purged-files";
