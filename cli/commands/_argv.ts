@@ -9,8 +9,9 @@
 import type { ArgsDef } from "citty";
 import { UsageError, shown } from "../errors.ts";
 import { extrasOf } from "./_define.ts";
+import { GIVEN_NAMES } from "../policy/selectors.ts";
 
-const SELECTORS = new Set(["exe", "uid", "user", "cgroup", "pid"]);
+const SELECTORS = new Set<string>(GIVEN_NAMES);
 
 interface Option {
   canonical: string;

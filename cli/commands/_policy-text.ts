@@ -12,7 +12,7 @@ import { CliError, UsageError, shown } from "../errors.ts";
 import { MAX_POLICY_BYTES } from "../policy/file/source.ts";
 import { parsePolicyFile, type PolicyDocument } from "../policy/file/parse.ts";
 import { mergeDocuments } from "../policy/file/merge.ts";
-import { realpathUnder } from "../policy/selector-args.ts";
+import { realpathUnder } from "../policy/lookup.ts";
 
 /** Where drop-ins live, inside a policy directory. */
 export const DROP_IN_DIR = "policy.d";

@@ -2,7 +2,7 @@ import { defineCommand } from "./_define.ts";
 import { print, printJson } from "../output.ts";
 import { applySeal, cliIdentity, sealSpecOf, type SealChange } from "../pins/seal.ts";
 import { notLoaded, withLoadedPolicyWriter, withPolicyReader } from "../pins/session.ts";
-import { parseManagers } from "../policy/selector-args.ts";
+import { parseManagers } from "../policy/lookup.ts";
 import { UsageError } from "../errors.ts";
 import { sameSeal, sealProblem, type SealSpec } from "../policy/spec.ts";
 import { allValues } from "./_argv.ts";

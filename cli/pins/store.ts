@@ -26,7 +26,6 @@ import {
   PathLayout,
   RuleKind,
   RuleLayout,
-  Selector,
   SelectorKeyLayout,
   TEMPLATE_SET_SIZE,
   encodeTemplateSet,
@@ -42,7 +41,7 @@ import { cgroupIdAtPath as cgroupIdAt, childCgroupNames as childCgroups, liveCgr
 import { boundLevels, compile, type Compiled } from "../policy/compile.ts";
 import type { GateRule, LockRule, Policy } from "../policy/model.ts";
 import { nodeBase, nodeEpoch, nodeOf } from "../policy/paths.ts";
-import { selectorsOf } from "../policy/selectors.ts";
+import { selectorRecord, selectorsOf, specSelectorsOf } from "../policy/selectors.ts";
 import { diffIsEmpty, diffSpecs, identity, type IdentifiedRule, type PolicySpec, type RuleSpec, type SpecDiff } from "../policy/spec.ts";
 
 const EPOCH_KEY_BIT = 0x80000000;
@@ -385,8 +384,6 @@ function lastBytes(s: string, max: number): string {
 
 function recordOf(id: number, spec: RuleSpec, c: Compiled, node: bigint, created: bigint, bindsBase: bigint, old?: RuleValue): RuleValue {
   const s = spec.kind === "lock" ? {} : spec.selectors;
-  const has = (k: keyof typeof Selector) => s[k] !== undefined;
-  const selNode = s.cgroup !== undefined ? nodeOf(s.cgroup, c.epoch) : 0n;
   return {
     id,
     kind: RuleKind[spec.kind],
@@ -394,19 +391,20 @@ function recordOf(id: number, spec: RuleSpec, c: Compiled, node: bigint, created
     mode: spec.kind === "lock" ? Mode[spec.mode] : 0,
     slot: c.slots.get(id) ?? 0,
     node,
-    selectors: (["pid", "exe", "uid", "cgroup"] as const).reduce((m, k) => (has(k) ? m | (1 << Selector[k]) : m), 0),
-    uid: s.uid ?? 0,
-    pid: s.pid?.tgid ?? 0,
+    uid: 0,
+    pid: 0,
     ...sourceFields(spec, old),
-    pid_start: s.pid?.startTicks ?? 0n,
-    exe_dev: s.exe?.dev ?? 0n,
-    exe_ino: s.exe?.ino ?? 0n,
-    sel_node: selNode,
+    pid_start: 0n,
+    exe_dev: 0n,
+    exe_ino: 0n,
+    sel_node: 0n,
+    exe_path: "",
+    sel_cgroup_path: "",
+    // The selector bits and the fields of the selectors present; the rest stay zero.
+    ...selectorRecord(s, (path) => nodeOf(path, c.epoch)),
     created_ns: created,
     binds_base: bindsBase < 0n ? 0n : bindsBase,
     cgroup_path: spec.path,
-    exe_path: s.exe?.path ?? "",
-    sel_cgroup_path: s.cgroup ?? "",
   };
 }
 
@@ -415,16 +413,5 @@ export function specOfRecord(r: RuleValue): RuleSpec {
   const kind = ruleKindName(r.kind);
   const source = r.source ? { source: { file: r.source, line: r.source_line } } : {};
   if (kind === "lock" || !kind) return { kind: "lock", path: r.cgroup_path, directions: r.directions, mode: modeName(r.mode), ...source };
-  const has = (k: keyof typeof Selector) => (r.selectors & (1 << Selector[k])) !== 0;
-  return {
-    kind,
-    path: r.cgroup_path,
-    ...source,
-    selectors: {
-      ...(has("exe") ? { exe: { path: r.exe_path, dev: r.exe_dev, ino: r.exe_ino } } : {}),
-      ...(has("uid") ? { uid: r.uid } : {}),
-      ...(has("cgroup") ? { cgroup: r.sel_cgroup_path } : {}),
-      ...(has("pid") ? { pid: { tgid: r.pid, startTicks: r.pid_start } } : {}),
-    },
-  };
+  return { kind, path: r.cgroup_path, ...source, selectors: specSelectorsOf(r) };
 }

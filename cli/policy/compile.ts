@@ -13,10 +13,10 @@
 // directory's single-level templates, then the recursive templates anchored
 // deepest. Templates of one place that could match one name are refused.
 import { CliError } from "../errors.ts";
-import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, modeName, Selector, type BindingValue, type GateValue, type LockValue, type ModeName, type TemplateValue } from "../object/abi.ts";
+import { DIR_TEMPLATES, GATE_SLOTS, Mode, RuleKind, modeName, type BindingValue, type GateValue, type LockValue, type ModeName, type TemplateValue } from "../object/abi.ts";
 import type { GateRule, LockRule, Policy } from "./model.ts";
 import { baseName, childPath, levelOf, nodeOf, parentPath, parseRulePath, patternsOverlap, templateMatches, type Template } from "./paths.ts";
-import type { Selectors } from "./selectors.ts";
+import { kernelSelectors, selectorKeys, type Selectors } from "./selectors.ts";
 import type { IdentifiedRule, RuleSpec, SelectorSpec } from "./spec.ts";
 
 /** What a named path puts on the cgroup there (cgw_path). */
@@ -70,12 +70,7 @@ export class PolicyConflict extends CliError {
 
 /** The selectors a gate rule has in the kernel's terms, under an epoch. */
 export function selectorsFor(s: SelectorSpec, epoch: number): Selectors {
-  const out: Selectors = {};
-  if (s.pid) out.pid = { ...s.pid };
-  if (s.exe) out.exe = { dev: s.exe.dev, ino: s.exe.ino };
-  if (s.uid !== undefined) out.uid = s.uid;
-  if (s.cgroup !== undefined) out.cgroup = nodeOf(s.cgroup, epoch);
-  return out;
+  return kernelSelectors(s, (path) => nodeOf(path, epoch));
 }
 
 export function compile(rules: IdentifiedRule[], epoch: number): Compiled {
@@ -126,12 +121,7 @@ export function compile(rules: IdentifiedRule[], epoch: number): Compiled {
     entry.gate.live |= bit;
     c.slots.set(id, slot);
     const sel = selectorsFor(spec.selectors, epoch);
-    const keys: Array<[number, bigint, bigint]> = [];
-    if (sel.pid) keys.push([Selector.pid, BigInt(sel.pid.tgid), sel.pid.startTicks]);
-    if (sel.exe) keys.push([Selector.exe, sel.exe.dev, sel.exe.ino]);
-    if (sel.uid !== undefined) keys.push([Selector.uid, BigInt(sel.uid), 0n]);
-    if (sel.cgroup !== undefined) keys.push([Selector.cgroup, sel.cgroup, 0n]);
-    for (const [selector, value, value2] of keys) {
+    for (const [selector, value, value2] of selectorKeys(sel)) {
       entry.gate.need[selector] = entry.gate.need[selector]! | bit;
       const k = `${anchor}/${spec.kind}/${selector}/${value}/${value2}`;
       const s = selectorBits.get(k) ?? { anchor, kind: RuleKind[spec.kind], selector, value, value2, bits: 0n };

@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { directionNames, modeName, ruleKindName, type RuleValue } from "../object/abi.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { shown } from "../errors.ts";
-import { formatSelectors, selectorsOf } from "./selectors.ts";
+import { formatSelectors, specSelectorsOf, writtenSelectors } from "./selectors.ts";
 import type { RuleSpec } from "./spec.ts";
 
 export interface RuleView {
@@ -21,6 +21,8 @@ export interface RuleView {
   directions?: string[];
   mode?: "enforce" | "audit";
   selectors?: Record<string, unknown>;
+  /** What the rule says, as the command line says it: "out enforce" for a lock, "--exe /usr/bin/crun --uid 0" for a gate rule. */
+  details: string;
   /** The policy file and line the rule was applied from; null when a command made it. */
   source: { file: string; line: number } | null;
   warnings: string[];
@@ -48,26 +50,29 @@ export function viewRule(r: RuleValue, bind: BindState): RuleView {
     state: bind.state,
     cgroups: bind.cgroups,
     binds: bind.binds,
+    details: "",
     source: r.source ? { file: r.source, line: r.source_line } : null,
     warnings,
   };
   if (kind === "lock") {
     view.directions = directionNames(r.directions);
     view.mode = modeName(r.mode);
+    view.details = `${view.directions.join(",")} ${view.mode}`;
     return view;
   }
-  const s = selectorsOf(r);
-  const sel: Record<string, unknown> = {};
+  const s = specSelectorsOf(r);
+  view.details = formatSelectors(s);
+  // Each selector as its written value, with what --json readers need beside it, and what is wrong with it now.
+  const sel: Record<string, unknown> = Object.fromEntries(writtenSelectors(s));
   if (s.exe) {
-    sel.exe = { path: r.exe_path, dev: s.exe.dev, ino: s.exe.ino };
-    const stale = exeStale(r.exe_path, s.exe.dev, s.exe.ino);
+    sel.exe = { path: s.exe.path, dev: s.exe.dev, ino: s.exe.ino };
+    const stale = exeStale(s.exe.path, s.exe.dev, s.exe.ino);
     if (stale) warnings.push(`stale: ${stale}; the rule no longer matches it. Fix: re-run the ${kind} command (or re-apply the policy file), which binds the new file`);
   }
-  if (s.uid !== undefined) sel.uid = s.uid;
   if (s.cgroup !== undefined) {
-    sel.cgroup = { path: r.sel_cgroup_path, ...bind.selector };
+    sel.cgroup = { path: s.cgroup, ...bind.selector };
     if (bind.selector?.state === "waiting")
-      warnings.push(`waiting: no cgroup exists at ${shown(r.sel_cgroup_path)}, the --cgroup selector's path, so the rule matches no actor yet. Fix: check the path (a misspelt one is never bound), or create the cgroup`);
+      warnings.push(`waiting: no cgroup exists at ${shown(s.cgroup)}, the --cgroup selector's path, so the rule matches no actor yet. Fix: check the path (a misspelt one is never bound), or create the cgroup`);
   }
   if (s.pid) {
     sel.pid = { pid: s.pid.tgid, startTicks: s.pid.startTicks };
@@ -101,14 +106,13 @@ export function formatBinding(v: RuleView): string {
 }
 
 export function formatRuleLine(v: RuleView): string {
-  const what = v.kind === "lock" ? `${(v.directions ?? []).join(",")} ${v.mode}` : formatSelectors(v.selectors);
-  return `${String(v.id).padStart(4)}  ${v.kind.padEnd(8)} ${v.path}  ${what}  [${formatBinding(v)}]`;
+  return `${String(v.id).padStart(4)}  ${v.kind.padEnd(8)} ${v.path}  ${v.details}  [${formatBinding(v)}]`;
 }
 
 /** A rule as one line of a diff: `lock /a/*.service out enforce`, `allow /a exe=/usr/bin/x uid=0`. */
 export function describeSpec(r: RuleSpec): string {
   if (r.kind === "lock") return `lock ${r.path} ${directionNames(r.directions).join(",")} ${r.mode}`;
-  const s = r.selectors;
-  const parts = [s.exe && `exe=${s.exe.path}`, s.uid !== undefined && `uid=${s.uid}`, s.cgroup !== undefined && `cgroup=${s.cgroup}`, s.pid && `pid=${s.pid.tgid}`];
-  return `${r.kind} ${r.path} ${parts.filter(Boolean).join(" ")}`;
+  return `${r.kind} ${r.path} ${writtenSelectors(r.selectors)
+    .map(([n, v]) => `${n}=${v}`)
+    .join(" ")}`;
 }

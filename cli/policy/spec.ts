@@ -5,28 +5,11 @@
 // about) and compared by attributes (what they say), so an unchanged rule
 // keeps its id and a re-applied file changes nothing.
 import { MANAGERS, type ModeName } from "../object/abi.ts";
+import type { ManagerSpec } from "./lookup.ts";
+import { selectorAttributes, selectorIdentity, type SelectorSpec } from "./selectors.ts";
 
-export interface ExeSpec {
-  path: string;
-  dev: bigint;
-  ino: bigint;
-  /** The inode's generation: set for a manager that is a file (see cli/kernel/inode.ts); --exe selectors match (dev, ino). */
-  gen?: number;
-}
-
-export interface PidSpec {
-  tgid: number;
-  startTicks: bigint;
-}
-
-/** A conjunction: every selector present must match the actor. */
-export interface SelectorSpec {
-  exe?: ExeSpec;
-  uid?: number;
-  /** A rule path or template: the actor lives in the subtree of a cgroup bound to it. */
-  cgroup?: string;
-  pid?: PidSpec;
-}
+export type { ExeSpec, ManagerSpec, PidSpec } from "./lookup.ts";
+export type { SelectorSpec } from "./selectors.ts";
 
 /**
  * The policy file line that states a rule: bookkeeping for `export
@@ -61,15 +44,6 @@ export interface PolicySpec {
   rules: RuleSpec[];
   /** Absent: the spec says nothing about the seal (the one-off commands); null: unsealed. */
   seal?: SealSpec | null;
-}
-
-/**
- * Who may change cgwarden's BPF state once it is sealed. A manager is any
- * process that really executed `exe`, or with `pid` that one process.
- */
-export interface ManagerSpec {
-  exe: ExeSpec;
-  pid?: PidSpec;
 }
 
 export interface SealSpec {
@@ -110,15 +84,13 @@ export const emptySpec = (): PolicySpec => ({ globalMode: "enforce", recordAll: 
 /** What a rule is about: a path has one lock, and a gate rule is its selectors as written. */
 export function identity(r: RuleSpec): string {
   if (r.kind === "lock") return `lock ${r.path}`;
-  const s = r.selectors;
-  return [r.kind, r.path, `exe=${s.exe?.path ?? ""}`, `uid=${s.uid ?? ""}`, `cgroup=${s.cgroup ?? ""}`, `pid=${s.pid?.tgid ?? ""}`].join(" ");
+  return `${r.kind} ${r.path} ${selectorIdentity(r.selectors)}`;
 }
 
 /** What a rule says beyond its identity: a changed lock, or a selector that now resolves elsewhere (an upgraded binary). */
 function attributes(r: RuleSpec): string {
   if (r.kind === "lock") return `${r.directions}/${r.mode}`;
-  const s = r.selectors;
-  return `${s.exe ? `${s.exe.dev}:${s.exe.ino}` : ""}/${s.pid ? s.pid.startTicks : ""}`;
+  return selectorAttributes(r.selectors);
 }
 
 export interface SpecDiff {

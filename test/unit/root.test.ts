@@ -5,7 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveExe, uidOfUser } from "../../cli/policy/selector-args.ts";
+import { resolveExe, uidOfUser } from "../../cli/policy/lookup.ts";
 
 const root = mkdtempSync(join(tmpdir(), "cgwarden-root-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

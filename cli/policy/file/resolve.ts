@@ -5,8 +5,9 @@
 import { resolve } from "node:path";
 import { MANAGERS, directionBits, directionNames } from "../../object/abi.ts";
 import { CliError } from "../../errors.ts";
-import { parseManagers, resolveExe, resolvePid, uidOfUser } from "../selector-args.ts";
-import { identity, type ManagerSpec, type PolicySpec, type RuleSource, type RuleSpec, type SealSpec, type SelectorSpec } from "../spec.ts";
+import { parseManagers } from "../lookup.ts";
+import { resolveFileSelectors, writtenSelectors } from "../selectors.ts";
+import { identity, type ManagerSpec, type PolicySpec, type RuleSource, type RuleSpec, type SealSpec } from "../spec.ts";
 import type { PolicyConflict } from "../compile.ts";
 import type { PolicyDocumentLike } from "./format.ts";
 import { locate, locateSeal, type EntryKind, type GateEntry, type Located, type PolicyDocument } from "./parse.ts";
@@ -33,12 +34,7 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
   const rules: RuleSpec[] = doc.locks.map((l) => ({ kind: "lock", path: l.path, directions: directionBits(l.directions), mode: l.mode, ...withSource(sourceOf(l)) }));
   const gates = (kind: "allow" | "delegate", entries: GateEntry[]) =>
     entries.forEach((e, i) => {
-      const selectors: SelectorSpec = {};
-      if (e.exe !== undefined) selectors.exe = attempt(kind, i, "exe", () => resolveExe(e.exe!, "exe", root));
-      if (e.uid !== undefined) selectors.uid = e.uid;
-      if (e.user !== undefined) selectors.uid = attempt(kind, i, "user", () => uidOfUser(e.user!, root));
-      if (e.cgroup !== undefined) selectors.cgroup = e.cgroup;
-      if (e.pid !== undefined) selectors.pid = attempt(kind, i, "pid", () => resolvePid(e.pid!, "pid"));
+      const selectors = resolveFileSelectors(e, root, (key, fn) => attempt(kind, i, key, fn));
       rules.push({ kind, path: e.path, selectors, ...withSource(sourceOf(e)) });
     });
   gates("allow", doc.allows);
@@ -115,12 +111,7 @@ export function documentOfSpec(spec: PolicySpec, sources = false): PolicyDocumen
       doc.locks.push({ path: r.path, directions: directionNames(r.directions), mode: r.mode, ...comment(r) });
       continue;
     }
-    const s = r.selectors;
-    const entry: GateLike = { path: r.path, ...comment(r) };
-    if (s.exe) entry.exe = s.exe.path;
-    if (s.uid !== undefined) entry.uid = s.uid;
-    if (s.cgroup !== undefined) entry.cgroup = s.cgroup;
-    if (s.pid) entry.pid = s.pid.tgid;
+    const entry: GateLike = { path: r.path, ...Object.fromEntries(writtenSelectors(r.selectors)), ...comment(r) };
     (r.kind === "allow" ? doc.allows : doc.delegates).push(entry);
   }
   return doc;

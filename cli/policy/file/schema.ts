@@ -11,8 +11,9 @@
 // parse.ts, adds the byte bounds.
 //
 
-import { MANAGERS, PID_MAX, UID_MAX } from "../../object/abi.ts";
+import { MANAGERS, PID_MAX } from "../../object/abi.ts";
 import { CONTROL_CHARACTERS } from "../paths.ts";
+import { GIVEN, GIVEN_NAMES, SAME_SELECTOR, givenTwice, type GivenName } from "../selectors.ts";
 
 /** Longest cgroup path, in UTF-8 bytes: the kernel-side buffer is CGW_PATH_LEN (256). */
 export const PATH_MAX_BYTES = 254;
@@ -21,7 +22,8 @@ export const PATH_MAX_DEPTH = 32;
 /** Longest text before or after a template's `*`, in UTF-8 bytes: CGW_TEMPLATE_PART (64) less the NUL. */
 export const TEMPLATE_PART_MAX_BYTES = 63;
 
-const SELECTOR_KEYS = ["exe", "uid", "user", "cgroup", "pid"] as const;
+/** Each way to give a selector, as a key of an allow or delegate entry (policy/selectors.ts). */
+const selectorSchemas = Object.fromEntries(GIVEN_NAMES.map((n) => [n, { description: GIVEN[n].description, ...GIVEN[n].schema }])) as Record<GivenName, object>;
 
 export const POLICY_SCHEMA = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
@@ -173,34 +175,17 @@ export const POLICY_SCHEMA = {
       required: ["path"],
       properties: {
         path: { $ref: "#/$defs/cgroupPath", description: "The cgroup (or template) the rule is bound to." },
-        exe: {
-          title: "executable path",
-          description: "The executable the actor runs, as an absolute path (matched by device and inode).",
-          type: "string",
-          allOf: [
-            { description: "give the executable's absolute path, e.g. /usr/bin/crun", pattern: "^/" },
-            { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: `^[^${CONTROL_CHARACTERS}]*$` },
-          ],
-        },
-        uid: { description: "The actor's effective uid.", type: "integer", minimum: 0, maximum: UID_MAX },
-        user: {
-          title: "user name",
-          description: "The actor's effective user, by name (looked up when the policy is applied).",
-          type: "string",
-          allOf: [{ description: "a user name has letters, digits, '_', '.', '-' (and may end in '$')", pattern: "^[A-Za-z0-9_.][A-Za-z0-9_.-]*\\$?$" }],
-        },
-        cgroup: { $ref: "#/$defs/cgroupPath", description: "The actor lives in this cgroup's subtree." },
-        pid: { description: "That one process (matched by pid and start time when applied).", type: "integer", minimum: 1, maximum: PID_MAX },
+        ...selectorSchemas,
       },
       allOf: [
         {
           description: "A rule names its actor with at least one selector.",
-          anyOf: SELECTOR_KEYS.map((k) => ({ required: [k] })),
+          anyOf: GIVEN_NAMES.map((k) => ({ required: [k] })),
         },
-        {
-          description: "uid and user both name the actor's uid; give one.",
-          not: { required: ["uid", "user"] },
-        },
+        ...SAME_SELECTOR.map((names) => ({
+          description: `${givenTwice(names, GIVEN[names[0]!].selector)}.`,
+          not: { required: names },
+        })),
       ],
     },
   },

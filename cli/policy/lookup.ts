@@ -1,59 +1,38 @@
-// Selectors from the command line: --exe, --uid/--user, --cgroup, --pid.
+// What the names in a rule stand for on the machine the policy is for:
+// an executable's device and inode, a user's uid, a process's start time,
+// a cgroup path in its canonical form. The command line and policy files
+// both come here (through the selector table, selectors.ts, and the seal's
+// managers), so a name means the same from either.
 import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { ArgsDef } from "citty";
 import { CliError, UsageError, shown } from "../errors.ts";
 import { provenIdentity } from "../kernel/inode.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { ruleCgroupPath } from "../kernel/cgroupfs.ts";
-import { parsePid, parseUid } from "./numbers.ts";
 import { rulePathProblem } from "./paths.ts";
-import type { ManagerSpec, SelectorSpec } from "./spec.ts";
 
-export const selectorArgs = {
-  exe: { type: "string", description: "Actor's executable (matched by device and inode)", valueHint: "PATH" },
-  uid: { type: "string", description: "Actor's effective uid", valueHint: "UID" },
-  user: { type: "string", description: "Actor's effective user, by name", valueHint: "NAME" },
-  cgroup: { type: "string", description: "Actor lives in the subtree of the cgroup at this path or template", valueHint: "PATH" },
-  pid: { type: "string", description: "That one process (pid and start time)", valueHint: "PID" },
-} as const satisfies ArgsDef;
-
-export interface SelectorInput {
-  exe?: unknown;
-  uid?: unknown;
-  user?: unknown;
-  cgroup?: unknown;
-  pid?: unknown;
+/** An executable as the kernel tells files apart. */
+export interface ExeSpec {
+  path: string;
+  dev: bigint;
+  ino: bigint;
+  /** The inode's generation: set for a manager that is a file (see cli/kernel/inode.ts); --exe selectors match (dev, ino). */
+  gen?: number;
 }
 
-/** A selector's one value (commands/_argv.ts has refused a repeated selector already). */
-function single(flag: string, v: unknown): string | undefined {
-  if (v === undefined || v === false) return undefined;
-  if (v === true || v === "") throw new UsageError(`--${flag} needs a value`);
-  return String(v);
+/** A process as the kernel tells processes apart: a pid is reused, its start time with it is not. */
+export interface PidSpec {
+  tgid: number;
+  startTicks: bigint;
 }
 
-export function parseSelectors(input: SelectorInput): SelectorSpec {
-  const selectors: SelectorSpec = {};
-  const exe = single("exe", input.exe);
-  const uid = single("uid", input.uid);
-  const user = single("user", input.user);
-  const cgroup = single("cgroup", input.cgroup);
-  const pid = single("pid", input.pid);
-
-  if (uid !== undefined && user !== undefined) throw new UsageError("--uid and --user both name the actor's uid; give one");
-  if (exe !== undefined) selectors.exe = resolveExe(exe, "--exe");
-  if (uid !== undefined) {
-    selectors.uid = parseUid(uid);
-  }
-  if (user !== undefined) selectors.uid = uidOfUser(user);
-  if (cgroup !== undefined) selectors.cgroup = rulePath(cgroup, "--cgroup");
-  if (pid !== undefined) {
-    selectors.pid = resolvePid(parsePid(pid, "--pid"), "--pid");
-  }
-  if (Object.keys(selectors).length === 0)
-    throw new UsageError("give at least one selector: --exe, --uid, --user, --cgroup or --pid");
-  return selectors;
+/**
+ * Who may change cgwarden's BPF state once it is sealed. A manager is any
+ * process that really executed `exe`, or with `pid` that one process.
+ */
+export interface ManagerSpec {
+  exe: ExeSpec;
+  pid?: PidSpec;
 }
 
 /** The path a rule binds to, from any form the admin gives it in; see ruleCgroupPath(). */
@@ -70,7 +49,7 @@ export function rulePath(input: string, what = "cgroup"): string {
  * (the initramfs applies the real root's policy before switching to it): the
  * path, and every symlink on the way, is followed as that system sees it.
  */
-export function resolveExe(path: string, what: string, root = "/"): { path: string; dev: bigint; ino: bigint } {
+export function resolveExe(path: string, what: string, root = "/"): ExeSpec {
   const real = root === "/" ? (existsSync(path) ? realpathSync(path) : null) : realpathUnder(root, path);
   if (real === null) throw new CliError(`${what} ${path} does not exist${root === "/" ? "" : ` under ${root}`}; give the path of the actor's executable`);
   const st = statSync(root === "/" ? real : join(root, real), { bigint: true });
@@ -108,7 +87,7 @@ export function realpathUnder(root: string, path: string): string | null {
   return `/${done.join("/")}`;
 }
 
-export function resolvePid(pid: number, what: string): { tgid: number; startTicks: bigint } {
+export function resolvePid(pid: number, what: string): PidSpec {
   const facts = processFacts(pid);
   if (facts.tgid !== pid) throw new CliError(`${what} ${pid} is a thread of process ${facts.tgid}; give the process id`);
   return { tgid: facts.tgid, startTicks: facts.startTicks };
