@@ -64,10 +64,10 @@ export async function runCli(argv: string[]): Promise<number> {
   const name = argv[0]!;
   if (!Object.hasOwn(commands, name)) {
     if (looksLikeOption(name)) {
-      note(formatError(new CliError(`unknown option ${shown(name)} before the command; usage: cgwarden COMMAND [options] (see 'cgwarden --help')`)));
+      note(formatError(new CliError({ problem: `unknown option ${shown(name)} before the command`, fix: `usage: cgwarden COMMAND [options] (see 'cgwarden --help')` })));
       return EXIT_USAGE;
     }
-    note(formatError(new CliError(`unknown command '${shown(name)}'; commands: ${Object.keys(commands).join(", ")}`)));
+    note(formatError(new CliError({ problem: `unknown command '${shown(name)}'`, fix: `commands: ${Object.keys(commands).join(", ")}` })));
     return EXIT_USAGE;
   }
   const mod = await commandModules[name as CommandName]();

@@ -219,7 +219,7 @@ export function replayRecordOfJson(line: string, where: string): ReplayRecord | 
   try {
     v = JSON.parse(line);
   } catch {
-    throw new CliError(`${where}: not JSON; give records as 'cgwarden audit --json' writes them, one per line`);
+    throw new CliError({ problem: `${where}: not JSON`, fix: `give records as 'cgwarden audit --json' writes them, one per line` });
   }
   const big = (x: unknown) => (typeof x === "number" || (typeof x === "string" && /^\d+$/.test(x)) ? BigInt(x) : null);
   const ok =

@@ -69,8 +69,8 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
     seen.set(canonical, times);
     if (times === 1 || opt.repeatable) return;
     if (SELECTORS.has(canonical))
-      throw new UsageError(`--${canonical} given ${times} times; selectors in one rule must all match, so give separate rules for alternatives`);
-    throw new UsageError(`--${canonical} given ${times} times; give it once`);
+      throw new UsageError({ problem: `--${canonical} given ${times} times`, fix: `selectors in one rule must all match, so give separate rules for alternatives` });
+    throw new UsageError({ problem: `--${canonical} given ${times} times`, fix: `give it once` });
   };
 
   for (let i = 0; i < raw.length; i++) {
@@ -86,25 +86,25 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
     if (tok.startsWith("--")) {
       const eq = tok.indexOf("=");
       const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
-      if (!name) throw new UsageError(`'${shown(tok)}' has no option name; options are written --name or --name=VALUE`);
+      if (!name) throw new UsageError({ problem: `'${shown(tok)}' has no option name`, fix: `options are written --name or --name=VALUE` });
       const opt = known.get(name);
-      if (!opt) throw new UsageError(`unknown option --${shown(name)}; see 'cgwarden ${command} --help'`);
+      if (!opt) throw new UsageError({ problem: `unknown option --${shown(name)}`, fix: `see 'cgwarden ${command} --help'` });
       count(opt);
       if (opt.type === "boolean") {
-        if (eq >= 0) throw new UsageError(`--${name} takes no value, not '${shown(tok.slice(eq + 1))}'; write --${name} alone`);
+        if (eq >= 0) throw new UsageError({ problem: `--${name} takes no value, not '${shown(tok.slice(eq + 1))}'`, fix: `write --${name} alone` });
         values.set(opt.canonical, name !== `no-${opt.canonical}`);
         continue;
       }
       if (eq >= 0) {
-        if (eq === tok.length - 1) throw new UsageError(`option --${name} needs a value; write --${name} VALUE`);
+        if (eq === tok.length - 1) throw new UsageError({ problem: `option --${name} needs a value`, fix: `write --${name} VALUE` });
         values.set(opt.canonical, tok.slice(eq + 1));
         continue;
       }
       const value = raw[i + 1];
       if (value === undefined || value === "--") throw new UsageError(`option --${name} needs a value`);
       if (looksLikeOption(value))
-        throw new UsageError(`option --${name} needs a value, and '${shown(value)}' looks like an option; if it is the value, write --${name}=${shown(value)}`);
-      if (value === "") throw new UsageError(`option --${name} has an empty value; give a value`);
+        throw new UsageError({ problem: `option --${name} needs a value, and '${shown(value)}' looks like an option`, fix: `if it is the value, write --${name}=${shown(value)}` });
+      if (value === "") throw new UsageError({ problem: `option --${name} has an empty value`, fix: `give a value` });
       values.set(opt.canonical, value);
       i++;
       continue;
@@ -123,12 +123,12 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
 
   const variadic = positionals.some(([, d]) => (d as { variadic?: boolean }).variadic);
   if (!variadic && given.length > positionals.length)
-    throw new UsageError(`unexpected argument '${shown(given[positionals.length]!)}'; see 'cgwarden ${command} --help'`);
+    throw new UsageError({ problem: `unexpected argument '${shown(given[positionals.length]!)}'`, fix: `see 'cgwarden ${command} --help'` });
   for (let k = given.length; k < positionals.length; k++) {
     const [name, d] = positionals[k]!;
     if (d.required === false || d.default !== undefined) continue;
     const hint = (d as { valueHint?: string }).valueHint ?? name.toUpperCase();
-    throw new UsageError(`missing ${hint}: usage is 'cgwarden ${command} ${hint}'; see 'cgwarden ${command} --help'`);
+    throw new UsageError({ problem: `missing ${hint}: usage is 'cgwarden ${command} ${hint}'`, fix: `see 'cgwarden ${command} --help'` });
   }
 
   const args: ParsedArgv = { _: given };
@@ -142,7 +142,7 @@ export function parseArgv(command: string, def: ArgsDef, raw: readonly string[])
     const value = values.get(name) ?? (d.default as string | boolean | undefined);
     if (value === undefined && d.required) {
       const hint = (d as { valueHint?: string }).valueHint ?? "VALUE";
-      throw new UsageError(`missing --${name} ${hint}; see 'cgwarden ${command} --help'`);
+      throw new UsageError({ problem: `missing --${name} ${hint}`, fix: `see 'cgwarden ${command} --help'` });
     }
     const options = extrasOf(d).options;
     if (options && typeof value === "string" && !options.includes(value)) throw new UsageError(choiceProblem(`--${name}`, options, value));
@@ -173,10 +173,10 @@ function singleDash(command: string, tok: string, known: Map<string, Option>, co
     return opt;
   }
   const name = body.split("=")[0]!;
-  if (/^\d/.test(body)) throw new UsageError(`unknown option ${shown(tok)}; negative numbers are not valid here`);
-  if (known.has(name) && name.length > 1) throw new UsageError(`unknown option ${shown(tok)}; long options take two dashes: --${body}`);
+  if (/^\d/.test(body)) throw new UsageError({ problem: `unknown option ${shown(tok)}`, fix: `negative numbers are not valid here` });
+  if (known.has(name) && name.length > 1) throw new UsageError({ problem: `unknown option ${shown(tok)}`, fix: `long options take two dashes: --${body}` });
   const letters = [...body];
   if (letters.length > 1 && letters.every((c) => known.has(c) && c !== known.get(c)!.canonical))
-    throw new UsageError(`unknown option ${shown(tok)}; give short options one at a time (${letters.map((c) => `-${c}`).join(" ")})`);
-  throw new UsageError(`unknown option ${shown(tok)}; see 'cgwarden ${command} --help'`);
+    throw new UsageError({ problem: `unknown option ${shown(tok)}`, fix: `give short options one at a time (${letters.map((c) => `-${c}`).join(" ")})` });
+  throw new UsageError({ problem: `unknown option ${shown(tok)}`, fix: `see 'cgwarden ${command} --help'` });
 }

@@ -41,7 +41,7 @@ export async function readPolicyFiles(args: readonly string[], root = "/"): Prom
   for (const name of names) {
     const text = await readPolicy(name, at(name));
     total += Buffer.byteLength(text);
-    if (total > MAX_POLICY_BYTES) throw new CliError(`the policy files given are larger than ${MAX_POLICY_BYTES >> 20} MiB together, more than any policy cgwarden can hold; check the paths`);
+    if (total > MAX_POLICY_BYTES) throw new CliError({ problem: `the policy files given are larger than ${MAX_POLICY_BYTES >> 20} MiB together, more than any policy cgwarden can hold`, fix: `check the paths` });
     out.push({ name, text });
   }
   return out;
@@ -76,14 +76,14 @@ function expand(arg: string, at: (p: string) => string): string[] {
     try {
       entries = readdirSync(at(dropIns));
     } catch (e) {
-      throw new CliError(`cannot list ${shown(dropIns)}: ${(e as Error).message}; check its permissions`);
+      throw new CliError({ problem: `cannot list ${shown(dropIns)}: ${(e as Error).message}`, fix: `check its permissions` });
     }
     const names = entries.filter((n) => DROP_IN_NAME.test(n)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     // Every name that looks like a drop-in is read: one that cannot be (a link to nothing) fails the apply loudly, never silently drops its rules.
     files.push(...names.map((n) => join(dropIns, n)));
   }
   if (!files.length)
-    throw new CliError(`${shown(arg)} is a directory without a policy: it has neither ${MAIN_POLICY} nor ${DROP_IN_DIR}/*.toml; give a policy file, or the directory that holds them (/etc/cgwarden)`);
+    throw new CliError({ problem: `${shown(arg)} is a directory without a policy: it has neither ${MAIN_POLICY} nor ${DROP_IN_DIR}/*.toml`, fix: `give a policy file, or the directory that holds them (/etc/cgwarden)` });
   return files;
 }
 
@@ -97,7 +97,7 @@ export async function readPolicy(file: string, path = file): Promise<string> {
   } catch (e) {
     if (e instanceof CliError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}; give the path of a TOML or JSON policy file, a directory of them, or - for standard input`);
+    throw new CliError({ problem: `cannot read ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`, fix: `give the path of a TOML or JSON policy file, a directory of them, or - for standard input` });
   } finally {
     if (fd > 0) closeSync(fd);
   }
@@ -113,7 +113,7 @@ function readBounded(fd: number, name: string): string {
     if (n <= 0) break;
     total += n;
     if (total > MAX_POLICY_BYTES)
-      throw new CliError(`${name} is larger than ${MAX_POLICY_BYTES >> 20} MiB, more than any policy cgwarden can hold; check the path, or split the rules across files`);
+      throw new CliError({ problem: `${name} is larger than ${MAX_POLICY_BYTES >> 20} MiB, more than any policy cgwarden can hold`, fix: `check the path, or split the rules across files` });
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
   return Buffer.concat(chunks).toString("utf8");

@@ -9,7 +9,7 @@ export const ORIGINS = ["initramfs", "unit", "command"] as const;
 
 export function provenance(by: string, file?: { name: string; text: string }): Provenance {
   const origin = process.env.CGWARDEN_ORIGIN || "command";
-  if (!(ORIGINS as readonly string[]).includes(origin)) throw new UsageError(`CGWARDEN_ORIGIN is ${origin}; it is one of ${ORIGINS.join(", ")}, or unset`);
+  if (!(ORIGINS as readonly string[]).includes(origin)) throw new UsageError({ problem: `CGWARDEN_ORIGIN is ${origin}`, fix: `it is one of ${ORIGINS.join(", ")}, or unset` });
   return {
     origin,
     by,

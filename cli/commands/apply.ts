@@ -43,7 +43,7 @@ export default defineCommand({
     const { pinDir } = pinContext(args);
     const root = resolve(args.root ?? "/");
     if (args.root !== undefined && !statSync(root, { throwIfNoEntry: false })?.isDirectory())
-      throw new UsageError(`--root ${args.root} is not a directory; give where the system the policy is for is mounted`);
+      throw new UsageError({ problem: `--root ${args.root} is not a directory`, fix: `give where the system the policy is for is mounted` });
     const { doc, texts } = await readPolicyDocument(args._, root);
     const name = doc.source;
     // What was applied as that system names it: /root/etc/cgwarden in the initramfs is /etc/cgwarden.

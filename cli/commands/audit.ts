@@ -25,7 +25,7 @@ export default defineCommand({
     const { pinDir } = pinContext(args);
     const verdict = (args.verdict ?? "all") as VerdictFilter;
     if (args.rule !== undefined) parseRuleId(args.rule, "--rule");
-    if (args.limit !== undefined && !args.follow) throw new UsageError("--limit goes with --follow; without it, audit shows every matching record");
+    if (args.limit !== undefined && !args.follow) throw new UsageError({ problem: "--limit goes with --follow", fix: "without it, audit shows every matching record" });
     const limit = args.limit === undefined ? Infinity : parseCount(args.limit, "--limit takes a positive whole number");
     const filter: RecordFilter = {
       verdict,
@@ -64,7 +64,7 @@ export default defineCommand({
 function openEventsForFollowing(state: PinnedState): MapFd {
   try {
     const m = MapFd.openPinned(pinPaths(state.pinDir).map("events"));
-    if (!m) throw new CliError(`map events is missing from ${state.pinDir}; see 'cgwarden status'`);
+    if (!m) throw new CliError({ problem: `map events is missing from ${state.pinDir}`, fix: `see 'cgwarden status'` });
     return m;
   } catch (e) {
     if (e instanceof BpfError && e.errno === Errno.EPERM && state.seal().sealed)

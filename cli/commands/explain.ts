@@ -27,7 +27,7 @@ export default defineCommand({
     const { pinDir } = pinContext(args);
     const via = (args.via ?? "procs") as ViaName;
     if (args.record !== undefined && (args.task !== undefined || args.to !== undefined || args.actor !== undefined))
-      throw new UsageError("--record explains a recorded migration; it does not combine with --task, --to or --actor");
+      throw new UsageError({ problem: "--record explains a recorded migration", fix: "it does not combine with --task, --to or --actor" });
     if (args.record === undefined && (args.to === undefined || (via !== "clone" && args.task === undefined)))
       throw new UsageError("give --task PID and --to PATH (or --via clone --to PATH), or --record SEQ");
 
@@ -41,7 +41,7 @@ export default defineCommand({
       if (args.record !== undefined) {
         const seq = seqOf(args.record);
         const record = recordBySeq(state, seq);
-        if (!record) throw new CliError(`no record #${seq} in the flight recorder (see 'cgwarden audit'; old records are overwritten)`);
+        if (!record) throw new CliError({ problem: `no record #${seq} in the flight recorder (old records are overwritten)`, fix: `see 'cgwarden audit' for the records it holds` });
         if (record.via === Via.tamper)
           throw new CliError(`record #${seq} is a refused attempt on the sealed policy, not a migration: no rule decided it, the seal did (see 'cgwarden audit' and 'cgwarden status')`);
         req = { record, exePath: viewRecord(record, names, bootNowMs()).actor.exe.path };
@@ -51,7 +51,7 @@ export default defineCommand({
       }
       return explainRequest(req, { policy: new PolicyStore(state).livePolicy(), executedBy: (pid) => state.executedBy(pid) }, names);
     });
-    if (!result) throw new CliError(`cgwarden is not loaded (pin directory ${pinDir}); every migration is allowed by cgwarden`);
+    if (!result) throw new CliError({ problem: `cgwarden is not loaded (pin directory ${pinDir})`, fix: `every migration is allowed by cgwarden` });
     if (args.json) printJson(result);
     else for (const line of formatExplanation(result)) print(line);
     return { exitCode: result.verdict === "deny" ? EXIT_DENIED : 0 };

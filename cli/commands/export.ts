@@ -19,7 +19,7 @@ export default defineCommand({
   run({ args }) {
     const { pinDir } = pinContext(args);
     const format = args.format ?? "toml";
-    if (args.sources && format === "json") throw new UsageError("--sources writes TOML comments, and JSON has none; drop --format json, or read each rule's source from 'cgwarden rules --json'");
+    if (args.sources && format === "json") throw new UsageError({ problem: "--sources writes TOML comments, and JSON has none", fix: "drop --format json, or read each rule's source from 'cgwarden rules --json'" });
     // Not loaded: the policy in force is the empty one, and that is a valid file too.
     const spec = withPolicyReader(pinDir, (state) => ({ ...new PolicyStore(state).spec(), seal: sealSpecOf(state.seal()) })) ?? emptySpec();
     const doc = documentOfSpec(spec, !!args.sources);

@@ -32,7 +32,7 @@ export default defineCommand({
 function ownBinary(): Uint8Array {
   // A compiled cgwarden runs its bundle from Bun's embedded filesystem; from source, process.execPath is bun itself.
   if (!Bun.main.startsWith("/$bunfs/"))
-    throw new CliError("install-files copies the compiled binary it runs as; build it (bun scripts/build.ts) and run dist/cgwarden install-files");
+    throw new CliError({ problem: "install-files copies the compiled binary it runs as", fix: "build it (bun scripts/build.ts) and run dist/cgwarden install-files" });
   return readFileSync(process.execPath);
 }
 

@@ -34,7 +34,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const { pinDir } = pinContext(args);
-    if (args._.includes("-") && args.records === "-") throw new UsageError("the candidate and --records cannot both be standard input; give one of them as a file");
+    if (args._.includes("-") && args.records === "-") throw new UsageError({ problem: "the candidate and --records cannot both be standard input", fix: "give one of them as a file" });
     const { doc } = await readPolicyDocument(args._);
     const desired = specOfDocument(doc);
     const records = args.records === undefined ? recorded(pinDir) : fromLines(args.records);
@@ -54,7 +54,7 @@ export default defineCommand({
 /** The flight recorder's records; with nothing loaded there are none to replay, and that is said. */
 function recorded(pinDir: string): ReplayRecord[] {
   const out = withPolicyReader(pinDir, replayRecords);
-  if (!out) throw new CliError(`cgwarden is not loaded (pin directory ${pinDir}), so nothing was recorded; give --records FILE (from 'cgwarden audit --json --follow'), or load and record first ('cgwarden recording all')`);
+  if (!out) throw new CliError({ problem: `cgwarden is not loaded (pin directory ${pinDir}), so nothing was recorded`, fix: `give --records FILE (from 'cgwarden audit --json --follow'), or load and record first ('cgwarden recording all')` });
   return out;
 }
 
@@ -64,7 +64,7 @@ function fromLines(file: string): ReplayRecord[] {
     text = readFileSync(file === "-" ? 0 : file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read records ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}; give a file 'cgwarden audit --json' wrote`);
+    throw new CliError({ problem: `cannot read records ${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`, fix: `give a file 'cgwarden audit --json' wrote` });
   }
   const out: ReplayRecord[] = [];
   text.split("\n").forEach((line, i) => {

@@ -121,7 +121,7 @@ export function install(prefix: string, files: InstallFile[]): Installed[] {
       renameSync(tmp, target);
       return { path: f.path, action: "written" as const };
     } catch (e) {
-      throw new CliError(`cannot install ${target}: ${(e as Error).message}; files before it in the list are in place, run again once fixed`);
+      throw new CliError({ problem: `cannot install ${target}: ${(e as Error).message}`, fix: `files before it in the list are in place, run again once fixed` });
     }
   });
 }

@@ -26,7 +26,7 @@ let mountPoint: string | undefined;
 export function cgroupMount(): string {
   if (mountPoint) return mountPoint;
   const m = findMount("cgroup2", CGROUP2);
-  if (!m) throw new CliError("no cgroup2 filesystem is mounted; mount it with: mount -t cgroup2 none /sys/fs/cgroup");
+  if (!m) throw new CliError({ problem: "no cgroup2 filesystem is mounted", fix: "mount it with: mount -t cgroup2 none /sys/fs/cgroup" });
   mountPoint = m.mountPoint;
   return mountPoint;
 }
@@ -76,10 +76,10 @@ const NAME_MAX = 255;
 
 /** The filesystem path `input` designates, before symlinks are resolved. */
 function candidatePath(input: string, what: string, mount: string): string {
-  if (!input) throw new UsageError(`${what} path is empty; give a cgroup path such as /system.slice/foo.service`);
-  if (input.includes("\0")) throw new UsageError(`${what} path '${shown(input)}' contains a NUL byte; give a cgroup path without one`);
+  if (!input) throw new UsageError({ problem: `${what} path is empty`, fix: `give a cgroup path such as /system.slice/foo.service` });
+  if (input.includes("\0")) throw new UsageError({ problem: `${what} path '${shown(input)}' contains a NUL byte`, fix: `give a cgroup path without one` });
   if (Buffer.byteLength(input) > PATH_MAX || input.split("/").some((c) => Buffer.byteLength(c) > NAME_MAX))
-    throw new UsageError(`${what} path '${shown(input)}' is too long (paths are at most ${PATH_MAX} bytes, names ${NAME_MAX}); give an existing cgroup's path`);
+    throw new UsageError({ problem: `${what} path '${shown(input)}' is too long (paths are at most ${PATH_MAX} bytes, names ${NAME_MAX})`, fix: `give an existing cgroup's path` });
   if (!isAbsolute(input)) return resolve(input);
   if (input === mount || input.startsWith(`${mount}/`)) return input;
   // A leading "/" is ambiguous: read it as a cgroup path first, as documented, then as a filesystem path.
@@ -94,7 +94,7 @@ function cgroupRelative(input: string, what: string): string {
   for (const c of input.split("/")) {
     if (c === "" || c === ".") continue;
     if (c !== "..") parts.push(c);
-    else if (!parts.pop()) throw new UsageError(`${what} path '${shown(input)}' climbs above the cgroup root with '..'; give a path inside the hierarchy`);
+    else if (!parts.pop()) throw new UsageError({ problem: `${what} path '${shown(input)}' climbs above the cgroup root with '..'`, fix: `give a path inside the hierarchy` });
   }
   return parts.join("/");
 }
@@ -104,18 +104,18 @@ function refOf(input: string, fsPath: string, what: string): CgroupRef {
   const label = `${what} ${shown(input)}`;
   if (!exists(fsPath)) {
     if (/[\uFFFD\uD800-\uDFFF]/.test(input))
-      throw new UsageError(`${label} is not valid UTF-8 text; cgwarden names cgroups by UTF-8 paths, so give the path of a cgroup with a UTF-8 name`);
-    throw new CliError(`${label} does not exist (looked for ${shown(fsPath)}); create the cgroup or check the path`);
+      throw new UsageError({ problem: `${label} is not valid UTF-8 text`, fix: `cgwarden names cgroups by UTF-8 paths, so give the path of a cgroup with a UTF-8 name` });
+    throw new CliError({ problem: `${label} does not exist (looked for ${shown(fsPath)})`, fix: `create the cgroup or check the path` });
   }
   const real = realpathSync(fsPath);
   const rel = relative(mount, real);
   if (rel === ".." || rel.startsWith("../") || isAbsolute(rel))
-    throw new CliError(`${label} is not on cgroup2: it resolves to ${shown(real)}, outside the cgroup2 mount ${mount}; give a cgroup path or a path under ${mount}`);
+    throw new CliError({ problem: `${label} is not on cgroup2: it resolves to ${shown(real)}, outside the cgroup2 mount ${mount}`, fix: `give a cgroup path or a path under ${mount}` });
   const st = statSync(real, { bigint: true });
   if (!st.isDirectory())
-    throw new CliError(`${label} is a file (${shown(real)}), not a cgroup; give a cgroup's directory`);
+    throw new CliError({ problem: `${label} is a file (${shown(real)}), not a cgroup`, fix: `give a cgroup's directory` });
   if (Number(statfsSync(real).type) !== CGROUP2_SUPER_MAGIC)
-    throw new CliError(`${label} is not on cgroup2 (${shown(real)} is on another filesystem mounted inside ${mount}); give a cgroup directory`);
+    throw new CliError({ problem: `${label} is not on cgroup2 (${shown(real)} is on another filesystem mounted inside ${mount})`, fix: `give a cgroup directory` });
   const path = rel ? `/${rel}` : "/";
   const level = rel ? rel.split("/").length : 0;
   return { id: st.ino, path, fsPath: real, level };
@@ -145,7 +145,7 @@ export function threadCgroups(pid: number): CgroupRef[] {
   try {
     tids = readdirSync(`/proc/${pid}/task`).sort((a, b) => Number(a) - Number(b));
   } catch {
-    throw new CliError(`process ${pid} does not exist (it may have exited); give the id of a running process`);
+    throw new CliError({ problem: `process ${pid} does not exist (it may have exited)`, fix: `give the id of a running process` });
   }
   const refs: CgroupRef[] = [];
   for (const tid of tids) {
@@ -164,7 +164,7 @@ export function cgroupOfPid(pid: number, file = `/proc/${pid}/cgroup`): CgroupRe
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    throw new CliError(`process ${pid} does not exist (it may have exited); give the id of a running process`);
+    throw new CliError({ problem: `process ${pid} does not exist (it may have exited)`, fix: `give the id of a running process` });
   }
   const line = text.split("\n").find((l) => l.startsWith("0::"));
   if (!line) throw new CliError(`process ${pid} has no cgroup2 membership (is cgroup2 mounted?)`);

@@ -46,7 +46,7 @@ export function ensureMounted(fsType: string, path: string): boolean {
   const rc = libc().mount(cstr(fsType), cstr(path), cstr(fsType), 0n, null);
   if (rc !== 0) {
     const errno = lastErrno();
-    throw new CliError(`cannot mount ${fsType} at ${path}: ${describeErrno(errno)}; mount it by hand: mount -t ${fsType} ${fsType} ${path}`);
+    throw new CliError({ problem: `cannot mount ${fsType} at ${path}: ${describeErrno(errno)}`, fix: `mount it by hand: mount -t ${fsType} ${fsType} ${path}` });
   }
   return true;
 }

@@ -22,7 +22,7 @@ export function processFacts(pid: number): ProcessFacts {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     status = readFileSync(`/proc/${pid}/status`, "utf8");
   } catch {
-    throw new CliError(`process ${pid} does not exist (it may have exited); check the pid`);
+    throw new CliError({ problem: `process ${pid} does not exist (it may have exited)`, fix: `check the pid` });
   }
   // comm may contain spaces and parentheses: fields start after the last ')'.
   const close = stat.lastIndexOf(")");

@@ -32,7 +32,8 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
   const readiness = await assessKernel({ verify: false });
   const mechanism = readiness.mechanism;
   if (!mechanism) {
-    throw new CliError(`cannot enforce on this kernel: ${readiness.reason}${readiness.fix ? `; ${readiness.fix}` : ""} (see 'cgwarden check')`);
+    const problem = `cannot enforce on this kernel: ${readiness.reason}`;
+    throw new CliError(readiness.fix ? { problem, fix: `${readiness.fix} (see 'cgwarden check')` } : `${problem} (see 'cgwarden check')`);
   }
   const problem = capacityProblem(caps);
   if (problem) throw new UsageError(problem);
@@ -48,7 +49,7 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
     try {
       obj.load();
     } catch (e) {
-      throw new CliError(`cannot enforce on this kernel: the kernel refuses cgwarden's object: ${(e as Error).message}; ${loadFix(e as Error)} (see 'cgwarden check')`);
+      throw new CliError({ problem: `cannot enforce on this kernel: the kernel refuses cgwarden's object: ${(e as Error).message}`, fix: `${loadFix(e as Error)} (see 'cgwarden check')` });
     }
 
     const settings = MapFd.borrow(obj.map("settings").fd, "settings");
@@ -79,7 +80,7 @@ export async function loadWarden(pinDir: string, caps: Capacities = DEFAULT_CAPA
       try {
         links.push(prog.attach());
       } catch (e) {
-        throw new CliError(`cannot attach ${name} to ${prog.section}: ${(e as Error).message}; nothing was left attached`);
+        throw new CliError({ problem: `cannot attach ${name} to ${prog.section}: ${(e as Error).message}`, fix: `nothing was left attached` });
       }
     }
 

@@ -43,7 +43,7 @@ export async function applySeal(state: PinnedState, desired: SealSpec | null, cl
   const current = state.seal();
   if (sameSeal(sealSpecOf(current), desired)) return { changed: false, seal: current };
   if (current.sealed && current.untilReboot)
-    throw new CliError(`the policy at ${state.pinDir} is sealed until reboot; nothing can change it before the next boot`);
+    throw new CliError({ problem: `the policy at ${state.pinDir} is sealed until reboot`, fix: `nothing can change it before the next boot` });
   if (desired === null) {
     await unseal(state);
     return { changed: true, seal: state.seal() };
@@ -107,11 +107,11 @@ function requireSealHooks(pinDir: string): void {
   } finally {
     btf.free();
   }
-  if (missing.length) throw new CliError(`cannot seal on this kernel: it lacks the LSM hooks ${missing.join(", ")}; nothing was changed (see 'cgwarden check')`);
+  if (missing.length) throw new CliError({ problem: `cannot seal on this kernel: it lacks the LSM hooks ${missing.join(", ")}`, fix: `nothing was changed (see 'cgwarden check')` });
   const p = pinPaths(pinDir);
   const absent = SEAL_PROGRAMS.filter((name) => !existsSync(p.prog(name)));
   if (absent.length)
-    throw new CliError(`cannot seal: the seal's programs are not pinned in ${p.progsDir} (missing ${absent.join(", ")}); this cgwarden was loaded without them, so unload and load again`);
+    throw new CliError({ problem: `cannot seal: the seal's programs are not pinned in ${p.progsDir} (missing ${absent.join(", ")})`, fix: `this cgwarden was loaded without them, so unload and load again` });
 }
 
 function attachSealPrograms(pinDir: string): void {

@@ -41,7 +41,7 @@ export async function withLoadedPolicyWriter<T>(pinDir: string, fn: (state: Pinn
 
 /** The error for commands that only make sense once cgwarden is loaded. */
 export function notLoaded(pinDir: string): CliError {
-  return new CliError(`cgwarden is not loaded (pin directory ${pinDir}); load it first with 'cgwarden load'`);
+  return new CliError({ problem: `cgwarden is not loaded (pin directory ${pinDir})`, fix: `load it first with 'cgwarden load'` });
 }
 
 /** The open state for the length of `fn`; null when cgwarden is not loaded. Takes no lock. */

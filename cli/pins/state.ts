@@ -67,8 +67,8 @@ export function describeManagers(seal: SealState): string {
 /** The one error for anything a sealed policy refuses to a process that is not one of its managers. */
 export function sealedError(pinDir: string, seal: SealState, what: string): CliError {
   return seal.untilReboot || seal.managers.length === 0
-    ? new CliError(`the policy at ${pinDir} is sealed until reboot, so nothing may ${what}; it lifts at the next boot (see 'cgwarden status')`)
-    : new CliError(`the policy at ${pinDir} is sealed, so only its managers may ${what} (managers: ${describeManagers(seal)}); run this from a manager, or reboot (see 'cgwarden status')`);
+    ? new CliError({ problem: `the policy at ${pinDir} is sealed until reboot, so nothing may ${what}`, fix: `it lifts at the next boot (see 'cgwarden status')` })
+    : new CliError({ problem: `the policy at ${pinDir} is sealed, so only its managers may ${what} (managers: ${describeManagers(seal)})`, fix: `run this from a manager, or reboot (see 'cgwarden status')` });
 }
 
 /** A map opened on first use; a refusal by the seal becomes sealedError. */

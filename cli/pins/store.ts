@@ -353,7 +353,7 @@ export class PolicyStore {
       this.state.maps[name].updateMany(entries);
     } catch (e) {
       if (e instanceof BpfError && e.errno === Errno.E2BIG)
-        throw new CliError(`the ${name} map is full; nothing was changed. Reload with larger capacities: cgwarden unload && cgwarden load --max-locks N --max-rules N`);
+        throw new CliError({ problem: `the ${name} map is full`, fix: `nothing was changed. Reload with larger capacities: cgwarden unload && cgwarden load --max-locks N --max-rules N` });
       throw e;
     }
   }

@@ -37,7 +37,7 @@ export async function unloadWarden(pinDir: string): Promise<UnloadResult> {
   const top = lstatOrNull(pinDir);
   if (!top) return { wasLoaded: false, removed: [], strays: [], left: [] };
   if (!top.isDirectory() || Number(statfsSync(pinDir).type) !== BPF_FS_MAGIC)
-    throw new CliError(`${pinDir} is not a directory on bpffs, so it holds no cgwarden pins; nothing was removed; give the right --pin-dir (default /sys/fs/bpf/cgwarden)`);
+    throw new CliError({ problem: `${pinDir} is not a directory on bpffs, so it holds no cgwarden pins; nothing was removed`, fix: "give the right --pin-dir (default /sys/fs/bpf/cgwarden)" });
 
   const p = pinPaths(pinDir);
   liftSealAsManager(pinDir);

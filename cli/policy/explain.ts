@@ -54,7 +54,7 @@ export function actorFromPid(pid: number, executedBy: (pid: number) => ExeKey | 
 export function inputFromRecord(r: RecordValue, names: CgroupNames, exePath: string | null): ExplainInput {
   const chain = (id: bigint, what: string) => {
     const path = names.pathOf(id);
-    if (path === null) throw new CliError(`the record's ${what} cgroup (id ${id}) no longer exists; its migration cannot be re-evaluated`);
+    if (path === null) throw new CliError({ problem: `the record's ${what} cgroup (id ${id}) no longer exists`, fix: `its migration cannot be re-evaluated` });
     return ancestorChain(resolveCgroup(path));
   };
   const via = viaName(r.via) ?? "procs";

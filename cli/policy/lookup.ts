@@ -51,7 +51,7 @@ export function rulePath(input: string, what = "cgroup"): string {
  */
 export function resolveExe(path: string, what: string, root = "/"): ExeSpec {
   const real = root === "/" ? (existsSync(path) ? realpathSync(path) : null) : realpathUnder(root, path);
-  if (real === null) throw new CliError(`${what} ${path} does not exist${root === "/" ? "" : ` under ${root}`}; give the path of the actor's executable`);
+  if (real === null) throw new CliError({ problem: `${what} ${path} does not exist${root === "/" ? "" : ` under ${root}`}`, fix: `give the path of the actor's executable` });
   const st = statSync(root === "/" ? real : join(root, real), { bigint: true });
   if (!st.isFile()) throw new CliError(`${what} ${path} is not a regular file`);
   return { path: real, dev: st.dev, ino: st.ino };
@@ -89,7 +89,7 @@ export function realpathUnder(root: string, path: string): string | null {
 
 export function resolvePid(pid: number, what: string): PidSpec {
   const facts = processFacts(pid);
-  if (facts.tgid !== pid) throw new CliError(`${what} ${pid} is a thread of process ${facts.tgid}; give the process id`);
+  if (facts.tgid !== pid) throw new CliError({ problem: `${what} ${pid} is a thread of process ${facts.tgid}`, fix: `give the process id` });
   return { tgid: facts.tgid, startTicks: facts.startTicks };
 }
 
@@ -109,8 +109,8 @@ export function parseManagers(exes: readonly string[], pids: readonly number[], 
   });
   for (const pid of pids) {
     const facts = processFacts(pid);
-    if (facts.tgid !== pid) throw new CliError(`${labels.pid} ${pid} is a thread of process ${facts.tgid}; give the process id`);
-    if (!facts.exe) throw new CliError(`${labels.pid} ${pid} runs no executable (a kernel thread); give a user process`);
+    if (facts.tgid !== pid) throw new CliError({ problem: `${labels.pid} ${pid} is a thread of process ${facts.tgid}`, fix: `give the process id` });
+    if (!facts.exe) throw new CliError({ problem: `${labels.pid} ${pid} runs no executable (a kernel thread)`, fix: `give a user process` });
     // The file it runs, even if that path now names another (an upgrade replaced it).
     out.push({ exe: facts.exe, pid: { tgid: pid, startTicks: facts.startTicks } });
   }
@@ -127,5 +127,5 @@ export function uidOfUser(name: string, root = "/"): number {
   const p = root === "/" ? Bun.spawnSync(["getent", "passwd", name], { stdout: "pipe", stderr: "ignore" }) : null;
   const uid = p?.exitCode === 0 ? p.stdout.toString().split(":")[2] : undefined;
   if (uid !== undefined) return Number(uid);
-  throw new CliError(`no user named '${name}'${root === "/" ? "" : ` in ${join(root, "etc/passwd")}`}; give --uid instead, or create the user`);
+  throw new CliError({ problem: `no user named '${name}'${root === "/" ? "" : ` in ${join(root, "etc/passwd")}`}`, fix: `give --uid instead, or create the user` });
 }

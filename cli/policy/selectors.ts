@@ -16,7 +16,7 @@
 // describe and the file resolver (file/resolve.ts) all read these.
 import type { ArgsDef } from "citty";
 import { MAX_LEVEL, PID_MAX, Selector, UID_MAX, type RuleValue, type SelectorName } from "../object/abi.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError, type Problem } from "../errors.ts";
 import { parsePid, parseUid } from "./numbers.ts";
 import { CONTROL_CHARACTERS } from "./paths.ts";
 import { resolveExe, resolvePid, rulePath, uidOfUser, type ExeSpec, type PidSpec } from "./lookup.ts";
@@ -111,8 +111,8 @@ export type GivenName = keyof typeof GIVEN;
 export const GIVEN_NAMES = Object.keys(GIVEN) as GivenName[];
 
 /** Two ways of giving one selector given together (--uid and --user, or uid and user in a file): the problem and its fix. */
-export function givenTwice(names: readonly string[], selector: SelectorName): string {
-  return `${names.join(" and ")} both name the actor's ${selector}; give one`;
+export function givenTwice(names: readonly string[], selector: SelectorName): Problem {
+  return { problem: `${names.join(" and ")} both name the actor's ${selector}`, fix: "give one" };
 }
 
 /** Conflicting ways of giving one selector, for the schema's rule and the command line's check alike. */
@@ -139,7 +139,7 @@ export function parseSelectors(input: Partial<Record<GivenName, unknown>>): Sele
   }
   const spec: Record<string, unknown> = {};
   for (const [n, text] of texts) spec[GIVEN[n].selector] = GIVEN[n].fromArg(text!, `--${n}`);
-  if (texts.length === 0) throw new UsageError(`give at least one selector: ${GIVEN_NAMES.map((n) => `--${n}`).join(", ").replace(/, ([^,]*)$/, " or $1")}`);
+  if (texts.length === 0) throw new UsageError({ problem: "the rule names no actor", fix: `give at least one selector: ${GIVEN_NAMES.map((n) => `--${n}`).join(", ").replace(/, ([^,]*)$/, " or $1")}` });
   return spec as SelectorSpec;
 }
 

@@ -1,6 +1,9 @@
 // Argument handling and error formatting, run in-process on the host. Only
 // commands that need no kernel support are exercised here.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CliError, UsageError, formatError, exitCodeOf } from "../../cli/errors.ts";
 import { BpfError } from "../../cli/libbpf/errors.ts";
 import { VERSION } from "../../cli/version.ts";
@@ -20,6 +23,20 @@ describe("errors, as text and as JSON", () => {
     expect(JSON.parse(r.out)).toEqual({
       error: { message: "cgroup path '/a//b' has an empty component ('//'); write each '/' once", problem: "cgroup path '/a//b' has an empty component ('//')", fix: "write each '/' once", exitCode: 2 },
     });
+  });
+  test("errors keep their fix apart under --json: an option, a selector, a policy file's line", async () => {
+    const fixOf = async (...argv: string[]) => JSON.parse((await cli(...argv, "--json")).out).error as { problem: string; fix: string | null };
+    expect(await fixOf("rules", "--frobnicate")).toEqual(expect.objectContaining({ problem: "unknown option --frobnicate", fix: "see 'cgwarden rules --help'" }));
+    expect(await fixOf("allow", "/a", "--uid", "0", "--user", "root")).toEqual(expect.objectContaining({ problem: "--uid and --user both name the actor's uid", fix: "give one" }));
+    const dir = mkdtempSync(join(tmpdir(), "cgw-fix-"));
+    try {
+      writeFileSync(join(dir, "p.toml"), '[[lock]]\npath = "relative"\n');
+      const e = await fixOf("apply", join(dir, "p.toml"), "--dry-run");
+      expect(e.problem).toStartWith(`${join(dir, "p.toml")}:2: lock[0].path: `);
+      expect(e.fix).toBeTruthy();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   test("an argument error under --json is JSON too; a malformed --json is not a request for it", async () => {
     const r = await cli("audit", "--verdict", "allowed", "--json");

@@ -6,7 +6,7 @@
 // `allow[2]` is the third [[allow]], `/allow/2` in the pointer, `.allow[2]`
 // in jq. Every message starts with the line, which is what a reader follows.
 import { rulePathProblem } from "../paths.ts";
-import { CliError, shown } from "../../errors.ts";
+import { CliError, problemText, shown, type Problem } from "../../errors.ts";
 import type { DirectionName, ModeName } from "../../object/abi.ts";
 import { parseJson } from "./json-lines.ts";
 import { POLICY_SCHEMA, PATH_MAX_BYTES, TEMPLATE_PART_MAX_BYTES } from "./schema.ts";
@@ -50,14 +50,19 @@ export interface PolicyProblem { file: string; line: number; field: string; mess
 
 export class PolicyFileError extends CliError {
   constructor(readonly problems: PolicyProblem[]) {
-    super(formatProblem(problems[0]!));
+    super(asProblem(problems[0]!));
     this.name = "PolicyFileError";
   }
 }
 
+/** The problem located, `FILE:LINE: FIELD: problem`, and its fix apart. */
+function asProblem(p: PolicyProblem): Problem {
+  return { problem: `${shown(p.file, 200)}:${p.line}: ${p.field}: ${p.message}`, ...(p.fix ? { fix: p.fix } : {}) };
+}
+
 /** `FILE:LINE: FIELD: problem; fix`, one line whatever the input held. */
 export function formatProblem(p: PolicyProblem): string {
-  return `${shown(p.file, 200)}:${p.line}: ${p.field}: ${p.message}${p.fix ? `; ${p.fix}` : ""}`;
+  return problemText(asProblem(p));
 }
 
 export function formatProblems(problems: readonly PolicyProblem[]): string {

@@ -13,6 +13,7 @@
 
 import { MANAGERS, PID_MAX } from "../../object/abi.ts";
 import { CONTROL_CHARACTERS } from "../paths.ts";
+import { problemText } from "../../errors.ts";
 import { GIVEN, GIVEN_NAMES, SAME_SELECTOR, givenTwice, type GivenName } from "../selectors.ts";
 
 /** Longest cgroup path, in UTF-8 bytes: the kernel-side buffer is CGW_PATH_LEN (256). */
@@ -183,7 +184,7 @@ export const POLICY_SCHEMA = {
           anyOf: GIVEN_NAMES.map((k) => ({ required: [k] })),
         },
         ...SAME_SELECTOR.map((names) => ({
-          description: `${givenTwice(names, GIVEN[names[0]!].selector)}.`,
+          description: `${problemText(givenTwice(names, GIVEN[names[0]!].selector))}.`,
           not: { required: names },
         })),
       ],
