@@ -418,12 +418,13 @@ describe.skipIf(BOOT !== "first")(`the seed's policy on ${KERNEL}`, () => {
     }
     unit(
       "cgw-containers.service",
-      `[Service]\nType=oneshot\nDelegate=yes\nExecStart=/bin/sh -c 'S=/sys/fs/cgroup/system.slice/cgw-containers.service; mkdir -p $$S/supervisor; /bin/echo $$$$ > $$S/supervisor/cgroup.procs; echo "supervisor $?"; crun delete -f cgw1 2>/dev/null; (sleep 1.5; for d in $$S/*/; do basename $$d; done > /tmp/cgw-containers.ls) & crun --cgroup-manager=cgroupfs run --bundle ${bundle} cgw1; echo "crun exit $?"; /bin/echo $$$$ > /sys/fs/cgroup/user.slice/cgroup.procs; echo "reach out exit $?"'\n`,
+      `[Service]\nType=oneshot\nDelegate=yes\nExecStart=/bin/sh -c 'S=/sys/fs/cgroup/system.slice/cgw-containers.service; mkdir -p $$S/supervisor; /bin/echo $$$$ > $$S/supervisor/cgroup.procs; echo "supervisor $?"; crun delete -f cgw1 2>/dev/null; (i=0; while [ ! -d $$S/container ] && [ $$i -lt 600 ]; do sleep 0.1; i=$$((i+1)); done; for d in $$S/*/; do basename $$d; done > /tmp/cgw-containers.ls) & crun --cgroup-manager=cgroupfs run --bundle ${bundle} cgw1; echo "crun exit $?"; /bin/echo $$$$ > /sys/fs/cgroup/user.slice/cgroup.procs; echo "reach out exit $?"'\n`,
     );
     // Moves within the service's subtree are locked too (not "in": systemd starts the service by moving into it);
     // the delegation lets the service's own processes make them, as Delegate=yes means. The service's
     // shell first moves itself into a leaf (cgroup v2 keeps processes out of inner cgroups), then crun
-    // makes the container's cgroup beside it and starts the container in it.
+    // makes the container's cgroup beside it and starts the container in it. The listing waits for the
+    // container's cgroup (up to 60 s), not a fixed time: crun under emulation on a loaded host is slow to start.
     cgw("lock /system.slice/cgw-containers.service --within --out");
     const start = () => {
       const since = ok("date +%s");
