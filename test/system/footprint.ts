@@ -1,7 +1,7 @@
-// What of cgwarden a machine carries, where both the image build
+// What the installed image holds, where both the image build
 // (installed.ts) and the booted machine (machine.system.ts) look for it:
-// what each initramfs generator puts in, and where the purged image keeps
-// the list of what the purge removed.
+// what each initramfs generator puts in, where the purged image keeps the
+// list of what the purge removed, and how hard the early mover tries.
 
 /** Parts of paths in an initramfs made by initramfs-tools with cgwarden's hook (lsinitramfs): libbpf.so.1 is also the start of the library's real name. */
 export const INITRAMFS_TOOLS_CARRIES = ["usr/sbin/cgwarden", "scripts/init-bottom/cgwarden", "libbpf.so.1"];
@@ -15,3 +15,6 @@ export const DRACUT_CARRIES = ["usr/sbin/cgwarden", "libbpf.so.1", "pre-pivot/90
  * boot to see that none came back.
  */
 export const PURGED_LIST = "/var/lib/cgwarden-test/purged-files";
+
+/** The early mover (installed.ts) tries at least this many times, not only until uptime 60 s: a loaded host boots slowly. */
+export const MOVER_ATTEMPTS = 20;

@@ -12,7 +12,7 @@ import { copyFileSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readdirS
 import { dirname, join } from "node:path";
 import { cacheDir, exists, progress, sha256, withLock } from "../vm/util.ts";
 import { builtinInitrdScript, ensureSystemImage, IMAGE_KERNELS, type ImageKernelName } from "./image.ts";
-import { DRACUT_CARRIES, INITRAMFS_TOOLS_CARRIES, PURGED_LIST } from "./footprint.ts";
+import { DRACUT_CARRIES, INITRAMFS_TOOLS_CARRIES, MOVER_ATTEMPTS, PURGED_LIST } from "./footprint.ts";
 import { buildDeb, debianVersion } from "../../scripts/deb.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { ROOT, runOkAsync } from "../../scripts/project.ts";
@@ -34,8 +34,9 @@ const SEAL = `\n[seal]\nmanagers = ["/usr/lib/systemd/systemd"]\n`;
 /**
  * A service that exists from the first moments of boot, before
  * cgwarden.service runs, and a mover that tries to take it out of its
- * cgroup for its first 60 seconds: only a policy already in force from the
- * initramfs holds it.
+ * cgroup from then on, for the boot's first 60 seconds and at least
+ * MOVER_ATTEMPTS times: only a policy already in force from the initramfs
+ * holds it.
  */
 const VICTIM_UNIT = `[Unit]
 Description=cgwarden test: a service that must stay in its cgroup from the start of boot
@@ -61,11 +62,14 @@ ExecStart=/usr/local/sbin/cgw-early-mover
 WantedBy=sysinit.target
 `;
 // Monotonic seconds on every line, to compare with cgwarden.service's start.
+// Until uptime 60 s and at least MOVER_ATTEMPTS attempts (a boot on a loaded
+// host can reach 60 s having tried only twice), but never past uptime 240 s.
 const MOVER_SCRIPT = `#!/bin/sh
 log=/run/cgw-early-mover.log
 attempts=0 moved=0
 : > $log
-while [ "$(cut -d' ' -f1 /proc/uptime | cut -d. -f1)" -lt 60 ]; do
+up() { cut -d' ' -f1 /proc/uptime | cut -d. -f1; }
+while [ "$(up)" -lt 60 ] || { [ $attempts -lt ${MOVER_ATTEMPTS} ] && [ "$(up)" -lt 240 ]; }; do
 	pid=$(systemctl show -P MainPID cgw-victim.service 2>/dev/null)
 	if [ -n "$pid" ] && [ "$pid" -gt 0 ]; then
 		attempts=$((attempts + 1))
