@@ -186,8 +186,6 @@ interface Encoding<K extends SelectorName> {
   /** Its fields of the rule record (struct cgw_rule), and back. */
   record(v: SelectorValue<K>, nodeOf: (path: string) => bigint): Partial<RuleValue>;
   fromRecord(r: RuleValue): SelectorValue<K>;
-  /** The record as kernel terms, without the path's node computed again. */
-  kernelOfRecord(r: RuleValue): NonNullable<Selectors[K]>;
 }
 
 /** In the order rules name them (identity, export, describe). */
@@ -199,7 +197,6 @@ const ENCODING: { [K in SelectorName]: Encoding<K> } = {
     key: (k) => [k.dev, k.ino],
     record: (e) => ({ exe_dev: e.dev, exe_ino: e.ino, exe_path: e.path }),
     fromRecord: (r) => ({ path: r.exe_path, dev: r.exe_dev, ino: r.exe_ino }),
-    kernelOfRecord: (r) => ({ dev: r.exe_dev, ino: r.exe_ino }),
   },
   uid: {
     written: (uid) => uid,
@@ -208,7 +205,6 @@ const ENCODING: { [K in SelectorName]: Encoding<K> } = {
     key: (uid) => [BigInt(uid), 0n],
     record: (uid) => ({ uid }),
     fromRecord: (r) => r.uid,
-    kernelOfRecord: (r) => r.uid,
   },
   cgroup: {
     written: (path) => path,
@@ -217,7 +213,6 @@ const ENCODING: { [K in SelectorName]: Encoding<K> } = {
     key: (node) => [node, 0n],
     record: (path, nodeOf) => ({ sel_node: nodeOf(path), sel_cgroup_path: path }),
     fromRecord: (r) => r.sel_cgroup_path,
-    kernelOfRecord: (r) => r.sel_node,
   },
   pid: {
     written: (p) => p.tgid,
@@ -226,7 +221,6 @@ const ENCODING: { [K in SelectorName]: Encoding<K> } = {
     key: (k) => [BigInt(k.tgid), k.startTicks],
     record: (p) => ({ pid: p.tgid, pid_start: p.startTicks }),
     fromRecord: (r) => ({ tgid: r.pid, startTicks: r.pid_start }),
-    kernelOfRecord: (r) => ({ tgid: r.pid, startTicks: r.pid_start }),
   },
 };
 
@@ -274,9 +268,9 @@ export function specSelectorsOf(r: RuleValue): SelectorSpec {
   return Object.fromEntries(recorded(r).map((n) => [n, ENCODING[n].fromRecord(r)])) as SelectorSpec;
 }
 
-/** The selectors a rule record holds, in kernel terms. */
+/** The selectors a rule record holds, in kernel terms: the path's node is the one the record keeps, not computed again. */
 export function selectorsOf(r: RuleValue): Selectors {
-  return Object.fromEntries(recorded(r).map((n) => [n, ENCODING[n].kernelOfRecord(r)])) as Selectors;
+  return kernelSelectors(specSelectorsOf(r), () => r.sel_node);
 }
 
 /** What the kernel knows of an actor, as selectors see it. */
