@@ -24,9 +24,10 @@ const PIN = "/sys/fs/bpf/cgwarden";
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 // The lookups run chrooted into a tmpfs directory: the guest's / is the host's
-// over virtiofs (cache=none), and a walk from there pays a FUSE round trip to
-// revalidate its first component, some 25,000 instructions and 0.25 ms under
-// TCG, which would bury the cost being measured. Six components, all tmpfs.
+// over virtiofs, and a walk from there goes through FUSE's dentry
+// revalidation (with cache=none, a round trip to the host: some 25,000
+// instructions and 0.25 ms under TCG), which would bury the cost being
+// measured. Six components, all tmpfs, whatever the share's cache mode.
 const LOOKUP_ROOT = "/tmp/bench-root";
 const LOOKUP_PATH = "/b1/b2/b3/b4/b5/f";
 

@@ -24,10 +24,11 @@
  *     the insn-meter QEMU plugin (test/bench/insn-meter.c) counts. Without
  *     the plugin the markers are plain cpuid instructions.
  *
- * ROOT matters in the test guests: their / is the host's over virtiofs with
- * cache=none, so every walk from / revalidates its first component with a
- * FUSE round trip to the host, which would swamp the lookup being measured.
- * chroot to a tmpfs directory keeps the whole walk in the dentry cache.
+ * ROOT matters in the test guests: their / is the host's over virtiofs, so
+ * every walk from / revalidates its first component through FUSE (with
+ * cache=none, a round trip to the host), which would swamp the lookup being
+ * measured. chroot to a tmpfs directory keeps the whole walk in the dentry
+ * cache.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -13,8 +13,8 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureHookKernel } from "../vm/hook-kernel.ts";
 import { ensureDebs, exists } from "../vm/util.ts";
-import { kill, removeRunDir, stopGuest } from "../vm/guest.ts";
-import { ensureSystemImage, FATAL_MARKER, IMAGE_KERNELS, type ImageKernelName, RUNNING_MARKER, SHARE_TAG } from "./image.ts";
+import { kill, outShare, removeRunDir, stopGuest } from "../vm/guest.ts";
+import { ensureSystemImage, FATAL_MARKER, IMAGE_KERNELS, type ImageKernelName, OUT_SHARE_TAG, RUNNING_MARKER, SHARE_TAG } from "./image.ts";
 import { onInterrupt, ROOT } from "../../scripts/project.ts";
 
 export const SYSTEM_KERNELS = [...IMAGE_KERNELS, "hook-6.12"] as const;
@@ -99,14 +99,15 @@ function commandScript(opts: BootOptions): string {
 }
 
 // Runs in a private mount namespace: the share is built from bind mounts
-// the host never sees, read-only on the host side for the project.
+// the host never sees, read-only on the host side for the project. Cached
+// by the guest, as in test/vm/guest.ts: the project does not change while
+// a guest runs; out/ does, and is a second, uncached share (outShare).
 const SHARE_SETUP = `set -e
 T=$1 vfsd=$2 project=$3
 mount -t tmpfs -o mode=0755 cgwarden-share "$T/share"
 mkdir "$T/share/project" "$T/share/out"
 mount --bind -o ro "$project" "$T/share/project"
-mount --bind "$T/out" "$T/share/out"
-exec "$vfsd" --socket-path="$T/sock" -o source="$T/share" -o cache=none
+exec "$vfsd" --socket-path="$T/sock" -o source="$T/share" -o cache=always
 `;
 
 class Console {
@@ -145,10 +146,12 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
   writeFileSync(join(dir, "out", "project"), `${ROOT}\n`);
 
   let vfsd: Subprocess | undefined;
+  let outVfsd: Subprocess | undefined;
   let qemu: Subprocess | undefined;
   const unregister = onInterrupt(() => {
     kill(qemu, "SIGKILL");
     kill(vfsd, "SIGKILL");
+    kill(outVfsd, "SIGKILL");
     removeRunDir(dir);
   });
   const consoleBuf = new Console();
@@ -164,8 +167,10 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
     );
     void pump(vfsd.stderr as ReadableStream<Uint8Array>, (s) => vfsdLog.append(s)).catch(() => {});
-    while (!exists(join(dir, "sock"))) {
-      if (vfsd.exitCode !== null || Date.now() - started > 15_000) throw fail("virtiofsd did not start");
+    outVfsd = Bun.spawn(outShare(vfsdPath, dir), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    void pump(outVfsd.stderr as ReadableStream<Uint8Array>, (s) => vfsdLog.append(s)).catch(() => {});
+    while (!exists(join(dir, "sock")) || !exists(join(dir, "out.sock"))) {
+      if (vfsd.exitCode !== null || outVfsd.exitCode !== null || Date.now() - started > 15_000) throw fail("virtiofsd did not start");
       await Bun.sleep(20);
     }
 
@@ -194,6 +199,8 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
         "-drive", `file=${opts.disk ?? image.disk},format=raw,if=virtio,snapshot=on`,
         "-chardev", `socket,id=vfs,path=${join(dir, "sock")}`,
         "-device", `vhost-user-fs-pci,chardev=vfs,tag=${SHARE_TAG}`,
+        "-chardev", `socket,id=out,path=${join(dir, "out.sock")}`,
+        "-device", `vhost-user-fs-pci,chardev=out,tag=${OUT_SHARE_TAG}`,
         "-object", `memory-backend-memfd,id=mem,size=${memory}M,share=on`,
         "-numa", "node,memdev=mem",
       ],
@@ -242,7 +249,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
     const exitCode = Number.parseInt(out("status").trim(), 10);
     return { exitCode, output: out("output"), journal: out("journal"), consoleTail: consoleBuf.tail(), bootMs, durationMs };
   } finally {
-    await stopGuest(qemu, vfsd);
+    await stopGuest(qemu, vfsd, outVfsd);
     unregister();
     removeRunDir(dir);
   }

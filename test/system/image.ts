@@ -46,8 +46,9 @@ const KERNELS = {
 export type ImageKernelName = keyof typeof KERNELS;
 export const IMAGE_KERNELS = Object.keys(KERNELS) as ImageKernelName[];
 
-/** virtiofs tag the guest mounts; must match boot.ts's QEMU device. */
+/** virtiofs tags the guest mounts; must match boot.ts's QEMU devices. */
 export const SHARE_TAG = "cgwarden";
+export const OUT_SHARE_TAG = "cgwarden-out";
 export const RUNNING_MARKER = "cgwarden-system: running";
 export const FATAL_MARKER = "cgwarden-system: FATAL:";
 
@@ -68,8 +69,9 @@ WantedBy=multi-user.target
 `;
 
 // The share holds project/ (the host's project, read-only, mounted here at
-// the host's path so commands run the very same files) and out/ (run.sh
-// in; output, status and journal out). status is written last, by rename:
+// the host's path so commands run the very same files; cached) and out/, a
+// second share mounted on it (run.sh in; output, status and journal out;
+// uncached). status is written last, by rename:
 // its presence means the rest is complete.
 const RUN_SCRIPT = `#!/bin/sh
 say() { echo "cgwarden-system: $*" > /dev/console; }
@@ -78,6 +80,7 @@ modprobe -q virtiofs # a module on the 6.1 cloud kernel, built in elsewhere
 S=/run/cgwarden-share
 mkdir -p $S && mount -t virtiofs ${SHARE_TAG} $S || die "mounting the virtiofs share failed"
 O=$S/out
+mount -t virtiofs ${OUT_SHARE_TAG} $O || die "mounting the virtiofs out share failed"
 P=$(cat $O/project) || die "no $O/project"
 mkdir -p "$P" && mount --bind -o ro $S/project "$P" || die "binding the project at $P"
 say "running (uptime $(cut -d' ' -f1 /proc/uptime) s)"

@@ -159,7 +159,12 @@ async function build(tree: string, log: string): Promise<void> {
   }, 60_000);
   try {
     const jobs = String(availableParallelism());
-    await runOkAsync(["make", `-j${jobs}`, "bzImage"], { cwd: tree, logFile: log });
+    // Ahead of the guests beside it: in a run from empty caches the hook
+    // kernel's jobs wait for this build, and shared evenly with two guests it
+    // took 57 minutes (2026-12-07) and left the run's tail on one core.
+    // Root only (the test runner's case); anyone else builds at their own priority.
+    const ahead = process.getuid?.() === 0 ? ["nice", "-n", "-10"] : [];
+    await runOkAsync([...ahead, "make", `-j${jobs}`, "bzImage"], { cwd: tree, logFile: log });
   } finally {
     clearInterval(ticker);
   }

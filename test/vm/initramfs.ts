@@ -9,16 +9,18 @@ import { cacheDir, ensureDebs, exists, sha256 } from "./util.ts";
 
 const BUSYBOX = "/bin/busybox"; // from busybox-static: no libc needed in the guest
 
-/** virtiofs tag the init script mounts; must match the QEMU device. */
+/** virtiofs tags the init script mounts; must match the QEMU devices. */
 export const VIRTIOFS_TAG = "cgwarden";
+export const VIRTIOFS_OUT_TAG = "cgwarden-out";
 
 /** Console marker printed just before the command starts; the host uses it
  * to tell a boot failure from a command failure and to time the boot. */
 export const RUNNING_MARKER = "cgwarden-guest: running";
 export const FATAL_MARKER = "cgwarden-guest: FATAL:";
 
-// The share holds root/ (the host's / read-only) and out/ (a writable
-// per-run host temp dir with run.sh in, output and status out).
+// Two shares: root/ (the host's / read-only, cached by the guest) and, on
+// top of the first's out/, a second one (a writable per-run host temp dir
+// with run.sh in, output and status out; uncached, as both sides write it).
 // The command runs outside the initramfs, so it sees exactly the host's
 // files; only /proc, /sys, /dev, /tmp and /run are the guest's own.
 // bpffs and securityfs are deliberately NOT mounted: cgwarden must do it.
@@ -40,6 +42,7 @@ for m in $(cat /modules.list); do
 	insmod "/modules/$m" || die "insmod $m"
 done
 mount -t virtiofs ${VIRTIOFS_TAG} /mnt || die "mounting the virtiofs share failed"
+mount -t virtiofs ${VIRTIOFS_OUT_TAG} /mnt/out || die "mounting the virtiofs out share failed"
 
 R=/mnt/root
 O=/mnt/out
