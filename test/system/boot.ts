@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureHookKernel } from "../vm/hook-kernel.ts";
 import { ensureDebs, exists } from "../vm/util.ts";
-import { kill, outShare, removeRunDir, stopGuest } from "../vm/guest.ts";
+import { kill, pump, removeRunDir, startOutShare, stopGuest } from "../vm/guest.ts";
 import { ensureSystemImage, FATAL_MARKER, IMAGE_KERNELS, type ImageKernelName, OUT_SHARE_TAG, RUNNING_MARKER, SHARE_TAG } from "./image.ts";
 import { onInterrupt, ROOT } from "../../scripts/project.ts";
 
@@ -101,7 +101,7 @@ function commandScript(opts: BootOptions): string {
 // Runs in a private mount namespace: the share is built from bind mounts
 // the host never sees, read-only on the host side for the project. Cached
 // by the guest, as in test/vm/guest.ts: the project does not change while
-// a guest runs; out/ does, and is a second, uncached share (outShare).
+// a guest runs; out/ does, and is a second, uncached share (startOutShare).
 const SHARE_SETUP = `set -e
 T=$1 vfsd=$2 project=$3
 mount -t tmpfs -o mode=0755 cgwarden-share "$T/share"
@@ -123,11 +123,6 @@ class Console {
     const clean = this.text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[A-Za-z]|\r/g, "");
     return clean.trimEnd().split("\n").slice(-lines).join("\n");
   }
-}
-
-async function pump(stream: ReadableStream<Uint8Array>, sink: (s: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
 }
 
 
@@ -167,9 +162,9 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
     );
     void pump(vfsd.stderr as ReadableStream<Uint8Array>, (s) => vfsdLog.append(s)).catch(() => {});
-    outVfsd = Bun.spawn(outShare(vfsdPath, dir), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-    void pump(outVfsd.stderr as ReadableStream<Uint8Array>, (s) => vfsdLog.append(s)).catch(() => {});
-    while (!exists(join(dir, "sock")) || !exists(join(dir, "out.sock"))) {
+    const outShare = startOutShare(vfsdPath, dir, OUT_SHARE_TAG, (s) => vfsdLog.append(s));
+    outVfsd = outShare.vfsd;
+    while (!exists(join(dir, "sock")) || !exists(outShare.socket)) {
       if (vfsd.exitCode !== null || outVfsd.exitCode !== null || Date.now() - started > 15_000) throw fail("virtiofsd did not start");
       await Bun.sleep(20);
     }
@@ -199,8 +194,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
         "-drive", `file=${opts.disk ?? image.disk},format=raw,if=virtio,snapshot=on`,
         "-chardev", `socket,id=vfs,path=${join(dir, "sock")}`,
         "-device", `vhost-user-fs-pci,chardev=vfs,tag=${SHARE_TAG}`,
-        "-chardev", `socket,id=out,path=${join(dir, "out.sock")}`,
-        "-device", `vhost-user-fs-pci,chardev=out,tag=${OUT_SHARE_TAG}`,
+        ...outShare.qemuArgs,
         "-object", `memory-backend-memfd,id=mem,size=${memory}M,share=on`,
         "-numa", "node,memdev=mem",
       ],

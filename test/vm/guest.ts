@@ -154,7 +154,7 @@ function hardNofile(): number {
 // (about 270 major faults), and a `cgwarden --version` took 2 to 5 s under
 // TCG instead of 0.16 s. Nothing under root/ changes while a guest runs.
 // out/ does (the host's dump request, the guest's output and status), so
-// it is a second share, uncached (see OUT_SHARE).
+// it is a second share, uncached (startOutShare).
 const SHARE_SETUP = `set -e
 T=$1 vfsd=$2 nofile=$3; shift 3
 mount -t tmpfs -o mode=0755 cgwarden-share "$T/share"
@@ -164,9 +164,23 @@ for mp in "$@"; do mount --bind -o ro "$mp" "$T/share/root$mp"; done
 exec "$vfsd" --socket-path="$T/sock" -o source="$T/share" -o cache=always --rlimit-nofile="$nofile"
 `;
 
-/** virtiofsd for a run's out/ (dir/out, socket dir/out.sock): host and guest both write there while the guest runs, so nothing is cached. */
-export function outShare(vfsdPath: string, dir: string): string[] {
-  return ["setpriv", "--pdeathsig", "KILL", "--", vfsdPath, `--socket-path=${join(dir, "out.sock")}`, "-o", `source=${join(dir, "out")}`, "-o", "cache=none"];
+const OUT_SOCKET = "out.sock";
+
+/**
+ * A run's out/ (dir/out) as a second virtiofs share, uncached: host and
+ * guest both write there while the guest runs. Starts its virtiofsd, its
+ * stderr going to `log`, and gives the socket to wait for and the QEMU
+ * arguments that attach the share under `tag` (what the guest mounts).
+ */
+export function startOutShare(vfsdPath: string, dir: string, tag: string, log: (s: string) => void): { vfsd: Subprocess; socket: string; qemuArgs: string[] } {
+  const socket = join(dir, OUT_SOCKET);
+  const vfsd = Bun.spawn(["setpriv", "--pdeathsig", "KILL", "--", vfsdPath, `--socket-path=${socket}`, "-o", `source=${join(dir, "out")}`, "-o", "cache=none"], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  void pump(vfsd.stderr as ReadableStream<Uint8Array>, log).catch(() => {});
+  return { vfsd, socket, qemuArgs: ["-chardev", `socket,id=out,path=${socket}`, "-device", `vhost-user-fs-pci,chardev=out,tag=${tag}`] };
 }
 
 async function waitForSocket(path: string, vfsd: Subprocess, log: ConsoleBuffer, deadline: number): Promise<void> {
@@ -198,7 +212,7 @@ class ConsoleBuffer {
   }
 }
 
-async function pump(stream: ReadableStream<Uint8Array>, sink: (s: string) => void): Promise<void> {
+export async function pump(stream: ReadableStream<Uint8Array>, sink: (s: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
 }
@@ -256,7 +270,7 @@ export async function stopGuest(qemu: Subprocess | undefined, ...vfsds: (Subproc
 export function removeRunDir(dir: string): void {
   rmSync(join(dir, "out"), { recursive: true, force: true });
   rmSync(join(dir, "sock"), { force: true });
-  rmSync(join(dir, "out.sock"), { force: true });
+  rmSync(join(dir, OUT_SOCKET), { force: true });
   try {
     rmdirSync(join(dir, "share"));
     rmdirSync(dir);
@@ -311,10 +325,10 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
     // Always drained: a full pipe would stall virtiofsd and so the guest.
     const vfsdPump = pump(vfsd.stderr as ReadableStream<Uint8Array>, (s) => vfsdLog.append(s));
     void vfsdPump.catch(() => {});
-    outVfsd = Bun.spawn(outShare(vfsdPath, dir), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-    void pump(outVfsd.stderr as ReadableStream<Uint8Array>, (s) => vfsdLog.append(s)).catch(() => {});
+    const outShare = startOutShare(vfsdPath, dir, VIRTIOFS_OUT_TAG, (s) => vfsdLog.append(s));
+    outVfsd = outShare.vfsd;
     await waitForSocket(join(dir, "sock"), vfsd, vfsdLog, Math.min(deadline, Date.now() + 15_000));
-    await waitForSocket(join(dir, "out.sock"), outVfsd, vfsdLog, Math.min(deadline, Date.now() + 15_000));
+    await waitForSocket(outShare.socket, outVfsd, vfsdLog, Math.min(deadline, Date.now() + 15_000));
 
     const append = ["console=ttyS0", "panic=-1", `lsm=${LSM_ORDER}`, "quiet", ...HANG_REPORTS, ...(opts.kernelArgs ?? [])].join(" ");
     qemu = Bun.spawn(
@@ -330,8 +344,7 @@ export async function runInGuest(opts: RunInGuestOptions): Promise<RunInGuestRes
         "-append", append,
         "-chardev", `socket,id=vfs,path=${join(dir, "sock")}`,
         "-device", `vhost-user-fs-pci,chardev=vfs,tag=${VIRTIOFS_TAG}`,
-        "-chardev", `socket,id=out,path=${join(dir, "out.sock")}`,
-        "-device", `vhost-user-fs-pci,chardev=out,tag=${VIRTIOFS_OUT_TAG}`,
+        ...outShare.qemuArgs,
         // vhost-user needs guest RAM in shared memory, sized exactly as -m.
         "-object", `memory-backend-memfd,id=mem,size=${memory}M,share=on`,
         "-numa", "node,memdev=mem",
