@@ -48,3 +48,4 @@ char LICENSE[] SEC("license") = "GPL";
 #include "seal_bpf.bpf.h"
 #include "seal_fs.bpf.h"
 #include "seal_tasks.bpf.h"
+#include "seal_key.bpf.h"

@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define CGW_ABI_VERSION 9
+#define CGW_ABI_VERSION 10
 
 /*
  * Rules may sit on cgroups at most this deep (root is level 0). Decisions only
@@ -378,7 +378,59 @@ struct cgw_seal {
 	__u32 cli_gen;      /* its inode generation, as a manager's exe_gen */
 	__u32 pad;
 	__u64 sealed_ns;    /* CLOCK_REALTIME */
+	/*
+	 * A key seal (key_ring != 0) has no managers: a process becomes one by
+	 * presenting an authorization the kernel verifies against the key (see
+	 * struct cgw_challenge). Serials of the keyring holding the certificate
+	 * and of the certificate's key; ids of the two maps of the exchange.
+	 */
+	__u32 key_ring;
+	__u32 key_cert;
+	__u32 board_map;          /* challenge_board: reading it issues the reader's challenge */
+	__u32 authorizations_map; /* writing it presents an authorization */
+	__u8 key_sha256[32];      /* of the certificate (DER): what two seals compare */
+	char key_subject[CGW_PATH_LEN];
+	char key_path[CGW_PATH_LEN]; /* where it was read from, for status and export */
 	struct cgw_manager managers[CGW_MANAGERS];
+};
+
+/*
+ * The exchange of a key seal. A process reads its own entry of
+ * challenge_board (key: struct cgw_process_key of itself): the lookup
+ * makes the kernel issue it a fresh challenge, which the lookup returns.
+ * The key's holder signs those exact bytes (PKCS#7/CMS, detached, no
+ * attributes: `openssl cms -sign -binary -noattr`); the process writes the
+ * signature into `authorizations` under its own key; the kernel verifies
+ * it against its own copy of the challenge, with the sealed keyring. The
+ * challenge is bound to the process (pid and start time: never reused in
+ * a boot), to this seal, and to a nonce only the kernel chose; it is
+ * consumed by the first presentation and expires after
+ * CGW_AUTHORIZATION_TTL_S. A verified process is a manager until it exits
+ * or executes anything.
+ */
+#define CGW_AUTHORIZATION_TTL_S 300
+#define CGW_AUTHORIZATION_MAX 4092
+#define CGW_CHALLENGE_MAGIC "cgwarden-authz-1" /* 16 bytes, no NUL */
+
+struct cgw_process_key {
+	__u64 start_ticks; /* /proc/PID/stat's starttime */
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct cgw_challenge {
+	char magic[16];     /* CGW_CHALLENGE_MAGIC: what this signature is for */
+	__u64 sealed_ns;    /* the seal it is for */
+	__u64 start_ticks;  /* the process it is for */
+	__u32 tgid;
+	__u32 key_ring;
+	__u64 issued_ns;    /* CLOCK_BOOTTIME */
+	__u8 nonce[16];
+};
+
+struct cgw_authorization {
+	__u32 len;          /* bytes of pkcs7 used */
+	__u8 pkcs7[CGW_AUTHORIZATION_MAX]; /* DER */
 };
 
 enum cgw_protected_kind {
@@ -388,6 +440,7 @@ enum cgw_protected_kind {
 	CGW_PROT_LINK = 4,
 	CGW_PROT_DIR = 5,          /* a directory of the pins: a = dev, b = inode */
 	CGW_PROT_FS = 6,           /* the bpffs holding the pins: a = dev */
+	CGW_PROT_MAP_PRESENTED = 7, /* writable fds for anyone: each write is an authorization the key seal verifies */
 };
 
 struct cgw_protected_key {
@@ -410,11 +463,22 @@ enum cgw_tamper {
 	CGW_TAMPER_PTRACE = 10,    /* ptrace, /proc/PID/mem or pidfd_getfd of a manager (its pid) */
 	CGW_TAMPER_BPF_COMMAND = 11, /* a bpf(2) command not open to non-managers (cmd << 32 | object id) */
 	CGW_TAMPER_KNOB = 12,      /* writing a kernel knob that switches BPF trampolines off (enum cgw_knob) */
+	CGW_TAMPER_AUTHORIZATION = 13, /* an authorization the key seal refused (enum cgw_refusal) */
 };
 
 /* The kernel knobs the seal guards: record.object of CGW_TAMPER_KNOB. */
 enum cgw_knob {
 	CGW_KNOB_FTRACE_ENABLED = 1, /* kernel.ftrace_enabled = 0 unhooks every BPF trampoline */
+};
+
+/* Why the key seal refused an authorization: record.object of CGW_TAMPER_AUTHORIZATION. */
+enum cgw_refusal {
+	CGW_REFUSAL_NO_CHALLENGE = 1, /* the process was issued none, or it was used */
+	CGW_REFUSAL_EXPIRED = 2,
+	CGW_REFUSAL_TRACED = 3,       /* a traced process runs its tracer's code */
+	CGW_REFUSAL_KEY_GONE = 4,     /* the keyring or certificate was revoked, unlinked or freed */
+	CGW_REFUSAL_MALFORMED = 5,
+	CGW_REFUSAL_SIGNATURE = 6,    /* the signature does not verify against the seal's key */
 };
 
 #endif /* CGWARDEN_H */

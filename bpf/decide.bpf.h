@@ -258,6 +258,8 @@ static __noinline int cgw_decide(struct cgw_decision *d, struct cgw_migration *m
 		bpf_map_lookup_elem(&grace_slot, &zero);
 		bpf_map_lookup_elem(&seal, &zero);
 		bpf_map_lookup_elem(&protected, &zero);
+		bpf_map_lookup_elem(&challenge_board, &zero);
+		bpf_map_lookup_elem(&authorizations, &zero);
 	}
 	return d->verdict;
 }

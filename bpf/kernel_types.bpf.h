@@ -211,6 +211,21 @@ struct cgroup_namespace;
  * A kernel struct that is nothing but char arrays. An address typed as one
  * (bpf_rdonly_cast) reads as plain bytes: see peek_u64() in peek.bpf.h.
  */
+/* A key of the kernel's keyrings: only its serial, to notice it freed. */
+struct key {
+	__s32 serial;
+} __attribute__((preserve_access_index));
+
+/*
+ * From bpf_lookup_user_key(), for bpf_verify_pkcs7_signature(); never read.
+ * Defined, not declared: libbpf holds a kfunc's prototype to the kernel's,
+ * and a declared struct is another BTF kind than a defined one.
+ */
+struct bpf_key {
+	struct key *key;
+	bool has_ref;
+} __attribute__((preserve_access_index));
+
 struct new_utsname {
 	char sysname[65];
 } __attribute__((preserve_access_index));

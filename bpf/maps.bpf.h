@@ -266,6 +266,50 @@ struct {
 } executed SEC(".maps");
 
 /*
+ * The key seal's exchange (struct cgw_challenge, cgwarden.h). The board
+ * and the presented authorizations are pinned for anyone to use; what the
+ * kernel checks against is its own copy, in `authority`, which no fd
+ * reaches. Both pinned maps are a record, never an input to a decision.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct cgw_process_key);
+	__type(value, struct cgw_challenge);
+} challenge_board SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__uint(max_entries, 64);
+	__type(key, struct cgw_process_key);
+	__type(value, struct cgw_authorization);
+} authorizations SEC(".maps");
+
+struct cgw_authority {
+	struct cgw_challenge issued;
+	__u64 used; /* 64 bits: the atomic exchange of BPF's base instruction set */
+	struct cgw_authorization presented; /* copied from the caller before it is verified */
+};
+
+/* On each thread-group leader that asked for a challenge. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cgw_authority);
+} authority SEC(".maps");
+
+/* Serials of keys freed while a key seal named them: never trusted again in this boot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} keys_lost SEC(".maps");
+
+/*
  * Set to 0 by the loader and never changed: the verifier prunes what it
  * guards, yet the map it names stays among the program's map ids, which is
  * how userspace proves the pinned `rules` map belongs to the attached object.

@@ -50,19 +50,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cgw_record);
 } tamper_scratch SEC(".maps");
-/* Records a refused tamper attempt by the current process. */
-static __noinline int record_tamper(__u32 tamper, __u64 object)
+/* Records a refused tamper attempt by the current process, `a`. */
+static __noinline int publish_tamper(__u32 tamper, __u64 object, struct cgw_actor *a_)
 {
-	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	__u32 zero = 0, manager;
+	__u32 zero = 0;
 	struct cgw_record *r = bpf_map_lookup_elem(&tamper_scratch, &zero);
 	struct cgw_settings *st = bpf_map_lookup_elem(&settings, &zero);
-	struct cgw_actor a = {};
+	struct cgw_actor a = *a_;
 
 	if (!r || !st)
 		return 0;
 	__builtin_memset(r, 0, sizeof(*r));
-	identify(current, &a, &manager);
 	r->verdict = CGW_VERDICT_DENY;
 	r->via = CGW_VIA_TAMPER;
 	r->mechanism = st->mechanism;
@@ -80,6 +78,15 @@ static __noinline int record_tamper(__u32 tamper, __u64 object)
 	bpf_get_current_comm(r->actor_comm, sizeof(r->actor_comm));
 	bpf_get_current_comm(r->task_comm, sizeof(r->task_comm));
 	return publish(r, st->recorder_slots);
+}
+
+static __noinline int record_tamper(__u32 tamper, __u64 object)
+{
+	struct cgw_actor a = {};
+	__u32 manager;
+
+	identify((struct task_struct *)bpf_get_current_task_btf(), &a, &manager);
+	return publish_tamper(tamper, object, &a);
 }
 
 /* Managers pass; anyone else is refused, and the attempt recorded. */
@@ -100,5 +107,6 @@ static __always_inline int is_protected(__u32 kind, __u64 a, __u64 b)
 
 static __always_inline int is_protected_map(__u64 id)
 {
-	return is_protected(CGW_PROT_MAP, id, 0) || is_protected(CGW_PROT_MAP_READABLE, id, 0);
+	return is_protected(CGW_PROT_MAP, id, 0) || is_protected(CGW_PROT_MAP_READABLE, id, 0) ||
+	       is_protected(CGW_PROT_MAP_PRESENTED, id, 0);
 }

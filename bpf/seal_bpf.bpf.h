@@ -52,6 +52,15 @@ static __always_inline __u64 fd_bpf_object(__u32 fd, __u32 *kind)
 	return *kind == FD_OTHER ? 0 : peek_field(struct file, file, private_data);
 }
 
+/* The id of the map behind an fd of the current process, or 0. */
+static __noinline __u32 fd_map_id(__u32 fd)
+{
+	__u32 kind;
+	__u64 obj = fd_bpf_object(fd, &kind);
+
+	return obj && kind == FD_MAP ? peek_field32(struct bpf_map, obj, id) : 0;
+}
+
 /* The BPF object behind an fd, if it is cgwarden's: its id, else 0. */
 static __noinline __u32 sealed_object(__u32 fd)
 {
@@ -150,6 +159,10 @@ int BPF_PROG(cgwarden_seal_bpf, int cmd, union bpf_attr *attr, unsigned int size
 	case CGW_BPF_TOKEN_CREATE:
 		return 0;
 	case BPF_MAP_UPDATE_ELEM:
+		/* Presenting an authorization: cgwarden_seal_authorize verifies it. */
+		if (s->key_ring && s->authorizations_map && fd_map_id(attr->map_fd) == s->authorizations_map)
+			return 0;
+		/* fall through */
 	case BPF_MAP_DELETE_ELEM:
 	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
 	case BPF_MAP_FREEZE:

@@ -30,7 +30,7 @@ interface BtfType {
 
 type Scalar = "u8" | "u16" | "u32" | "u64";
 type Member =
-  | { kind: "field"; name: string; type: Scalar | "char" | "u64[]" | "u32[]"; offset: number; count?: number }
+  | { kind: "field"; name: string; type: Scalar | "char" | "u64[]" | "u32[]" | "bytes"; offset: number; count?: number }
   | { kind: "structs"; name: string; offset: number };
 
 const run = (argv: string[], cwd: string): string => runOk(argv, { cwd });
@@ -58,12 +58,13 @@ export function generateHeaderModule(root: string, clang = process.env.CLANG ?? 
     const btf = JSON.parse(run(["bpftool", "-j", "btf", "dump", "file", "types.o"], dir)) as { types: BtfType[] };
     const byId = new Map(btf.types.map((t) => [t.id, t]));
 
-    // Integer macros, evaluated by the compiler (some are expressions).
-    const macros = run(["cc", "-dM", "-E", "-I", join(root, "bpf"), "-include", "cgwarden.h", "-x", "c", "/dev/null"], dir)
+    // Integer macros, evaluated by the compiler (some are expressions); string macros, as written.
+    const all = run(["cc", "-dM", "-E", "-I", join(root, "bpf"), "-include", "cgwarden.h", "-x", "c", "/dev/null"], dir)
       .split("\n")
-      .map((l) => /^#define (CGW_\w+) /.exec(l)?.[1])
-      .filter((n): n is string => !!n)
-      .sort();
+      .map((l) => /^#define (CGW_\w+) (.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => !!m);
+    const strings = all.filter((m) => /^"[^"\\]*"$/.test(m[2]!.trim())).map((m) => [m[1]!, m[2]!.trim()] as const);
+    const macros = all.map((m) => m[1]!).filter((n) => !strings.some(([s]) => s === n)).sort();
     writeFileSync(
       join(dir, "defines.c"),
       ["#include <stdio.h>", `#include "cgwarden.h"`, "int main(void) {", ...macros.map((m) => `printf("${m} %llu\\n", (unsigned long long)(${m}));`), "return 0; }"].join("\n"),
@@ -77,6 +78,7 @@ export function generateHeaderModule(root: string, clang = process.env.CLANG ?? 
       `import { defineStruct } from "./struct.ts";`,
       "",
       ...defines.map(([name, value]) => `export const ${name} = ${BigInt(value) > BigInt(Number.MAX_SAFE_INTEGER) ? `${value}n` : value};`),
+      ...strings.map(([name, value]) => `export const ${name} = ${value};`),
       "",
     ];
     for (const e of enums) {
@@ -126,6 +128,7 @@ function members(cName: string, types: BtfType[], byId: Map<number, BtfType>): {
       const e = scalar(elem);
       if (e === "char") out.push({ kind: "field", name: m.name, type: "char", offset, count: mt.nr_elems });
       else if (e === "u64" || e === "u32") out.push({ kind: "field", name: m.name, type: `${e}[]`, offset, count: mt.nr_elems });
+      else if (e === "u8") out.push({ kind: "field", name: m.name, type: "bytes", offset, count: mt.nr_elems });
       else throw new Error(`${cName}.${m.name}: arrays of ${e} are not supported by cli/object/struct.ts`);
     } else {
       const s = scalar(mt);
@@ -136,7 +139,7 @@ function members(cName: string, types: BtfType[], byId: Map<number, BtfType>): {
   return { size: t.size!, members: out };
 }
 
-const tsType = { u8: "number", u16: "number", u32: "number", u64: "bigint", char: "string", "u64[]": "bigint[]", "u32[]": "number[]" } as const;
+const tsType = { u8: "number", u16: "number", u32: "number", u64: "bigint", char: "string", "u64[]": "bigint[]", "u32[]": "number[]", bytes: "Buffer" } as const;
 
 function structModule(cName: string, types: BtfType[], byId: Map<number, BtfType>): string[] {
   const { size, members: ms } = members(cName, types, byId);

@@ -1,7 +1,7 @@
 // Decision records from the pinned flight recorder, and how admins read them.
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import type { PinnedState } from "../pins/state.ts";
-import { RecordLayout, Verdict, Via, knobName, tamperName, viaName, type RecordValue, type TamperName } from "../object/abi.ts";
+import { RecordLayout, Verdict, Via, knobName, refusalName, tamperName, viaName, type RecordValue, type TamperName } from "../object/abi.ts";
 import { CgroupNames } from "../kernel/cgroupfs.ts";
 import { mechanismByCode } from "../object/mechanism.ts";
 import { CliError, UsageError } from "../errors.ts";
@@ -131,6 +131,8 @@ function tamperObject(kind: TamperName | undefined, object: bigint, mapNames: Re
       return bpfCommandObject(object, mapNames);
     case "knob":
       return `writing ${knobName(Number(object)) ?? `kernel knob ${object}`}`;
+    case "authorization":
+      return `an authorization for the key seal: ${refusalName(Number(object)) ?? `refused (${object})`}`;
     default:
       return `object ${object}`;
   }

@@ -22,6 +22,8 @@ const DROP_IN_NAME = /^[^.].*\.(toml|json)$/;
 export interface PolicyText {
   /** As given, or joined to the directory given: what messages name. */
   name: string;
+  /** Where it was read from (--root followed); null for standard input. */
+  path: string | null;
   text: string;
 }
 
@@ -42,7 +44,7 @@ export async function readPolicyFiles(args: readonly string[], root = "/"): Prom
     const text = await readPolicy(name, at(name));
     total += Buffer.byteLength(text);
     if (total > MAX_POLICY_BYTES) throw new CliError({ problem: `the policy files given are larger than ${MAX_POLICY_BYTES >> 20} MiB together, more than any policy cgwarden can hold`, fix: `check the paths` });
-    out.push({ name, text });
+    out.push({ name, path: name === "-" ? null : at(name), text });
   }
   return out;
 }
@@ -105,6 +107,12 @@ export async function readPolicy(file: string, path = file): Promise<string> {
 
 /** Reads at most MAX_POLICY_BYTES: `apply /dev/zero` must fail at once, not fill memory. */
 function readBounded(fd: number, name: string): string {
+  return readFdBounded(fd, MAX_POLICY_BYTES, () =>
+    new CliError({ problem: `${name} is larger than ${MAX_POLICY_BYTES >> 20} MiB, more than any policy cgwarden can hold`, fix: `check the path, or split the rules across files` }),
+  ).toString("utf8");
+}
+
+function readFdBounded(fd: number, max: number, tooLarge: () => CliError): Buffer {
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(1 << 16);
   let total = 0;
@@ -112,10 +120,25 @@ function readBounded(fd: number, name: string): string {
     const n = readSync(fd, buf, 0, buf.length, null);
     if (n <= 0) break;
     total += n;
-    if (total > MAX_POLICY_BYTES)
-      throw new CliError({ problem: `${name} is larger than ${MAX_POLICY_BYTES >> 20} MiB, more than any policy cgwarden can hold`, fix: `check the path, or split the rules across files` });
+    if (total > max) throw tooLarge();
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/** A small input the CLI takes whole (a certificate, an authorization): `file`, or - for standard input, at most `max` bytes. */
+export function readSmallInput(file: string, what: string, max: number): Buffer {
+  const name = file === "-" ? "standard input" : file;
+  let fd = 0;
+  try {
+    if (file !== "-") fd = openSync(file, "r");
+    return readFdBounded(fd, max, () => new CliError({ problem: `${name} is larger than ${max} bytes, more than ${what} can be`, fix: `check the path` }));
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError({ problem: `cannot read ${what} from ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`, fix: `give the path of ${what}` });
+  } finally {
+    if (fd > 0) closeSync(fd);
+  }
 }
 

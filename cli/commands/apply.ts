@@ -1,8 +1,9 @@
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defineCommand } from "./_define.ts";
-import { UsageError } from "../errors.ts";
-import { print, printJson } from "../output.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { note, print, printJson } from "../output.ts";
+import { signatureProblem, trustedCertificate } from "../policy/file/signed.ts";
 import { describeSpec } from "../policy/describe.ts";
 import { readPolicyDocument } from "./_policy-text.ts";
 import { conflictInFile, nameOnSystem, specOfDocument } from "../policy/file/resolve.ts";
@@ -36,6 +37,17 @@ export default defineCommand({
       description: "Where the system the files are for is mounted: their symlinks, exe paths and users are read there (the initramfs applies the real root's policy)",
       valueHint: "DIR",
     },
+    "signed-by": {
+      type: "string",
+      description:
+        "Apply only files that each carry a signature by this certificate's key in FILE.sig (openssl dgst -sha256 -sign KEY -out FILE.sig FILE); a key seal in them is this certificate. What the initramfs of a key-sealed machine runs",
+      valueHint: "CERT",
+    },
+    fallback: {
+      type: "string",
+      description: "With --signed-by: when the files are not all signed, say so and apply this directory's signed policy instead (the copy the initramfs carries)",
+      valueHint: "DIR",
+    },
     ...jsonArg,
     ...pinArgs,
   },
@@ -44,7 +56,8 @@ export default defineCommand({
     const root = resolve(args.root ?? "/");
     if (args.root !== undefined && !statSync(root, { throwIfNoEntry: false })?.isDirectory())
       throw new UsageError({ problem: `--root ${args.root} is not a directory`, fix: `give where the system the policy is for is mounted` });
-    const { doc, texts } = await readPolicyDocument(args._, root);
+    if (args.fallback !== undefined && args["signed-by"] === undefined) throw new UsageError("--fallback is the signed policy to apply instead; it needs --signed-by");
+    const { doc, texts } = await readSigned(args._, root, args["signed-by"], args.fallback);
     const name = doc.source;
     // What was applied as that system names it: /root/etc/cgwarden in the initramfs is /etc/cgwarden.
     const named = (f: string) => nameOnSystem(f, root);
@@ -53,7 +66,7 @@ export default defineCommand({
       texts.length === 1
         ? provenance("apply", { name: named(texts[0]!.name), text: texts[0]!.text })
         : provenance("apply", { name: `${args._.map(named).join(" ")} (${texts.length} files)`, text: texts.map((t) => `${named(t.name)}\0${t.text}\0`).join("") });
-    const desired = specOfDocument(doc, root);
+    const desired = specOfDocument(doc, root, args["signed-by"] && resolve(args["signed-by"]));
     const dryRun = !!args["dry-run"];
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
     let outcome: Outcome;
@@ -77,6 +90,36 @@ export default defineCommand({
     report(outcome, name, dryRun, !!args.json);
   },
 });
+
+/**
+ * The policy files, or with --signed-by only files the trusted key signed:
+ * when those given are not, the fallback's (named loudly on stderr), and
+ * when there is no signed policy at all, an error that changes nothing.
+ */
+async function readSigned(files: readonly string[], root: string, signedBy: string | undefined, fallback: string | undefined) {
+  if (signedBy === undefined) return readPolicyDocument(files, root);
+  const cert = trustedCertificate(signedBy);
+  let given: Awaited<ReturnType<typeof readPolicyDocument>> | null = null;
+  let problem: string | null;
+  try {
+    given = await readPolicyDocument(files, root);
+    problem = signatureProblem(given.texts, cert);
+  } catch (e) {
+    // Files root deleted or broke are no more signed than files root edited: the fallback is for both.
+    if (fallback === undefined || !(e instanceof CliError)) throw e;
+    problem = e.message;
+  }
+  if (given && !problem) return given;
+  const source = given?.doc.source ?? files.join(" ");
+  const fix = `sign each policy file where the seal's key is (openssl dgst -sha256 -sign KEY -out FILE.sig FILE); nothing was changed`;
+  if (fallback === undefined) throw new CliError({ problem: `refusing ${source}: ${problem}`, fix });
+  // The fallback is the initramfs's own copy, read as it is (not under --root).
+  const instead = await readPolicyDocument([fallback]);
+  const also = signatureProblem(instead.texts, cert);
+  if (also) throw new CliError({ problem: `refusing ${source}: ${problem}; the fallback ${fallback} is no better: ${also}`, fix });
+  note(`cgwarden: NOT applying ${source}: ${problem}; applying the last signed policy instead (${fallback})`);
+  return instead;
+}
 
 interface Outcome {
   changed: boolean;

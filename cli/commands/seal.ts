@@ -9,6 +9,8 @@ import { allValues } from "./_argv.ts";
 import { parsePid } from "../policy/numbers.ts";
 import { jsonArg, pinArgs, pinContext } from "./_shared.ts";
 import { describeSeal } from "./_seal.ts";
+import { resolve } from "node:path";
+import { readCertificateFile } from "../kernel/keyring.ts";
 
 export default defineCommand({
   meta: {
@@ -29,6 +31,11 @@ export default defineCommand({
       repeatable: true,
     },
     "until-reboot": { type: "boolean", description: "No managers at all: nothing changes the policy until the next boot" },
+    key: {
+      type: "string",
+      description: "A key seal: no managers; a process may change the policy once the kernel verified its authorization, signed by this certificate's key (X.509, PEM or DER)",
+      valueHint: "CERT",
+    },
     "lock-bpf": {
       type: "boolean",
       description: "Also refuse new fentry, fexit, fmod_ret, LSM, freplace and kprobe-override programs to all but managers",
@@ -41,9 +48,11 @@ export default defineCommand({
     const exes = allValues(rawArgs, "manager-exe");
     const pids = allValues(rawArgs, "manager-pid").map((p) => parsePid(p, "--manager-pid"));
     const untilReboot = !!args["until-reboot"];
-    const stated = sealProblem({ managers: [...exes, ...pids], untilReboot });
+    const keyPath = args.key as string | undefined;
+    const stated = sealProblem({ managers: [...exes, ...pids], untilReboot, key: keyPath });
     if (stated) throw new UsageError(stated);
-    const desired: SealSpec = { managers: parseManagers(exes, pids), untilReboot, lockBpf: !!args["lock-bpf"] };
+    const key = keyPath === undefined ? undefined : { path: resolve(keyPath), ...readCertificateFile(resolve(keyPath)) };
+    const desired: SealSpec = { managers: parseManagers(exes, pids), untilReboot, lockBpf: !!args["lock-bpf"], ...(key ? { key } : {}) };
     // Sealing again as it is writes nothing, so it succeeds for anyone; a change needs a manager.
     const same = withPolicyReader(pinDir, (state) => (sameSeal(sealSpecOf(state.seal()), desired) ? state.seal() : null));
     // Sealing is not a reason to load: a seal on nothing protects nothing.
@@ -65,4 +74,5 @@ export const examples = [
   "cgwarden seal --manager-pid 1                     # only PID 1 (and cgwarden run by it) may change the policy",
   "cgwarden seal --manager-exe /usr/local/sbin/fleet-agent --lock-bpf",
   "cgwarden seal --until-reboot                      # nobody, until the next boot",
+  "cgwarden seal --key /etc/cgwarden/seal.pem         # only processes the key's holder authorizes, one at a time",
 ];

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { BpfError, Errno, KernelBtf } from "../libbpf/index.ts";
 import { DEFAULT_CAPACITIES, openConfigured } from "../object/configure.ts";
-import { findNativeHook, MAINLINE, NATIVE, NATIVE_HOOK, SEAL_HOOKS, type Mechanism } from "../object/mechanism.ts";
+import { attachLabel, findNativeHook, MAINLINE, NATIVE, NATIVE_HOOK, SEAL_HOOKS, SEAL_KFUNCS, SEAL_REQUIRES, type Mechanism } from "../object/mechanism.ts";
 import { BPFFS, CGROUP2, SECURITYFS, ensureMounted, findMount } from "./mounts.ts";
 import { lockdownMode } from "./lockdown.ts";
 import { GENERATION_FILESYSTEMS, fileIdentity } from "./inode.ts";
@@ -94,7 +94,7 @@ export async function assessKernel(opts: AssessOptions = { verify: true }): Prom
 
   let native = false;
   let mainline = false;
-  let sealMissing = Object.values(SEAL_HOOKS).map((h) => h.hook);
+  let sealMissing = [...SEAL_REQUIRES];
   if (hasBtf) {
     const btf = KernelBtf.load();
     try {
@@ -126,7 +126,7 @@ export async function assessKernel(opts: AssessOptions = { verify: true }): Prom
       sealMissing = sealMissing.filter((f) => !btf.hasFunction(f));
       add(
         sealMissing.length === 0
-          ? { id: "seal-hooks", state: "ok", summary: `LSM hooks for 'cgwarden seal' present (${[...new Set(Object.values(SEAL_HOOKS).map((h) => h.hook.slice("bpf_lsm_".length)))].join(", ")})` }
+          ? { id: "seal-hooks", state: "ok", summary: `hooks for 'cgwarden seal' present (${[...new Set(Object.values(SEAL_HOOKS).map((h) => attachLabel(h.hook)))].join(", ")}; kfuncs ${SEAL_KFUNCS.join(", ")})` }
           : { id: "seal-hooks", state: "warn", summary: `'cgwarden seal' is refused here: the kernel lacks ${sealMissing.join(", ")}` },
       );
       // A seal with managers records this binary by its inode generation (see inode.ts): say now where that cannot be read.

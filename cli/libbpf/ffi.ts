@@ -1,5 +1,6 @@
 // The one dlopen table of the project: libbpf.so.1 and the few libc calls that
-// libbpf's API needs beside it. Nothing outside cli/libbpf/ touches bun:ffi.
+// libbpf's API needs beside it, plus syscall() for what libc has no wrapper
+// for (pidfd_open, add_key, keyctl). Nothing outside cli/libbpf/ touches bun:ffi.
 import { dlopen, toArrayBuffer, type Pointer } from "bun:ffi";
 import { CliError, EXIT_RUNTIME } from "../errors.ts";
 
@@ -61,7 +62,8 @@ const libcSymbols = {
   close: { args: ["i32"], returns: "i32" },
   flock: { args: ["i32", "i32"], returns: "i32" },
   mount: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
-  syscall: { args: ["i64", "i64", "i64"], returns: "i64" },
+  // Six arguments, the most a Linux syscall takes; callers pass 0 for the unused ones.
+  syscall: { args: ["i64", "i64", "i64", "i64", "i64", "i64"], returns: "i64" },
   // A file's inode generation (cli/kernel/inode.ts).
   fstatfs: { args: ["i32", "ptr"], returns: "i32" },
   ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },

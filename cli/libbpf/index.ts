@@ -5,6 +5,7 @@ export { KernelBtf } from "./btf.ts";
 export { BpfError, describeErrno } from "./errors.ts";
 export { attachProgramFd, linkExists, pinFd, linkInfo, openPinned, closeFd, pidfdOpen, programMapIds, waitDetached, type Attachment, type LinkInfo } from "./info.ts";
 export { setLibbpfVerbose } from "./log.ts";
+export { addKey, setKeyPermissions, unlinkKey, USER_KEYRING } from "./keyring.ts";
 export { RingBuffer } from "./ringbuf.ts";
 export { libbpf, LIBBPF_SONAME } from "./ffi.ts";
 export { BpfAttachType, BpfMapType, Errno } from "./uapi.ts";

@@ -97,7 +97,7 @@ export function pinFd(fd: number, path: string): void {
 
 /** A pidfd for `pid` (the key of task-storage maps from userspace), or null when it has exited. */
 export function pidfdOpen(pid: number): number | null {
-  const fd = Number(libc().syscall(Libc.SYS_pidfd_open, pid, 0));
+  const fd = Number(libc().syscall(Libc.SYS_pidfd_open, pid, 0, 0, 0, 0));
   if (fd >= 0) return fd;
   // ESRCH: it has exited. errno can also read 0 here, when the runtime ran
   // libc between the call and our read of it; that too is a process gone.

@@ -10,6 +10,7 @@ export const BpfMapType = {
   BPF_MAP_TYPE_HASH: 1,
   BPF_MAP_TYPE_ARRAY: 2,
   BPF_MAP_TYPE_PERCPU_ARRAY: 6,
+  BPF_MAP_TYPE_LRU_HASH: 9,
   BPF_MAP_TYPE_ARRAY_OF_MAPS: 12,
   BPF_MAP_TYPE_RINGBUF: 27,
   BPF_MAP_TYPE_TASK_STORAGE: 29,
@@ -44,4 +45,7 @@ export const BtfKind = {
 } as const;
 
 /** <fcntl.h>, <sys/file.h>, <sys/syscall.h> on x86-64. */
-export const Libc = { O_RDONLY: 0, O_DIRECTORY: 0o200000, O_CLOEXEC: 0o2000000, LOCK_EX: 2, SYS_pidfd_open: 434 } as const;
+export const Libc = { O_RDONLY: 0, O_DIRECTORY: 0o200000, O_CLOEXEC: 0o2000000, LOCK_EX: 2, SYS_pidfd_open: 434, SYS_add_key: 248, SYS_keyctl: 250 } as const;
+
+/** <linux/keyctl.h>: the keyctl(2) operations and special keyring ids the key seal uses. */
+export const Keyctl = { KEY_SPEC_USER_KEYRING: -4, KEYCTL_SETPERM: 5, KEYCTL_UNLINK: 9 } as const;

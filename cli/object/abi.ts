@@ -93,7 +93,7 @@ export function decodeSeal(raw: Uint8Array): { seal: SealValue; managers: Manage
 
 export const ProtectedKind = {
   map: H.CGW_PROT_MAP, mapReadable: H.CGW_PROT_MAP_READABLE, prog: H.CGW_PROT_PROG,
-  link: H.CGW_PROT_LINK, dir: H.CGW_PROT_DIR, fs: H.CGW_PROT_FS,
+  link: H.CGW_PROT_LINK, dir: H.CGW_PROT_DIR, fs: H.CGW_PROT_FS, mapPresented: H.CGW_PROT_MAP_PRESENTED,
 } as const;
 
 /** enum cgw_tamper: what a refused attempt on a sealed policy aimed at. */
@@ -101,11 +101,22 @@ export const Tamper = {
   "map-open": H.CGW_TAMPER_MAP_OPEN, "map-write": H.CGW_TAMPER_MAP_WRITE, "prog-uses": H.CGW_TAMPER_PROG_USES,
   link: H.CGW_TAMPER_LINK, "bpf-locked": H.CGW_TAMPER_BPF_LOCKED, unlink: H.CGW_TAMPER_UNLINK,
   rename: H.CGW_TAMPER_RENAME, umount: H.CGW_TAMPER_UMOUNT, ptrace: H.CGW_TAMPER_PTRACE,
-  "bpf-command": H.CGW_TAMPER_BPF_COMMAND, knob: H.CGW_TAMPER_KNOB,
+  "bpf-command": H.CGW_TAMPER_BPF_COMMAND, knob: H.CGW_TAMPER_KNOB, authorization: H.CGW_TAMPER_AUTHORIZATION,
 } as const;
 export type TamperName = keyof typeof Tamper;
 
 /** enum cgw_knob: the kernel knob a refused write aimed at, as its sysctl name. */
 export const Knob = { "kernel.ftrace_enabled": H.CGW_KNOB_FTRACE_ENABLED } as const;
 export const knobName = decoder(Knob);
+
+/** enum cgw_refusal: why the key seal refused an authorization. */
+export const Refusal = {
+  "no challenge issued to the process, or it was used": H.CGW_REFUSAL_NO_CHALLENGE,
+  "its challenge expired": H.CGW_REFUSAL_EXPIRED,
+  "the process is traced": H.CGW_REFUSAL_TRACED,
+  "the seal's key is gone": H.CGW_REFUSAL_KEY_GONE,
+  "not an authorization": H.CGW_REFUSAL_MALFORMED,
+  "its signature does not verify against the seal's key": H.CGW_REFUSAL_SIGNATURE,
+} as const;
+export const refusalName = decoder(Refusal);
 export const tamperName = decoder(Tamper);

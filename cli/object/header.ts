@@ -2,7 +2,9 @@
 // Struct layouts come from the compiler's BTF; cli/object/abi.ts gives them names.
 import { defineStruct } from "./struct.ts";
 
-export const CGW_ABI_VERSION = 9;
+export const CGW_ABI_VERSION = 10;
+export const CGW_AUTHORIZATION_MAX = 4092;
+export const CGW_AUTHORIZATION_TTL_S = 300;
 export const CGW_COMM_LEN = 16;
 export const CGW_DIR_TEMPLATES = 16;
 export const CGW_GATE_SLOTS = 64;
@@ -14,6 +16,7 @@ export const CGW_PATH_LEN = 256;
 export const CGW_PID_MAX = 4194304;
 export const CGW_TEMPLATE_PART = 64;
 export const CGW_UID_MAX = 4294967294;
+export const CGW_CHALLENGE_MAGIC = "cgwarden-authz-1";
 
 // enum cgw_via
 export const CGW_VIA_PROCS = 1;
@@ -68,6 +71,7 @@ export const CGW_PROT_PROG = 3;
 export const CGW_PROT_LINK = 4;
 export const CGW_PROT_DIR = 5;
 export const CGW_PROT_FS = 6;
+export const CGW_PROT_MAP_PRESENTED = 7;
 
 // enum cgw_tamper
 export const CGW_TAMPER_MAP_OPEN = 1;
@@ -81,9 +85,18 @@ export const CGW_TAMPER_UMOUNT = 9;
 export const CGW_TAMPER_PTRACE = 10;
 export const CGW_TAMPER_BPF_COMMAND = 11;
 export const CGW_TAMPER_KNOB = 12;
+export const CGW_TAMPER_AUTHORIZATION = 13;
 
 // enum cgw_knob
 export const CGW_KNOB_FTRACE_ENABLED = 1;
+
+// enum cgw_refusal
+export const CGW_REFUSAL_NO_CHALLENGE = 1;
+export const CGW_REFUSAL_EXPIRED = 2;
+export const CGW_REFUSAL_TRACED = 3;
+export const CGW_REFUSAL_KEY_GONE = 4;
+export const CGW_REFUSAL_MALFORMED = 5;
+export const CGW_REFUSAL_SIGNATURE = 6;
 
 /** struct cgw_lock */
 export interface LockValue extends Record<string, number> {
@@ -393,7 +406,7 @@ export const ManagerLayout = defineStruct<ManagerValue>("cgw_manager", 288, [
 ]);
 
 /** struct cgw_seal (arrays of structs: see the _OFFSET constants) */
-export interface SealValue extends Record<string, number | bigint> {
+export interface SealValue extends Record<string, number | bigint | Buffer | string> {
   sealed: number;
   until_reboot: number;
   lock_bpf: number;
@@ -402,8 +415,15 @@ export interface SealValue extends Record<string, number | bigint> {
   cli_ino: bigint;
   cli_gen: number;
   sealed_ns: bigint;
+  key_ring: number;
+  key_cert: number;
+  board_map: number;
+  authorizations_map: number;
+  key_sha256: Buffer;
+  key_subject: string;
+  key_path: string;
 }
-export const SealLayout = defineStruct<SealValue>("cgw_seal", 2352, [
+export const SealLayout = defineStruct<SealValue>("cgw_seal", 2912, [
   { name: "sealed", type: "u32", offset: 0 },
   { name: "until_reboot", type: "u32", offset: 4 },
   { name: "lock_bpf", type: "u32", offset: 8 },
@@ -412,8 +432,55 @@ export const SealLayout = defineStruct<SealValue>("cgw_seal", 2352, [
   { name: "cli_ino", type: "u64", offset: 24 },
   { name: "cli_gen", type: "u32", offset: 32 },
   { name: "sealed_ns", type: "u64", offset: 40 },
+  { name: "key_ring", type: "u32", offset: 48 },
+  { name: "key_cert", type: "u32", offset: 52 },
+  { name: "board_map", type: "u32", offset: 56 },
+  { name: "authorizations_map", type: "u32", offset: 60 },
+  { name: "key_sha256", type: "bytes", offset: 64, count: 32 },
+  { name: "key_subject", type: "char", offset: 96, count: 256 },
+  { name: "key_path", type: "char", offset: 352, count: 256 },
 ]);
-export const SEAL_MANAGERS_OFFSET = 48;
+export const SEAL_MANAGERS_OFFSET = 608;
+
+/** struct cgw_process_key */
+export interface ProcessKey extends Record<string, bigint | number> {
+  start_ticks: bigint;
+  tgid: number;
+}
+export const ProcessKeyLayout = defineStruct<ProcessKey>("cgw_process_key", 16, [
+  { name: "start_ticks", type: "u64", offset: 0 },
+  { name: "tgid", type: "u32", offset: 8 },
+]);
+
+/** struct cgw_challenge */
+export interface ChallengeValue extends Record<string, string | bigint | number | Buffer> {
+  magic: string;
+  sealed_ns: bigint;
+  start_ticks: bigint;
+  tgid: number;
+  key_ring: number;
+  issued_ns: bigint;
+  nonce: Buffer;
+}
+export const ChallengeLayout = defineStruct<ChallengeValue>("cgw_challenge", 64, [
+  { name: "magic", type: "char", offset: 0, count: 16 },
+  { name: "sealed_ns", type: "u64", offset: 16 },
+  { name: "start_ticks", type: "u64", offset: 24 },
+  { name: "tgid", type: "u32", offset: 32 },
+  { name: "key_ring", type: "u32", offset: 36 },
+  { name: "issued_ns", type: "u64", offset: 40 },
+  { name: "nonce", type: "bytes", offset: 48, count: 16 },
+]);
+
+/** struct cgw_authorization */
+export interface AuthorizationValue extends Record<string, number | Buffer> {
+  len: number;
+  pkcs7: Buffer;
+}
+export const AuthorizationLayout = defineStruct<AuthorizationValue>("cgw_authorization", 4096, [
+  { name: "len", type: "u32", offset: 0 },
+  { name: "pkcs7", type: "bytes", offset: 4, count: 4092 },
+]);
 
 /** struct cgw_protected_key */
 export interface ProtectedKey extends Record<string, bigint | number> {
@@ -428,4 +495,4 @@ export const ProtectedKeyLayout = defineStruct<ProtectedKey>("cgw_protected_key"
 ]);
 
 /** Every struct of the header, for the layout test. */
-export const ALL_LAYOUTS = [LockLayout, GateKeyLayout, GateLayout, SelectorKeyLayout, BoundKeyLayout, BindingLayout, PathKeyLayout, PathLayout, TemplateLayout, TemplateSetLayout, NodeStatsLayout, RuleLayout, SettingsLayout, RecordLayout, ExeIdentityLayout, ManagerLayout, SealLayout, ProtectedKeyLayout];
+export const ALL_LAYOUTS = [LockLayout, GateKeyLayout, GateLayout, SelectorKeyLayout, BoundKeyLayout, BindingLayout, PathKeyLayout, PathLayout, TemplateLayout, TemplateSetLayout, NodeStatsLayout, RuleLayout, SettingsLayout, RecordLayout, ExeIdentityLayout, ManagerLayout, SealLayout, ProcessKeyLayout, ChallengeLayout, AuthorizationLayout, ProtectedKeyLayout];

@@ -2,19 +2,19 @@
 // must have: anything else is not cgwarden's, or is from another ABI.
 import { BpfMapType } from "../libbpf/uapi.ts";
 import {
-  BindingLayout, BoundKeyLayout, ExeIdentityLayout, GateKeyLayout, GateLayout, LockLayout, NodeStatsLayout, PathKeyLayout, PathLayout,
-  ProtectedKeyLayout, RecordLayout, RuleLayout, SealLayout, SelectorKeyLayout, SettingsLayout, TEMPLATE_SET_SIZE,
+  AuthorizationLayout, BindingLayout, BoundKeyLayout, ChallengeLayout, ExeIdentityLayout, GateKeyLayout, GateLayout, LockLayout, NodeStatsLayout, PathKeyLayout, PathLayout,
+  ProcessKeyLayout, ProtectedKeyLayout, RecordLayout, RuleLayout, SealLayout, SelectorKeyLayout, SettingsLayout, TEMPLATE_SET_SIZE,
 } from "./abi.ts";
 
 /** Maps pinned by name; together they are the whole policy and its bookkeeping. */
 export const PINNED_MAPS = [
   "settings", "locks", "gates", "selectors", "bound", "paths", "templates", "node_stats", "grace", "grace_slot",
-  "rules", "stats", "recorder", "recorder_head", "events", "executed", "seal", "protected",
+  "rules", "stats", "recorder", "recorder_head", "events", "executed", "seal", "protected", "challenge_board", "authorizations",
 ] as const;
 export type PinnedMapName = (typeof PINNED_MAPS)[number];
 
 const {
-  BPF_MAP_TYPE_HASH: HASH, BPF_MAP_TYPE_ARRAY: ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: PERCPU_ARRAY,
+  BPF_MAP_TYPE_HASH: HASH, BPF_MAP_TYPE_LRU_HASH: LRU_HASH, BPF_MAP_TYPE_ARRAY: ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: PERCPU_ARRAY,
   BPF_MAP_TYPE_RINGBUF: RINGBUF, BPF_MAP_TYPE_TASK_STORAGE: TASK_STORAGE, BPF_MAP_TYPE_ARRAY_OF_MAPS: ARRAY_OF_MAPS,
 } = BpfMapType;
 
@@ -27,8 +27,16 @@ const {
  */
 export const READABLE_WHEN_SEALED: ReadonlySet<PinnedMapName> = new Set<PinnedMapName>([
   "settings", "locks", "gates", "selectors", "paths", "templates", "rules", "seal", "protected",
-  "recorder", "recorder_head", "stats", "node_stats", "events",
+  "recorder", "recorder_head", "stats", "node_stats", "events", "challenge_board",
 ]);
+
+/**
+ * The one map a sealed policy lets anyone open for writing: under a key
+ * seal, each write is an authorization the kernel verifies before it lands
+ * (bpf/seal_key.bpf.h), and every other command on it stays refused. It is
+ * BPF_F_RDONLY_PROG, and what it holds is a record that decides nothing.
+ */
+export const PRESENTED_WHEN_SEALED: PinnedMapName = "authorizations";
 
 export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; valueSize: number }> = {
   settings: { type: ARRAY, keySize: 4, valueSize: SettingsLayout.size },
@@ -49,4 +57,6 @@ export const MAP_SHAPES: Record<PinnedMapName, { type: number; keySize: number; 
   executed: { type: TASK_STORAGE, keySize: 4, valueSize: ExeIdentityLayout.size },
   seal: { type: ARRAY, keySize: 4, valueSize: SealLayout.size },
   protected: { type: HASH, keySize: ProtectedKeyLayout.size, valueSize: 4 },
+  challenge_board: { type: LRU_HASH, keySize: ProcessKeyLayout.size, valueSize: ChallengeLayout.size },
+  authorizations: { type: LRU_HASH, keySize: ProcessKeyLayout.size, valueSize: AuthorizationLayout.size },
 };

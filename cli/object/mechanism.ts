@@ -114,6 +114,18 @@ export const SEAL_HOOKS: Record<string, { hook: string; why: string }> = {
   cgwarden_seal_fork: { hook: "bpf_lsm_task_alloc", why: "marks the processes a manager forks: a manager's CLI is one of them, never an orphan PID 1 adopted" },
   cgwarden_seal_exec_env: { hook: "bpf_lsm_bprm_committed_creds", why: "a manager's cgwarden started with loader or Bun runtime overrides in its environment is no manager" },
   cgwarden_seal_knob: { hook: "bpf_lsm_file_permission", why: "writes to kernel.ftrace_enabled, which unhooks every BPF trampoline" },
+  // After cgwarden_seal_bpf on the same hook, which lets only writes of `authorizations` through to it.
+  cgwarden_seal_authorize: { hook: "bpf_lsm_bpf", why: "a key seal's exchange: issues challenges and verifies authorizations against the key (sleepable)" },
+  cgwarden_seal_key_free: { hook: "security_key_free", why: "remembers a sealed key the kernel freed, so no later key takes its serial (fentry)" },
 };
 export const SEAL_PROGRAMS = Object.keys(SEAL_HOOKS);
+
+/** The kfuncs cgwarden_seal_authorize calls (Linux 6.1 on, with CONFIG_SYSTEM_DATA_VERIFICATION). */
+export const SEAL_KFUNCS = ["bpf_lookup_user_key", "bpf_key_put", "bpf_verify_pkcs7_signature"];
+
+/** Every kernel function the seal's programs need in BTF: their hooks and their kfuncs. */
+export const SEAL_REQUIRES = [...new Set([...Object.values(SEAL_HOOKS).map((h) => h.hook), ...SEAL_KFUNCS])];
+
+/** How an attach point is written in a program's section name: lsm/inode_unlink, fentry/security_key_free. */
+export const attachLabel = (hook: string): string => (hook.startsWith("bpf_lsm_") ? `lsm/${hook.slice("bpf_lsm_".length)}` : `fentry/${hook}`);
 

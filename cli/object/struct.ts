@@ -1,11 +1,11 @@
 // Fixed-layout little-endian structs, declared once per C struct of bpf/cgwarden.h.
-export type FieldType = "u8" | "u16" | "u32" | "u64" | "char" | "u64[]" | "u32[]";
+export type FieldType = "u8" | "u16" | "u32" | "u64" | "char" | "u64[]" | "u32[]" | "bytes";
 
 export interface Field {
   name: string;
   type: FieldType;
   offset: number;
-  /** Array length, or buffer length for "char". */
+  /** Array length, or buffer length for "char" and "bytes". */
   count?: number;
 }
 
@@ -17,7 +17,7 @@ export interface StructLayout<T> {
   decode(buf: Uint8Array): T;
 }
 
-type Value = number | bigint | string | number[] | bigint[];
+type Value = number | bigint | string | number[] | bigint[] | Buffer;
 
 export function defineStruct<T extends Record<string, Value>>(cName: string, size: number, fields: Field[]): StructLayout<T> {
   return {
@@ -68,6 +68,12 @@ function writeField(b: Buffer, f: Field, v: Value): void {
     case "u32[]":
       (v as number[]).forEach((x, i) => b.writeUInt32LE(x >>> 0, f.offset + 4 * i));
       break;
+    case "bytes": {
+      const bytes = v as Buffer;
+      if (bytes.length > (f.count ?? 0)) throw new RangeError(`${f.name} is longer than ${f.count ?? 0} bytes`);
+      bytes.copy(b, f.offset);
+      break;
+    }
   }
 }
 
@@ -90,6 +96,8 @@ function readField(b: Buffer, f: Field): Value {
       return Array.from({ length: f.count ?? 0 }, (_, i) => b.readBigUInt64LE(f.offset + 8 * i));
     case "u32[]":
       return Array.from({ length: f.count ?? 0 }, (_, i) => b.readUInt32LE(f.offset + 4 * i));
+    case "bytes":
+      return Buffer.from(b.subarray(f.offset, f.offset + (f.count ?? 0)));
   }
 }
 

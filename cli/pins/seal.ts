@@ -6,10 +6,11 @@
 import { existsSync, rmSync, statSync } from "node:fs";
 import { CliError, UsageError } from "../errors.ts";
 import { provenIdentity } from "../kernel/inode.ts";
+import { dropSealKey, installSealKey } from "../kernel/keyring.ts";
 import { KernelBtf, attachProgramFd, closeFd, linkInfo, openPinned, pinFd, programMapIds, waitDetached } from "../libbpf/index.ts";
 import { ProtectedKeyLayout, ProtectedKind, SealLayout, encodeSeal, type ManagerValue } from "../object/abi.ts";
-import { PINNED_MAPS, READABLE_WHEN_SEALED } from "../object/maps.ts";
-import { SEAL_HOOKS, SEAL_PROGRAMS } from "../object/mechanism.ts";
+import { PINNED_MAPS, PRESENTED_WHEN_SEALED, READABLE_WHEN_SEALED } from "../object/maps.ts";
+import { attachLabel, SEAL_HOOKS, SEAL_PROGRAMS, SEAL_REQUIRES } from "../object/mechanism.ts";
 import { u32Key } from "../object/struct.ts";
 import { sameSeal, sealProblem, type SealSpec } from "../policy/spec.ts";
 import { pinPaths } from "./paths.ts";
@@ -26,6 +27,7 @@ export function sealSpecOf(seal: SealState): SealSpec | null {
   return {
     untilReboot: seal.untilReboot,
     lockBpf: seal.lockBpf,
+    ...(seal.key ? { key: { path: seal.key.path, der: Buffer.alloc(0), sha256: seal.key.sha256, subject: seal.key.subject } } : {}),
     managers: seal.managers.map((m) => ({
       exe: { path: m.exe, dev: m.exe_dev, ino: m.exe_ino, ...(m.pid ? {} : { gen: m.exe_gen }) },
       ...(m.pid ? { pid: { tgid: m.pid, startTicks: m.start_ticks } } : {}),
@@ -46,12 +48,15 @@ export async function applySeal(state: PinnedState, desired: SealSpec | null, cl
     throw new CliError({ problem: `the policy at ${state.pinDir} is sealed until reboot`, fix: `nothing can change it before the next boot` });
   if (desired === null) {
     await unseal(state);
+    if (current.key) dropSealKey(current.key.ring);
     return { changed: true, seal: state.seal() };
   }
   validate(desired);
   requireSealHooks(state.pinDir);
   attachSealPrograms(state.pinDir);
   writeProtected(state);
+  const sealedNs = BigInt(Date.now()) * 1_000_000n;
+  const key = desired.key ? installSealKey(desired.key, String(sealedNs)) : null;
   const managers: ManagerValue[] = desired.managers.map((m) => ({
     exe_dev: m.exe.dev,
     exe_ino: m.exe.ino,
@@ -68,9 +73,23 @@ export async function applySeal(state: PinnedState, desired: SealSpec | null, cl
     cli_dev: cli.dev,
     cli_ino: cli.ino,
     cli_gen: cli.gen,
-    sealed_ns: BigInt(Date.now()) * 1_000_000n,
+    sealed_ns: sealedNs,
+    key_ring: key?.ring ?? 0,
+    key_cert: key?.cert ?? 0,
+    board_map: key ? state.maps.challenge_board.info().id : 0,
+    authorizations_map: key ? state.maps.authorizations.info().id : 0,
+    key_sha256: desired.key ? Buffer.from(desired.key.sha256, "hex") : Buffer.alloc(32),
+    key_subject: Buffer.from(desired.key?.subject ?? "").subarray(0, 200).toString(),
+    key_path: desired.key?.path ?? "",
   };
-  state.maps.seal.update(u32Key(0), encodeSeal(seal, managers));
+  try {
+    state.maps.seal.update(u32Key(0), encodeSeal(seal, managers));
+  } catch (e) {
+    if (key) dropSealKey(key.ring);
+    throw e;
+  }
+  // The keyring a replaced key seal named: nothing trusts it any more.
+  if (current.key && current.key.ring !== key?.ring) dropSealKey(current.key.ring);
   return { changed: true, seal: state.seal() };
 }
 
@@ -103,11 +122,11 @@ function requireSealHooks(pinDir: string): void {
   const btf = KernelBtf.load();
   let missing: string[];
   try {
-    missing = Object.values(SEAL_HOOKS).map((h) => h.hook).filter((f) => !btf.hasFunction(f));
+    missing = SEAL_REQUIRES.filter((f) => !btf.hasFunction(f));
   } finally {
     btf.free();
   }
-  if (missing.length) throw new CliError({ problem: `cannot seal on this kernel: it lacks the LSM hooks ${missing.join(", ")}`, fix: `nothing was changed (see 'cgwarden check')` });
+  if (missing.length) throw new CliError({ problem: `cannot seal on this kernel: it lacks ${missing.join(", ")}`, fix: `nothing was changed (see 'cgwarden check')` });
   const p = pinPaths(pinDir);
   const absent = SEAL_PROGRAMS.filter((name) => !existsSync(p.prog(name)));
   if (absent.length)
@@ -121,7 +140,7 @@ function attachSealPrograms(pinDir: string): void {
     const prog = openPinned(p.prog(name));
     if (prog === null) throw new CliError(`program ${name} vanished from ${p.progsDir}`);
     try {
-      const link = attachProgramFd(prog, `${name} to lsm/${SEAL_HOOKS[name]!.hook.slice("bpf_lsm_".length)}`);
+      const link = attachProgramFd(prog, `${name} to ${attachLabel(SEAL_HOOKS[name]!.hook)}`);
       try {
         pinFd(link, p.link(name));
       } finally {
@@ -141,7 +160,7 @@ function protectedKeys(state: PinnedState): Buffer[] {
   for (const name of PINNED_MAPS) {
     const id = state.maps[name].info().id;
     pinnedMapIds.add(id);
-    add(READABLE_WHEN_SEALED.has(name) ? ProtectedKind.mapReadable : ProtectedKind.map, BigInt(id));
+    add(name === PRESENTED_WHEN_SEALED ? ProtectedKind.mapPresented : READABLE_WHEN_SEALED.has(name) ? ProtectedKind.mapReadable : ProtectedKind.map, BigInt(id));
   }
   const p = pinPaths(state.pinDir);
   const progIds = new Set<number>();

@@ -8,9 +8,11 @@ import { CliError } from "../errors.ts";
 import { loadWarden } from "./load.ts";
 import { withWriterLock } from "./serialize.ts";
 import { openState, type PinnedState } from "./state.ts";
+import { authorizeIfKeySealed } from "./authorize.ts";
 
 export async function withPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T | Promise<T>): Promise<T> {
   return withWriterLock(pinDir, async () => {
+    authorizeIfKeySealed(pinDir);
     let state = openState(pinDir, "write");
     if (!state) {
       const r = await loadWarden(pinDir);
@@ -29,6 +31,7 @@ export async function withPolicyWriter<T>(pinDir: string, fn: (state: PinnedStat
 /** Like withPolicyWriter, but null when cgwarden is not loaded: it never loads it. */
 export async function withLoadedPolicyWriter<T>(pinDir: string, fn: (state: PinnedState) => T | Promise<T>): Promise<T | null> {
   return withWriterLock(pinDir, async () => {
+    authorizeIfKeySealed(pinDir);
     const state = openState(pinDir, "write");
     if (!state) return null;
     try {

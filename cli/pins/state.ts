@@ -22,6 +22,18 @@ export interface SealState {
   managers: ManagerValue[];
   cli: { dev: bigint; ino: bigint; gen: number };
   sealedAt: Date | null;
+  /** A key seal: its certificate, the serials the kernel holds it under, and the maps of its exchange. */
+  key: SealKeyState | null;
+}
+
+export interface SealKeyState {
+  ring: number;
+  cert: number;
+  sha256: string;
+  subject: string;
+  path: string;
+  boardMap: number;
+  authorizationsMap: number;
 }
 
 export interface PinnedState {
@@ -56,16 +68,30 @@ export function decodeSealState(raw: Uint8Array | null): SealState {
     managers,
     cli: { dev: seal.cli_dev, ino: seal.cli_ino, gen: seal.cli_gen },
     sealedAt: seal.sealed_ns ? new Date(Number(seal.sealed_ns / 1_000_000n)) : null,
+    key: seal.key_ring
+      ? {
+          ring: seal.key_ring,
+          cert: seal.key_cert,
+          sha256: seal.key_sha256.toString("hex"),
+          subject: seal.key_subject,
+          path: seal.key_path,
+          boardMap: seal.board_map,
+          authorizationsMap: seal.authorizations_map,
+        }
+      : null,
   };
 }
 
 export function describeManagers(seal: SealState): string {
+  if (seal.key) return `any process the seal's key authorizes (${seal.key.subject}, sha256 ${seal.key.sha256.slice(0, 16)}...)`;
   if (seal.untilReboot || seal.managers.length === 0) return "none: sealed until reboot";
   return seal.managers.map((m) => (m.pid ? `${m.exe} (pid ${m.pid})` : m.exe)).join(", ");
 }
 
 /** The one error for anything a sealed policy refuses to a process that is not one of its managers. */
 export function sealedError(pinDir: string, seal: SealState, what: string): CliError {
+  if (seal.key)
+    return new CliError({ problem: `the policy at ${pinDir} is sealed with a key, so only a process it authorizes may ${what} (${seal.key.subject})`, fix: `give --authorize-with 'COMMAND' (it signs the challenge on its standard input) or --authorization - (see 'cgwarden seal --help')` });
   return seal.untilReboot || seal.managers.length === 0
     ? new CliError({ problem: `the policy at ${pinDir} is sealed until reboot, so nothing may ${what}`, fix: `it lifts at the next boot (see 'cgwarden status')` })
     : new CliError({ problem: `the policy at ${pinDir} is sealed, so only its managers may ${what} (managers: ${describeManagers(seal)})`, fix: `run this from a manager, or reboot (see 'cgwarden status')` });

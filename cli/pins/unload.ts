@@ -19,6 +19,8 @@ import { readSeal, sealedError, type SealState } from "./state.ts";
 import { MECHANISMS, SEAL_PROGRAMS } from "../object/mechanism.ts";
 import { PINNED_MAPS } from "../object/maps.ts";
 import { pinPaths } from "./paths.ts";
+import { authorizeIfKeySealed } from "./authorize.ts";
+import { dropSealKey } from "../kernel/keyring.ts";
 
 export interface UnloadResult {
   wasLoaded: boolean;
@@ -101,6 +103,7 @@ function liftSealAsManager(pinDir: string): void {
     return; // damaged: unload is the way out of that
   }
   if (!seal?.sealed) return;
+  authorizeIfKeySealed(pinDir);
   let map: MapFd | null;
   try {
     map = MapFd.openPinned(pinPaths(pinDir).map("seal"));
@@ -113,6 +116,7 @@ function liftSealAsManager(pinDir: string): void {
   } finally {
     map?.close();
   }
+  if (seal.key) dropSealKey(seal.key.ring);
 }
 
 /** Known programs in reverse attach order (deciders first), then anything else. */

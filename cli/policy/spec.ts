@@ -52,12 +52,26 @@ export interface SealSpec {
   untilReboot: boolean;
   /** Refuse new fentry, fexit, fmod_ret, LSM, freplace and kprobe-override programs to all but managers. */
   lockBpf: boolean;
+  /** A key seal: no managers; a process is one once the kernel verified its authorization against this certificate. */
+  key?: SealKeySpec;
+}
+
+export interface SealKeySpec {
+  /** Where it was read from, for status and export. */
+  path: string;
+  /** The certificate, DER. */
+  der: Buffer;
+  /** Of der, hex: what two seals compare. */
+  sha256: string;
+  subject: string;
 }
 
 /** What is wrong with a seal as stated, or null: checked before anything is read or loaded. */
-export function sealProblem(s: { managers: readonly unknown[]; untilReboot: boolean }): string | null {
+export function sealProblem(s: { managers: readonly unknown[]; untilReboot: boolean; key?: unknown }): string | null {
+  if (s.key && (s.untilReboot || s.managers.length)) return "a key seal has no managers and lifts with an authorization; give --key alone, not with managers or --until-reboot";
+  if (s.key) return null;
   if (s.untilReboot && s.managers.length) return "a seal until reboot has no managers; give --until-reboot or managers, not both";
-  if (!s.untilReboot && !s.managers.length) return "a seal needs its managers (--manager-exe PATH or --manager-pid PID), or --until-reboot for none";
+  if (!s.untilReboot && !s.managers.length) return "a seal needs its managers (--manager-exe PATH or --manager-pid PID), a key (--key CERT), or --until-reboot for none";
   if (s.managers.length > MANAGERS) return `a seal has at most ${MANAGERS} managers, not ${s.managers.length}`;
   return null;
 }
@@ -67,7 +81,7 @@ export function sameSeal(a: SealSpec | null, b: SealSpec | null): boolean {
   const key = (s: SealSpec | null) =>
     s === null
       ? "unsealed"
-      : [s.untilReboot, s.lockBpf, ...s.managers.map((m) => `${m.exe.dev}:${m.exe.ino}:${m.pid ? 0 : (m.exe.gen ?? 0)}:${m.pid?.tgid ?? 0}:${m.pid?.startTicks ?? 0}`).sort()].join(" ");
+      : [s.untilReboot, s.lockBpf, `key:${s.key?.sha256 ?? ""}`, ...s.managers.map((m) => `${m.exe.dev}:${m.exe.ino}:${m.pid ? 0 : (m.exe.gen ?? 0)}:${m.pid?.tgid ?? 0}:${m.pid?.startTicks ?? 0}`).sort()].join(" ");
   return key(a) === key(b);
 }
 

@@ -32,6 +32,14 @@ const INTRUDER = "/tmp/seal-intruder";
 const ATTACKER = "/tmp/seal-attacker";
 const FIXTURES = join(ROOT, "dist/test");
 const SVC = { L: "seal/L", La: "seal/L/a", O: "seal/O", M: "seal/M" };
+/** The key seal's certificate and key, and another pair root might sign with: made by openssl in beforeAll. */
+const KEYS = "/tmp/seal-key";
+const CERT = join(KEYS, "seal.pem");
+const SIGN = `openssl cms -sign -binary -noattr -outform DER -signer ${CERT} -inkey ${join(KEYS, "seal.key")}`;
+const SIGN_OTHER = `openssl cms -sign -binary -noattr -outform DER -signer ${join(KEYS, "other.pem")} -inkey ${join(KEYS, "other.key")}`;
+const PROBE = join(ROOT, "test/guest/authorization-probe.ts");
+/** root with the key's holder answering for it: --authorize-with. */
+const asKeyHolder = (...args: string[]) => run([CLI, ...args, "--authorize-with", SIGN]);
 
 interface Run {
   code: number;
@@ -270,13 +278,56 @@ function everyRoute(pass: string, sealArgs: string[]): void {
   route("a manager's cgwarden with GCONV_PATH (glibc's secure-execution list)", () => asManagerWith(["GCONV_PATH=/tmp"], "unload"), refusedAfterOverride);
   route("a manager's cgwarden with MIMALLOC_VERBOSE (the runtime's allocator)", () => asManagerWith(["MIMALLOC_VERBOSE=1"], "unload"), refusedAfterOverride);
   route("a manager's cgwarden with BUN_BE_BUN=1 running cgwarden's own source", () => asManagerWith(["BUN_BE_BUN=1"], join(ROOT, "cli/main.ts"), "unload"), (r) => sealed(r));
-  route("a manager's executable recycled: a new file at its (dev, ino) on a remounted tmpfs", () => recycledRoute(sealArgs), recycledRefused);
+  // A key seal names no executable: nothing to recycle.
+  if (!sealArgs.includes("--key"))
+    route("a manager's executable recycled: a new file at its (dev, ino) on a remounted tmpfs", () => recycledRoute(sealArgs), recycledRefused);
   route("a copy of the manager's executable", () => {
     copyFileSync(MANAGER, "/tmp/seal-manager-copy");
     chmodSync("/tmp/seal-manager-copy", 0o755);
     return run(["/tmp/seal-manager-copy", "manage", CLI, "unload"]);
   }, (r) => sealed(r));
   route("bpftool map pin of maps/settings elsewhere", () => run(["bpftool", "map", "pin", "pinned", join(PIN_DIR, "maps/settings"), "/sys/fs/bpf/seal-copy2"]), (r) => r.code !== 0 && !existsSync("/sys/fs/bpf/seal-copy2"));
+}
+
+/** Two processes of the probe wait with their challenges; the key signs the first; both present that signature. */
+async function racedRoute(): Promise<Run> {
+  const files = [join(KEYS, "race1"), join(KEYS, "race2")];
+  for (const f of files) rmSync(f, { force: true }), rmSync(`${f}.sig`, { force: true });
+  const probes = files.map((f) => Bun.spawn([process.execPath, PROBE, "challenge", f], { stdout: "pipe", stderr: "pipe" }));
+  for (let i = 0; i < 300 && !files.every((f) => existsSync(f)); i++) await Bun.sleep(50);
+  const sig = Bun.spawnSync(["sh", "-c", SIGN], { stdin: readFileSync(files[0]!) }).stdout;
+  for (const f of files) writeFileSync(`${f}.tmp`, sig);
+  for (const f of files) Bun.spawnSync(["mv", `${f}.tmp`, `${f}.sig`]);
+  const outs = await Promise.all(probes.map(async (p) => (await new Response(p.stdout).text()).trim() || (await new Response(p.stderr).text()).trim()));
+  return { code: outs[1] === "ok" ? 0 : 1, out: outs.join(" | "), err: `the signed one: ${outs[0]}; the other: ${outs[1]}` };
+}
+
+/** The key seal's own routes: root without the private key, with everything else. */
+function keyRoutes(): void {
+  const route = (name: string, act: () => Run | Promise<Run>, expectRefusal?: (r: Run) => boolean) => tamperRoute(`${name} (with --key)`, act, expectRefusal);
+  const rejected = (r: Run) => r.code === 1 && /does not verify against the seal's key/.test(r.err);
+  route("cgwarden unload with no authorization", () => asRoot("unload"), (r) => sealedLine(r) && /sealed with a key/.test(r.err));
+  route("an authorization signed by another key", () => asRoot("unload", "--authorize-with", SIGN_OTHER), rejected);
+  route("a replayed authorization (a signature an earlier authorized process used)", () => {
+    const first = asRoot("lock", `/${SVC.M}`, "--out", "--authorize-with", `${SIGN} | tee ${join(KEYS, "used.der")}`);
+    const r = asRoot("unload", "--authorize-with", `cat ${join(KEYS, "used.der")}`);
+    return { ...r, err: `${r.err} [the first, authorized: exit ${first.code}]` };
+  }, (r) => rejected(r) && r.err.endsWith("[the first, authorized: exit 0]"));
+  route("a signature of this challenge made out for another pid (1)", () => {
+    writeFileSync(join(KEYS, "other-pid.js"), "const b = Buffer.from(await Bun.stdin.bytes()); b.writeUInt32LE(1, 32); process.stdout.write(b);\n");
+    return asRoot("unload", "--authorize-with", `${process.execPath} ${join(KEYS, "other-pid.js")} | ${SIGN}`);
+  }, rejected);
+  route("two processes racing one authorization", () => racedRoute(), (r) => r.out === "ok | err 129");
+  route("one challenge presented twice", () => run([process.execPath, PROBE, "twice", CERT, join(KEYS, "seal.key")]), (r) => r.out === "ok err 126");
+  route("a certificate of root's own added to the seal's keyring", () => {
+    const ring = parseInt(run(["sh", "-c", "grep 'cgwarden:seal' /proc/keys | head -1 | cut -d' ' -f1"]).out, 16);
+    const der = run(["sh", "-c", `openssl x509 -in ${join(KEYS, "other.pem")} -outform DER > ${join(KEYS, "other.der")}`]);
+    const added = run([process.execPath, "-e", `const { addKey } = await import("${join(ROOT, "cli/libbpf/index.ts")}"); try { addKey("asymmetric", "", require("node:fs").readFileSync("${join(KEYS, "other.der")}"), ${ring}); console.log("added"); } catch (e) { console.log(e.message); }`]);
+    // The keyring's line in /proc/keys ends with how many keys it holds.
+    const holds = run(["sh", "-c", "grep 'cgwarden:seal' /proc/keys | head -1"]).out.split(": ").at(-1);
+    return { code: added.out === "added" || der.code !== 0 ? 0 : 1, out: holds ?? "", err: `keyring ${ring}: ${added.out}; it holds ${holds} key(s)` };
+  }, (r) => r.code === 1 && r.out === "1");
+  route("a manager's cgwarden (the seal names no managers)", () => asManager("unload"), (r) => sealedLine(r) && /sealed with a key/.test(r.err));
 }
 
 beforeAll(async () => {
@@ -297,6 +348,9 @@ beforeAll(async () => {
   holder = new LineProcess(Bun.spawn([INTRUDER, "hold-write", join(PIN_DIR, "maps/locks")], { stdin: "pipe", stdout: "pipe" }));
   expect(await holder.line()).toBe("ok ready");
   ftraceFd = openSync("/proc/sys/kernel/ftrace_enabled", "w");
+  mkdirSync(KEYS, { recursive: true });
+  for (const [name, cn] of [["seal", "cgwarden-seal-test"], ["other", "not-the-seal"]])
+    expect(run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(KEYS, `${name}.key`), "-out", join(KEYS, `${name}.pem`), "-days", "2", "-subj", `/CN=${cn}`]).code).toBe(0);
 });
 
 afterAll(async () => {
@@ -361,20 +415,62 @@ describe(`seal on ${KERNEL}`, () => {
 
   // ---- every route, by root: without --lock-bpf, then with it ----------------------
 
-  for (const lockBpf of [false, true]) {
-    const pass = lockBpf ? "with --lock-bpf" : "without --lock-bpf";
-    const sealArgs = ["--manager-exe", MANAGER, "--manager-pid", "1", ...(lockBpf ? ["--lock-bpf"] : [])];
-    if (lockBpf)
-      test("reseal with --lock-bpf for the second pass", () => {
+  const managed = ["--manager-exe", MANAGER, "--manager-pid", "1"];
+  for (const [pass, sealArgs] of [
+    ["without --lock-bpf", managed],
+    ["with --lock-bpf", [...managed, "--lock-bpf"]],
+    ["with --key", ["--key", CERT]],
+  ] as const) {
+    if (sealArgs !== managed)
+      test(`reseal ${pass} for the next pass`, () => {
         expect(asManager("seal", ...sealArgs).code).toBe(0);
         tally.routes = tally.held = 0;
       });
-    everyRoute(pass, sealArgs);
+    everyRoute(pass, [...sealArgs]);
+    if (sealArgs.includes("--key")) keyRoutes();
     test(`seal: routes ${pass} on ${KERNEL}`, () => {
       console.log(`seal: routes: ${tally.routes}, held ${tally.held}, lifted ${tally.routes - tally.held} (${pass})`);
       expect(tally.held).toBe(tally.routes);
     });
   }
+
+  test("a key seal: status names the key; the key's holder changes the policy, by command or by hand; then it seals with managers again", async () => {
+    const status = JSON.parse(asRoot("status", "--json").out).seal;
+    expect(status).toMatchObject({ sealed: true, managers: [], key: { subject: "CN=cgwarden-seal-test" } });
+    expect(JSON.parse(asRoot("seal", "--key", CERT, "--json").out).changed).toBe(false); // the same seal again: nothing to authorize
+    // In a policy file: export names the certificate, and applying the export changes nothing, so root may.
+    const exported = asRoot("export").out;
+    expect(exported).toContain(`key = "${CERT}"`);
+    writeFileSync("/tmp/seal-key-policy.toml", exported);
+    expect(JSON.parse(asRoot("apply", "/tmp/seal-key-policy.toml", "--json").out).changed).toBe(false);
+    expect(sealedLine(asRoot("unlock", `/${SVC.L}`))).toBe(true);
+    expect(asKeyHolder("lock", `/${SVC.M}`, "--out").code).toBe(0);
+    expect(asRoot("rules").out).toContain(`/${SVC.M}`);
+    // By hand: the challenge on stderr, the signature (PEM) on stdin.
+    const p = Bun.spawn([CLI, "unlock", `/${SVC.M}`, "--authorization", "-"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const reader = p.stderr.getReader();
+    let shown = "";
+    while (!/\n[A-Za-z0-9+/=]{40,}\n/.test(shown)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      shown += new TextDecoder().decode(value);
+    }
+    const challenge = Buffer.from(/\n([A-Za-z0-9+/=]{40,})\n/.exec(shown)![1]!, "base64");
+    const pem = Bun.spawnSync(["sh", "-c", SIGN.replace("-outform DER", "-outform PEM")], { stdin: challenge }).stdout;
+    p.stdin.write(pem);
+    p.stdin.end();
+    expect(await p.exited).toBe(0);
+    console.log(`seal: by hand: challenge of ${challenge.length} bytes shown, PEM signature of ${pem.length} bytes given on stdin`);
+    expect(asRoot("rules").out).not.toContain(`/${SVC.M}`);
+    const audit = await ok("audit", "--verdict", "all");
+    expect(audit).toMatch(/authorization: an authorization for the key seal: its signature does not verify/);
+    expect(lockHolds()).toBe(true);
+    // Changing a key seal takes an authorization too: back to the managers the next tests expect.
+    expect(sealedLine(asRoot("seal", ...managed))).toBe(true);
+    expect(asKeyHolder("seal", ...managed).code).toBe(0);
+    expect(JSON.parse(asRoot("status", "--json").out).seal.key).toBe(null);
+    expect(run(["grep", "-c", "cgwarden:seal", "/proc/keys"]).out).toBe("0"); // the replaced key's keyring is dropped
+  });
 
   test("a manager's process: no fd of it can be taken, nor its memory written", () => {
     // A long-lived manager: intruder's manage, waiting for its sleeping child.
@@ -474,6 +570,21 @@ describe(`seal on ${KERNEL}`, () => {
     expect(lockHolds()).toBe(false);
     await ok("load");
     await ok("lock", `/${SVC.L}`, "--out");
+  });
+
+  test("a key seal whose keyring root unlinks: unchangeable until reboot, never unsealed (a third instance, left for the reboot)", async () => {
+    const dir = "/sys/fs/bpf/cgwarden-key-gone";
+    expect(asRoot("load", "--pin-dir", dir).code).toBe(0);
+    expect(asRoot("seal", "--key", CERT, "--pin-dir", dir).code).toBe(0);
+    const ring: number = JSON.parse(asRoot("status", "--json", "--pin-dir", dir).out).seal.key.keyring;
+    expect(run([process.execPath, PROBE, "unlink-ring", String(ring)]).out).toBe("ok");
+    for (let i = 0; i < 50 && run(["grep", "-c", ring.toString(16).padStart(8, "0"), "/proc/keys"]).out !== "0"; i++) await Bun.sleep(100); // the kernel's key GC
+    const r = asKeyHolder("unload", "--pin-dir", dir);
+    console.log(`seal: the key's holder after root unlinked the keyring: ${firstLine(r)}`);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("the seal's key is gone");
+    expect(JSON.parse(asRoot("status", "--json", "--pin-dir", dir).out).seal.sealed).toBe(true);
+    expect(existsSync(join(dir, "maps/locks"))).toBe(true);
   });
 
   test("--until-reboot: nobody, manager or not, can lift it (a second instance, left for the reboot)", async () => {

@@ -18,3 +18,16 @@ export const PURGED_LIST = "/var/lib/cgwarden-test/purged-files";
 
 /** The early mover (installed.ts) tries at least this many times, not only until uptime 60 s: a loaded host boots slowly. */
 export const MOVER_ATTEMPTS = 20;
+
+/**
+ * The key-sealed machine (installed.ts's keyed variant): the seal's
+ * certificate where the boot files look for it, the private key the test
+ * signs with (on a real machine it is elsewhere), and what its initramfs
+ * carries besides: the certificate and today's signed policy.
+ */
+export const KEYED = {
+  cert: "/etc/cgwarden/seal.pem",
+  key: "/root/cgw-seal-test.key",
+  subject: "CN=cgwarden-system-seal",
+  carries: ["etc/cgwarden/seal.pem", "etc/cgwarden/signed/policy.toml.sig"],
+};

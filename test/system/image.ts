@@ -36,6 +36,8 @@ const PACKAGES = [
   // What Ansible needs on a machine it manages (the fleet scenario, fleet.ts):
   // python3, and python3-apt for the apt module that installs the package.
   "python3", "python3-apt",
+  // The key seal's signer (the keyed boot signs with a test key on the machine itself).
+  "openssl",
 ];
 
 /** Same specs as test/vm/kernels.ts, so both harnesses test the same kernels. */

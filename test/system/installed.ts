@@ -12,13 +12,13 @@ import { copyFileSync, lstatSync, mkdirSync, readlinkSync, mkdtempSync, readdirS
 import { dirname, join } from "node:path";
 import { cacheDir, exists, progress, sha256, withLock } from "../vm/util.ts";
 import { builtinInitrdScript, ensureSystemImage, IMAGE_KERNELS, type ImageKernelName } from "./image.ts";
-import { DRACUT_CARRIES, INITRAMFS_TOOLS_CARRIES, MOVER_ATTEMPTS, PURGED_LIST } from "./footprint.ts";
+import { DRACUT_CARRIES, INITRAMFS_TOOLS_CARRIES, KEYED, MOVER_ATTEMPTS, PURGED_LIST } from "./footprint.ts";
 import { buildDeb, debianVersion } from "../../scripts/deb.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { ROOT, runOkAsync } from "../../scripts/project.ts";
 
 /** Bump when the steps below change. */
-const RECIPE = "installed image recipe 4";
+const RECIPE = "installed image recipe 5";
 /** What makes the package besides the binary: in the cache key. */
 const PACKAGING = [join(ROOT, "scripts/deb.ts"), ...readdirSync(join(ROOT, "packaging/debian")).map((f) => join(ROOT, "packaging/debian", f))];
 const BINARY = join(ROOT, "dist/cgwarden");
@@ -30,6 +30,13 @@ const POLICY = join(ROOT, "examples/services-stay-put.toml");
  * root, and in force before PID 1 starts.
  */
 const SEAL = `\n[seal]\nmanagers = ["/usr/lib/systemd/systemd"]\n`;
+
+/**
+ * The keyed variant: a key seal, every policy file signed by its key, the
+ * initramfs made from those; then root edits policy.toml (drops the seal),
+ * as root may, and cannot sign the result.
+ */
+const KEY_SEAL = `\n[seal]\nkey = "${KEYED.cert}"\n`;
 
 /**
  * A service that exists from the first moments of boot, before
@@ -105,12 +112,12 @@ export type PackageStage = "installed" | "upgraded" | "purged";
 /** The version the upgrade installs: the same package, revision 2. */
 export const UPGRADE_VERSION = debianVersion(pkg.version).replace(/-1$/, "-2");
 
-export async function ensureInstalledImage(opts: { sealed?: boolean; stage?: PackageStage } = {}): Promise<InstalledImage> {
+export async function ensureInstalledImage(opts: { sealed?: boolean; keyed?: boolean; stage?: PackageStage } = {}): Promise<InstalledImage> {
   const stage = opts.stage ?? "installed";
   const base = await ensureSystemImage();
   if (!exists(BINARY)) throw new Error(`${BINARY} is missing: run bun scripts/build.ts first`);
   const binarySha256 = sha256(readFileSync(BINARY));
-  const policy = readFileSync(POLICY, "utf8") + (opts.sealed ? SEAL : "");
+  const policy = readFileSync(POLICY, "utf8") + (opts.sealed ? SEAL : opts.keyed ? KEY_SEAL : "");
   const packaging = PACKAGING.map((f) => readFileSync(f, "utf8"));
   const key = sha256(RECIPE, base.disk, binarySha256, policy, stage, VICTIM_UNIT, MOVER_UNIT, MOVER_SCRIPT, ...packaging).slice(0, 16);
   const root = join(cacheDir(), "system");
@@ -165,8 +172,14 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
     const wants = join(mnt, "etc/systemd/system/sysinit.target.wants");
     symlinkSync("/etc/systemd/system/cgw-victim.service", join(wants, "cgw-victim.service"));
     symlinkSync("/etc/systemd/system/cgw-early-mover.service", join(wants, "cgw-early-mover.service"));
-    // The sealed variant: the admin edits the conffile.
+    // The sealed variants: the admin edits the conffile.
     if (policy !== readFileSync(POLICY, "utf8")) writeFileSync(join(mnt, "etc/cgwarden/policy.toml"), policy);
+    const keyed = policy.includes(KEY_SEAL);
+    if (keyed) {
+      // The key's holder signs the policy; the machine keeps only the certificate (and, for the test, the key).
+      await runOkAsync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", `/${KEYED.subject}`, "-keyout", join(mnt, KEYED.key), "-out", join(mnt, KEYED.cert)]);
+      await runOkAsync(["openssl", "dgst", "-sha256", "-sign", join(mnt, KEYED.key), "-out", join(mnt, "etc/cgwarden/policy.toml.sig"), join(mnt, "etc/cgwarden/policy.toml")]);
+    }
     if (stage !== "installed") {
       // A rebuilt package with a new version, over the installed one; the edited conffile stays (it did not change in the package).
       const next = buildDeb({ out: join(mnt, "tmp"), version: UPGRADE_VERSION });
@@ -214,12 +227,14 @@ async function build(dir: string, baseDisk: string, binarySha256: string, policy
         if (carried.length) throw new Error(`${initrd} still carries ${carried.join(", ")} after the purge`);
         continue;
       }
-      for (const want of INITRAMFS_TOOLS_CARRIES) if (!has(want)) throw new Error(`${initrd} lacks ${want}: cgwarden's initramfs-tools hook did not run`);
+      for (const want of [...INITRAMFS_TOOLS_CARRIES, ...(keyed ? KEYED.carries : [])]) if (!has(want)) throw new Error(`${initrd} lacks ${want}: cgwarden's initramfs-tools hook did not run`);
     }
+    // Root's edit, after the initramfs was made: the seal taken out, unsigned (the old signature stays beside it).
+    if (keyed) writeFileSync(join(mnt, "etc/cgwarden/policy.toml"), readFileSync(POLICY, "utf8"));
     rmSync(join(mnt, "tmp/initrd.img-builtin"));
     const dracutInitrds = {} as InstalledImage["dracutInitrds"];
     // dracut's initramfs is booted from the installed machine only (run.ts's dracut boot).
-    for (const name of stage === "installed" ? [...IMAGE_KERNELS, "builtin" as const] : []) {
+    for (const name of stage === "installed" && !keyed ? [...IMAGE_KERNELS, "builtin" as const] : []) {
       const file = `initrd.img-${name}-dracut`;
       await runOkAsync(["chroot", mnt, "sh", "-c", dracutScript(`/tmp/${file}`, name === "builtin" ? null : base.kernels[name].release)]);
       const listing = await runOkAsync(["chroot", mnt, "lsinitrd", `/tmp/${file}`]);

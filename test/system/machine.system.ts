@@ -15,7 +15,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { ROOT, spawn } from "../../scripts/project.ts";
 import type { FleetReport } from "./fleet.ts";
-import { INITRAMFS_TOOLS_CARRIES, MOVER_ATTEMPTS, PURGED_LIST } from "./footprint.ts";
+import { INITRAMFS_TOOLS_CARRIES, KEYED, MOVER_ATTEMPTS, PURGED_LIST } from "./footprint.ts";
 
 const CGW = "/usr/sbin/cgwarden";
 const KERNEL = process.env.CGWARDEN_TEST_KERNEL ?? "unknown";
@@ -29,6 +29,7 @@ const CANNOT_ENFORCE: Record<string, { label: string; reason: string[] }> = {
 const UNSUPPORTED = BOOT in CANNOT_ENFORCE;
 const DRACUT = BOOT === "dracut";
 const PURGED = BOOT === "purged";
+const KEYED_BOOT = BOOT === "keyed";
 /** The version the second boot's machine was upgraded to (installed.ts). */
 const UPGRADE_VERSION = process.env.CGWARDEN_UPGRADE_VERSION ?? "?";
 
@@ -186,7 +187,48 @@ describe.skipIf(!PURGED)(`boot after apt purge cgwarden on ${KERNEL}`, () => {
   });
 });
 
-describe.skipIf(UNSUPPORTED || PURGED)(`boot on ${KERNEL}${SECOND ? " (second boot, sealed from the initramfs, the package upgraded)" : DRACUT ? " (from dracut's initramfs)" : ""}`, () => {
+describe.skipIf(!KEYED_BOOT)(`boot key-sealed, after root edited the signed policy, on ${KERNEL}`, () => {
+  const sign = `openssl cms -sign -binary -noattr -outform DER -signer ${KEYED.cert} -inkey ${KEYED.key}`;
+
+  test("the initramfs refused root's edit and put the signed policy it carries in force, key seal included, before PID 1", () => {
+    const status = JSON.parse(cgw("status --json"));
+    expect(status.seal).toMatchObject({ sealed: true, managers: [], key: { subject: KEYED.subject } });
+    // What was applied: the initramfs's signed copy, not the file root left on disk (which has no [seal]).
+    expect(status.applied).toMatchObject({ origin: "initramfs", by: "apply", file: "/etc/cgwarden/signed/policy.toml" });
+    const onDisk = new Bun.CryptoHasher("sha256").update(readFileSync("/etc/cgwarden/policy.toml")).digest("hex");
+    expect(status.applied.sha256).not.toBe(onDisk);
+    expect(readFileSync("/etc/cgwarden/policy.toml", "utf8")).not.toContain("[seal]");
+    const bootedAt = Number(ok("date +%s")) - monotonicNow();
+    const sealedAt = Date.parse(status.seal.sealedAt) / 1000;
+    const userspace = bootedAt + Number(ok("systemctl show -P UserspaceTimestampMonotonic")) / 1e6;
+    expect(sealedAt).toBeLessThan(userspace);
+    say("key seal at boot", `root's policy.toml (no [seal], its old signature beside it) refused; the initramfs applied its signed copy (sha256 ${status.applied.sha256.slice(0, 12)}), sealed with ${status.seal.key.subject} ${(userspace - sealedAt).toFixed(1)} s before PID 1 started`);
+  });
+
+  test("cgwarden.service fails loudly, the machine's only failed unit: the edited file needs the key", () => {
+    const state = sh("systemctl is-system-running --wait");
+    const failed = ok("systemctl --failed --no-legend --plain").split("\n").map((l) => l.split(" ")[0]);
+    expect({ state: state.out, failed }).toEqual({ state: "degraded", failed: ["cgwarden.service"] });
+    const log = ok("journalctl -b -o cat -u cgwarden.service");
+    expect(log).toContain("is sealed with a key, so only a process it authorizes may");
+    say("tampered boot", `is-system-running: ${state.out} (only cgwarden.service failed); its log: ${log.split("\n").find((l) => l.includes("sealed with a key"))?.slice(0, 120)}...`);
+  });
+
+  test("root cannot change it, nor can PID 1 for root; the key's holder can", () => {
+    const unload = sh(`${CGW} unload`);
+    expect(unload.code).toBe(1);
+    expect(unload.err).toContain("sealed with a key");
+    const viaPid1 = sh("systemd-run --quiet --wait --pipe --collect /usr/sbin/cgwarden unseal");
+    expect(viaPid1.code).not.toBe(0);
+    expect(JSON.parse(cgw("status --json")).seal.sealed).toBe(true);
+    const holder = sh(`${CGW} lock /cgw-by-key --authorize-with '${sign}'`);
+    expect({ code: holder.code, err: holder.err }).toMatchObject({ code: 0 });
+    expect(cgw("rules")).toContain("/cgw-by-key");
+    say("key holder", `root's unload: refused; systemd-run cgwarden unseal: exit ${viaPid1.code}; with the key's signature: ${holder.out.split("\n").at(-1)}`);
+  });
+});
+
+describe.skipIf(UNSUPPORTED || PURGED || KEYED_BOOT)(`boot on ${KERNEL}${SECOND ? " (second boot, sealed from the initramfs, the package upgraded)" : DRACUT ? " (from dracut's initramfs)" : ""}`, () => {
   test("the system comes up: running, no failed unit", () => {
     const state = sh("systemctl is-system-running --wait");
     const failed = ok("systemctl --failed --no-legend --plain");

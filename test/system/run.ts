@@ -4,7 +4,7 @@
 // (sealed, and upgraded to a rebuilt package) and third (from dracut's
 // initramfs) only to see the policy come back from the boot files, the
 // fourth after `apt purge` to see nothing of cgwarden come back. Used by test/run.ts; by hand:
-//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|dracut|purged|unsupported|lockdown]
+//   bun test/system/run.ts --kernel debian-6.12 [--boot first|second|dracut|purged|keyed|unsupported|lockdown]
 import { join } from "node:path";
 import { boot, systemKernel, type SystemKernelName } from "./boot.ts";
 import { ensureInstalledImage, UPGRADE_VERSION, type PackageStage } from "./installed.ts";
@@ -27,28 +27,30 @@ export interface SystemTally {
 /**
  * The boots on `kernel`: the scenarios; the machine again with the seal in
  * its policy file and the package upgraded; again from dracut's initramfs;
- * after the package is purged; on debian-6.12, once
- * without the BPF LSM; on debian-6.1, once under lockdown=confidentiality. bun's own
+ * after the package is purged; on debian-6.12, once key-sealed with
+ * the policy edited by root since, and once without the BPF LSM; on debian-6.1, once under lockdown=confidentiality. bun's own
  * pass and fail counts, summed.
  */
 export async function systemScenarios(kernel: SystemKernelName, only?: string): Promise<SystemTally> {
   const k = await systemKernel(kernel);
   const tally: SystemTally = { passed: 0, failed: 0, note: "", failures: [] };
   const notes: string[] = [];
-  const boots: Array<{ which: string; sealed: boolean; stage: PackageStage; kernelArgs: string[] }> = [
+  const boots: Array<{ which: string; sealed: boolean; keyed?: boolean; stage: PackageStage; kernelArgs: string[] }> = [
     { which: "first", sealed: false, stage: "installed", kernelArgs: [] },
     { which: "second", sealed: true, stage: "upgraded", kernelArgs: [] },
     // The same machine from dracut's initramfs instead of initramfs-tools'.
     { which: "dracut", sealed: false, stage: "installed", kernelArgs: [] },
     // apt purge cgwarden: nothing of it in the next boot, and the machine does not mind.
     { which: "purged", sealed: false, stage: "purged", kernelArgs: [] },
+    // Key-sealed from the initramfs, after root edited the signed policy: the boot applies the signed copy it carries.
+    ...(kernel === "debian-6.12" ? [{ which: "keyed", sealed: false, keyed: true, stage: "installed" as const, kernelArgs: [] }] : []),
     // The BPF LSM left out: cgwarden cannot enforce, and the boot must not mind.
     ...(kernel === "debian-6.12" ? [{ which: "unsupported", sealed: false, stage: "installed" as const, kernelArgs: ["lsm=lockdown,capability"] }] : []),
     // 6.1 under lockdown=confidentiality: the verifier refuses the object (no bpf_rdonly_cast), and the boot must not mind.
     ...(kernel === "debian-6.1" ? [{ which: "lockdown", sealed: false, stage: "installed" as const, kernelArgs: ["lockdown=confidentiality"] }] : []),
   ];
-  for (const { which, sealed, stage, kernelArgs } of boots.filter((b) => !only || b.which === only)) {
-    const image = await ensureInstalledImage({ sealed, stage });
+  for (const { which, sealed, keyed, stage, kernelArgs } of boots.filter((b) => !only || b.which === only)) {
+    const image = await ensureInstalledImage({ sealed, keyed, stage });
     // Every kernel boots an initramfs the image made, with cgwarden's hook or dracut module in it.
     const initrds = which === "dracut" ? image.dracutInitrds : image.initrds;
     const initrd = kernel === "hook-6.12" ? initrds.builtin : initrds[kernel];

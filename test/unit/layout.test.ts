@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { GENERATED, generateHeaderModule } from "../../scripts/header-abi.ts";
-import { BPF_ANY, BPF_COMMANDS, BPF_LINK_TYPE_RAW_TRACEPOINT, BTF_KIND_FUNC, BtfKind, BpfAttachType, BpfMapType, Errno, Libc } from "../../cli/libbpf/uapi.ts";
+import { BPF_ANY, BPF_COMMANDS, BPF_LINK_TYPE_RAW_TRACEPOINT, BTF_KIND_FUNC, BtfKind, BpfAttachType, BpfMapType, Errno, Keyctl, Libc } from "../../cli/libbpf/uapi.ts";
 import { DIR_TEMPLATES, NODE_EPOCH, TEMPLATE_PART, TEMPLATE_SET_SIZE } from "../../cli/object/abi.ts";
-import { ALL_LAYOUTS, ABI_VERSION, Knob, MANAGERS, ManagerLayout, ProtectedKind, SEAL_MANAGERS_OFFSET, SealLayout, Tamper, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
+import { ALL_LAYOUTS, ABI_VERSION, Knob, MANAGERS, Refusal, ManagerLayout, ProtectedKind, SEAL_MANAGERS_OFFSET, SealLayout, Tamper, GATE_SLOTS, MAX_LEVEL, Direction, Via, Verdict, Selector, RuleKind, Stat, STAT_COUNT } from "../../cli/object/abi.ts";
 import { ROOT } from "../../scripts/project.ts";
 
 
@@ -41,16 +41,17 @@ const lines = [
   'printf("const ABI %d MAX_LEVEL %d SLOTS %d STATS %d\\n", CGW_ABI_VERSION, CGW_MAX_LEVEL, CGW_GATE_SLOTS, CGW_STAT_COUNT);',
   'printf("binding %zu %d %d %llu\\n", sizeof(struct cgw_template_set), CGW_DIR_TEMPLATES, CGW_TEMPLATE_PART, (unsigned long long)CGW_NODE_EPOCH);',
   'printf("enum %d %d %d %d %d %d %d %d %d %d %d %d %d %d\\n", CGW_DIR_IN, CGW_DIR_OUT, CGW_DIR_WITHIN, CGW_VIA_PROCS, CGW_VIA_THREADS, CGW_VIA_CLONE, CGW_VERDICT_DENY, CGW_VERDICT_AUDIT, CGW_SEL_PID, CGW_SEL_EXE, CGW_SEL_UID, CGW_SEL_CGROUP, CGW_RULE_ALLOW, CGW_RULE_DELEGATE);',
-  'printf("seal %d %d %zu %d %d %d %d %d %d\\n", CGW_VIA_TAMPER, CGW_MANAGERS, sizeof(((struct cgw_seal *)0)->managers), CGW_PROT_MAP, CGW_PROT_MAP_READABLE, CGW_PROT_PROG, CGW_PROT_LINK, CGW_PROT_DIR, CGW_PROT_FS);',
-  'printf("tamper %d %d %d %d %d %d %d %d %d %d %d\\n", CGW_TAMPER_MAP_OPEN, CGW_TAMPER_MAP_WRITE, CGW_TAMPER_PROG_USES, CGW_TAMPER_LINK, CGW_TAMPER_BPF_LOCKED, CGW_TAMPER_UNLINK, CGW_TAMPER_RENAME, CGW_TAMPER_UMOUNT, CGW_TAMPER_PTRACE, CGW_TAMPER_BPF_COMMAND, CGW_TAMPER_KNOB);',
+  'printf("seal %d %d %zu %d %d %d %d %d %d %d\\n", CGW_VIA_TAMPER, CGW_MANAGERS, sizeof(((struct cgw_seal *)0)->managers), CGW_PROT_MAP, CGW_PROT_MAP_READABLE, CGW_PROT_PROG, CGW_PROT_LINK, CGW_PROT_DIR, CGW_PROT_FS, CGW_PROT_MAP_PRESENTED);',
+  'printf("tamper %d %d %d %d %d %d %d %d %d %d %d %d\\n", CGW_TAMPER_MAP_OPEN, CGW_TAMPER_MAP_WRITE, CGW_TAMPER_PROG_USES, CGW_TAMPER_LINK, CGW_TAMPER_BPF_LOCKED, CGW_TAMPER_UNLINK, CGW_TAMPER_RENAME, CGW_TAMPER_UMOUNT, CGW_TAMPER_PTRACE, CGW_TAMPER_BPF_COMMAND, CGW_TAMPER_KNOB, CGW_TAMPER_AUTHORIZATION);',
   'printf("knob %d\\n", CGW_KNOB_FTRACE_ENABLED);',
+  'printf("refusal %d %d %d %d %d %d\\n", CGW_REFUSAL_NO_CHALLENGE, CGW_REFUSAL_EXPIRED, CGW_REFUSAL_TRACED, CGW_REFUSAL_KEY_GONE, CGW_REFUSAL_MALFORMED, CGW_REFUSAL_SIGNATURE);',
   'printf("stat %d %d %d %d %d %d\\n", CGW_STAT_DECISIONS, CGW_STAT_ALLOWED, CGW_STAT_DENIED, CGW_STAT_AUDITED, CGW_STAT_DROPPED, CGW_STAT_RECORDED);',
   "return 0; }",
 ];
 const report = compileAndRun(lines.join("\n"));
 const facts = new Map(report.trim().split("\n").map((l) => [l.split(" ")[0]!, l.split(" ").slice(1)]));
 
-const widths = { u8: 1, u16: 2, u32: 4, u64: 8, char: 1, "u64[]": 8, "u32[]": 4 } as const;
+const widths = { u8: 1, u16: 2, u32: 4, u64: 8, char: 1, "u64[]": 8, "u32[]": 4, bytes: 1 } as const;
 
 describe("struct layouts shared with bpf/cgwarden.h", () => {
   for (const layout of ALL_LAYOUTS) {
@@ -87,10 +88,11 @@ describe("struct layouts shared with bpf/cgwarden.h", () => {
     ]);
     expect(facts.get("seal")?.map(Number)).toEqual([
       Via.tamper, MANAGERS, MANAGERS * ManagerLayout.size, ProtectedKind.map, ProtectedKind.mapReadable, ProtectedKind.prog,
-      ProtectedKind.link, ProtectedKind.dir, ProtectedKind.fs,
+      ProtectedKind.link, ProtectedKind.dir, ProtectedKind.fs, ProtectedKind.mapPresented,
     ]);
     expect(facts.get("tamper")?.map(Number)).toEqual(Object.values(Tamper));
     expect(facts.get("knob")?.map(Number)).toEqual(Object.values(Knob));
+    expect(facts.get("refusal")?.map(Number)).toEqual(Object.values(Refusal));
     expect(SEAL_MANAGERS_OFFSET + MANAGERS * ManagerLayout.size).toBe(SealLayout.size);
     expect(facts.get("stat")?.map(Number)).toEqual([Stat.decisions, Stat.allowed, Stat.denied, Stat.audited, Stat.dropped, Stat.recorded]);
   });
@@ -98,7 +100,7 @@ describe("struct layouts shared with bpf/cgwarden.h", () => {
 
 test("cli/libbpf/uapi.ts agrees with the system's UAPI and libc headers", () => {
   const names: [string, number | bigint][] = [
-    ...Object.entries(Errno), ...Object.entries(BpfMapType), ...Object.entries(BpfAttachType), ...Object.entries(BtfKind), ...Object.entries(Libc),
+    ...Object.entries(Errno), ...Object.entries(BpfMapType), ...Object.entries(BpfAttachType), ...Object.entries(BtfKind), ...Object.entries(Libc), ...Object.entries(Keyctl),
     ["BPF_LINK_TYPE_RAW_TRACEPOINT", BPF_LINK_TYPE_RAW_TRACEPOINT], ["BPF_ANY", BPF_ANY], ["BTF_KIND_FUNC", BTF_KIND_FUNC],
     // enum bpf_cmd in order; this system's headers (Linux 6.1) end before 6.9's BPF_TOKEN_CREATE
     ...BPF_COMMANDS.filter((c) => c !== "BPF_TOKEN_CREATE").map((c, i): [string, number] => [c, i]),
@@ -106,7 +108,7 @@ test("cli/libbpf/uapi.ts agrees with the system's UAPI and libc headers", () => 
   const out = compileAndRun(
     [
       "#define _GNU_SOURCE",
-      ...["stdio.h", "errno.h", "fcntl.h", "sys/file.h", "sys/syscall.h", "linux/bpf.h", "linux/btf.h"].map((h) => `#include <${h}>`),
+      ...["stdio.h", "errno.h", "fcntl.h", "sys/file.h", "sys/syscall.h", "linux/bpf.h", "linux/btf.h", "linux/keyctl.h"].map((h) => `#include <${h}>`),
       "int main(void) {",
       ...names.map(([n]) => `printf("${n} %lld\\n", (long long)(${n}));`),
       "return 0; }",

@@ -12,6 +12,10 @@ import {
 import { PATH_MAX_BYTES, PATH_MAX_DEPTH, POLICY_SCHEMA, TEMPLATE_PART_MAX_BYTES } from "../../cli/policy/file/schema.ts";
 import { parseToml } from "../../cli/policy/file/toml.ts";
 import { compileSchema } from "../../cli/policy/file/validate.ts";
+import { documentOfSpec, specOfDocument } from "../../cli/policy/file/resolve.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const EXAMPLES = new URL("../../examples/", import.meta.url);
 
@@ -139,10 +143,34 @@ describe("messages: FILE:LINE: FIELD: problem; fix", () => {
     expect(firstError('[sealed]\nkey = "x"\n')).toBe("policy.toml:1: sealed: unknown key 'sealed'; allowed keys: settings, lock, allow, delegate, seal");
   });
   test("[seal]: managers, manager_pids or until_reboot; at most 8 each; absolute paths", () => {
-    expect(firstError("[seal]\nlock_bpf = true\n")).toBe("policy.toml:1: seal: no managers, manager_pids or until_reboot; give at least one of managers, manager_pids, until_reboot");
+    expect(firstError("[seal]\nlock_bpf = true\n")).toBe("policy.toml:1: seal: no managers, manager_pids, until_reboot or key; give at least one of managers, manager_pids, until_reboot, key");
     expect(firstError('[seal]\nmanagers = ["bin/sh"]\n')).toStartWith("policy.toml:2: seal.managers[0]: ");
     expect(firstError(`[seal]\nmanager_pids = [${Array.from({ length: 9 }, (_, i) => i + 1).join(", ")}]\n`)).toBe("policy.toml:2: seal.manager_pids: has 9 items, more than 8; give at most 8");
     expect(firstError("[seal]\nuntil_reboot = true\nlock_bpf = true\n")).toBe("ok");
+  });
+  test("[seal] key: an absolute path to a certificate, alone; read and named when applied", () => {
+    expect(firstError('[seal]\nkey = "seal.pem"\n')).toBe('policy.toml:2: seal.key: "seal.pem" is not a valid value; give the certificate\'s absolute path, e.g. /etc/cgwarden/seal.pem');
+    expect(firstError('[seal]\nkey = "/etc/cgwarden/seal.pem"\n')).toBe("ok");
+    const dir = mkdtempSync(join(tmpdir(), "cgw-key-"));
+    try {
+      const cert = join(dir, "seal.pem");
+      const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "seal.key"), "-out", cert, "-days", "1", "-subj", "/CN=unit-seal"]);
+      expect(made.exitCode).toBe(0);
+      const spec = specOfDocument(parsePolicyFile(`[seal]\nkey = "${cert}"\n`, "policy.toml"));
+      expect(spec.seal).toMatchObject({ managers: [], untilReboot: false, key: { path: cert, subject: "CN=unit-seal" } });
+      expect(spec.seal!.key!.sha256).toMatch(/^[0-9a-f]{64}$/);
+      // export → apply round trip: the same path, so the same seal
+      expect(formatToml(documentOfSpec(spec))).toContain(`key = "${cert}"`);
+      const both = () => specOfDocument(parsePolicyFile(`[seal]\nkey = "${cert}"\nuntil_reboot = true\n`, "policy.toml"));
+      expect(both).toThrow("policy.toml:2: seal.key: a key seal has no managers and does not last until reboot");
+      const missing = () => specOfDocument(parsePolicyFile(`[seal]\nkey = "${dir}/none.pem"\n`, "policy.toml"));
+      expect(missing).toThrow(`policy.toml:2: seal.key: cannot read the seal's certificate ${dir}/none.pem: no such file`);
+      writeFileSync(join(dir, "bad.pem"), "not a certificate\n");
+      const bad = () => specOfDocument(parsePolicyFile(`[seal]\nkey = "${dir}/bad.pem"\n`, "policy.toml"));
+      expect(bad).toThrow(`policy.toml:2: seal.key: ${dir}/bad.pem is not an X.509 certificate`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   const badPaths: [string, string][] = [
     ["relative", "a cgroup path starts with '/', e.g. /system.slice/foo.service"],

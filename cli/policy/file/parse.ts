@@ -31,7 +31,7 @@ export interface Located {
 }
 export interface LockEntry extends Located { path: string; directions: DirectionName[]; mode: ModeName }
 export interface GateEntry extends Located { path: string; exe?: string; uid?: number; user?: string; cgroup?: string; pid?: number }
-export interface SealEntry extends Located { managers: string[]; manager_pids: number[]; until_reboot: boolean; lock_bpf: boolean }
+export interface SealEntry extends Located { managers: string[]; manager_pids: number[]; until_reboot: boolean; lock_bpf: boolean; key?: string }
 export type SettingName = "mode" | "record";
 export interface PolicyDocument {
   settings: { mode: ModeName; record: RecordName };
@@ -172,6 +172,7 @@ function toDocument(raw: RawPolicy, lines: ReadonlyMap<string, number>, source: 
           manager_pids: (raw.seal.manager_pids as number[] | undefined) ?? [],
           until_reboot: (raw.seal.until_reboot as boolean | undefined) ?? SEAL.until_reboot.default,
           lock_bpf: (raw.seal.lock_bpf as boolean | undefined) ?? SEAL.lock_bpf.default,
+          ...(raw.seal.key !== undefined ? { key: raw.seal.key as string } : {}),
         }
       : null,
     source,

@@ -2,12 +2,13 @@
 // force as a document `export` writes. Resolving needs the machine (which
 // inode an --exe path is now, which uid a user name has, a pid's start
 // time); every failure names the file, line and field, like a syntax error.
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { MANAGERS, directionBits, directionNames } from "../../object/abi.ts";
 import { CliError } from "../../errors.ts";
 import { parseManagers } from "../lookup.ts";
 import { resolveFileSelectors, writtenSelectors } from "../selectors.ts";
-import { identity, type ManagerSpec, type PolicySpec, type RuleSource, type RuleSpec, type SealSpec } from "../spec.ts";
+import { identity, type ManagerSpec, type PolicySpec, type RuleSource, type RuleSpec, type SealKeySpec, type SealSpec } from "../spec.ts";
+import { readCertificateFile } from "../../kernel/keyring.ts";
 import type { PolicyConflict } from "../compile.ts";
 import type { PolicyDocumentLike } from "./format.ts";
 import { locate, locateSeal, type EntryKind, type GateEntry, type Located, type PolicyDocument } from "./parse.ts";
@@ -19,8 +20,10 @@ const FILE_MANAGERS = { exe: "manager", pid: "manager process" };
  * `root`: where the system the policy is for is mounted; see resolveExe().
  * Each rule records its file and line as that system names them
  * (/root/etc/cgwarden/policy.toml in the initramfs is /etc/cgwarden/policy.toml).
+ * `trustedKey`: the certificate a key seal in the file is, whatever the file
+ * at its `key` path holds (apply --signed-by).
  */
-export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
+export function specOfDocument(doc: PolicyDocument, root = "/", trustedKey?: string): PolicySpec {
   const sourceOf = (e: Located): RuleSource | undefined => (e.source === "-" ? undefined : { file: nameOnSystem(e.source, root), line: e.line });
   const problems: string[] = [];
   const attempt = <T>(kind: EntryKind, i: number, field: string, fn: () => T): T | undefined => {
@@ -49,13 +52,28 @@ export function specOfDocument(doc: PolicyDocument, root = "/"): PolicySpec {
         return [];
       }
     };
+    const keyPath = doc.seal.key;
+    let key: SealKeySpec | undefined;
+    if (keyPath !== undefined) {
+      try {
+        // A boot that trusts a certificate (apply --signed-by) seals with that one: the file the policy names is root's to replace.
+        key = { path: keyPath, ...readCertificateFile(keyPath, trustedKey ?? (root === "/" ? keyPath : join(root, keyPath))) };
+      } catch (e) {
+        problems.push(`${locateSeal(doc, "key")}: ${(e as Error).message}`);
+      }
+    }
     seal = {
       managers: [...at("managers", () => parseManagers(doc.seal!.managers, [], root, FILE_MANAGERS)), ...at("manager_pids", () => parseManagers([], doc.seal!.manager_pids, root, FILE_MANAGERS))],
       untilReboot: doc.seal.until_reboot,
       lockBpf: doc.seal.lock_bpf,
+      ...(key ? { key } : {}),
     };
     const named = doc.seal.managers.length + doc.seal.manager_pids.length;
-    if (doc.seal.until_reboot && named) problems.push(`${locateSeal(doc, "until_reboot")}: a seal until reboot has no managers; remove managers and manager_pids, or set until_reboot = false`);
+    if (keyPath !== undefined && (named || doc.seal.until_reboot))
+      problems.push(`${locateSeal(doc, "key")}: a key seal has no managers and does not last until reboot; remove managers, manager_pids and until_reboot, or the key`);
+    else if (keyPath !== undefined) {
+      // a key seal: nothing more to check
+    } else if (doc.seal.until_reboot && named) problems.push(`${locateSeal(doc, "until_reboot")}: a seal until reboot has no managers; remove managers and manager_pids, or set until_reboot = false`);
     else if (!doc.seal.until_reboot && !named) problems.push(`${locateSeal(doc)}: a seal needs managers (managers, manager_pids) or until_reboot = true`);
     else if (named > MANAGERS) problems.push(`${locateSeal(doc)}: a seal has at most ${MANAGERS} managers, not ${named}; name fewer`);
   }
@@ -103,6 +121,7 @@ export function documentOfSpec(spec: PolicySpec, sources = false): PolicyDocumen
         manager_pids: spec.seal.managers.filter((m) => m.pid).map((m) => m.pid!.tgid),
         until_reboot: spec.seal.untilReboot,
         lock_bpf: spec.seal.lockBpf,
+        ...(spec.seal.key ? { key: spec.seal.key.path } : {}),
       }
     : null;
   const doc = { settings: { mode: spec.globalMode, record: spec.recordAll ? ("all" as const) : ("denials" as const) }, locks: [] as PolicyDocumentLike["locks"][number][], allows: [] as GateLike[], delegates: [] as GateLike[], seal };

@@ -102,9 +102,18 @@ export const POLICY_SCHEMA = {
           type: "boolean",
           default: false,
         },
+        key: {
+          description:
+            "A key seal, instead of managers: the X.509 certificate (PEM or DER) whose private key authorizes each change; a process changes the policy once the kernel verified its authorization (see cgwarden seal --key).",
+          type: "string",
+          allOf: [
+            { description: "give the certificate's absolute path, e.g. /etc/cgwarden/seal.pem", pattern: "^/" },
+            { description: "control characters (newline, tab, NUL...) cannot be part of the path", pattern: `^[^${CONTROL_CHARACTERS}]*$` },
+          ],
+        },
       },
-      // until_reboot = true with managers, or false without, is refused when the file is applied (resolve.ts).
-      anyOf: [{ required: ["managers"] }, { required: ["manager_pids"] }, { required: ["until_reboot"] }],
+      // until_reboot = true with managers, or false without, or a key with either, is refused when the file is applied (resolve.ts).
+      anyOf: [{ required: ["managers"] }, { required: ["manager_pids"] }, { required: ["until_reboot"] }, { required: ["key"] }],
     },
   },
   $defs: {

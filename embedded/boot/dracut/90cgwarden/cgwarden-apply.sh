@@ -7,7 +7,11 @@
 # Failure never stops the boot: it is reported, and cgwarden.service tries again.
 type warn >/dev/null 2>&1 || . /lib/dracut-lib.sh
 
-[ -x /usr/sbin/cgwarden ] && [ -f "$NEWROOT/etc/cgwarden/policy.toml" ] || return 0
+# A key-sealed machine (module-setup.sh carried the seal's certificate):
+# policy signed by its key only, else the signed copy carried here.
+cgwarden_signed=
+[ -f /etc/cgwarden/seal.pem ] && cgwarden_signed="--signed-by /etc/cgwarden/seal.pem --fallback /etc/cgwarden/signed"
+[ -x /usr/sbin/cgwarden ] && { [ -f "$NEWROOT/etc/cgwarden/policy.toml" ] || [ -n "$cgwarden_signed" ]; } || return 0
 
 # In the shell itself: an initramfs need not have grep.
 cgwarden_mounted() {
@@ -23,7 +27,7 @@ cgwarden_mounted /sys/fs/cgroup cgroup2 || mount -t cgroup2 -o nsdelegate,memory
 cgwarden_mounted /sys/fs/bpf bpf || mount -t bpf -o mode=700 bpf /sys/fs/bpf
 cgwarden_mounted /sys/kernel/security securityfs || mount -t securityfs securityfs /sys/kernel/security
 
-if out=$(CGWARDEN_ORIGIN=initramfs NO_COLOR=1 /usr/sbin/cgwarden apply --root "$NEWROOT" "$NEWROOT/etc/cgwarden" 2>&1); then
+if out=$(CGWARDEN_ORIGIN=initramfs NO_COLOR=1 /usr/sbin/cgwarden apply --root "$NEWROOT" $cgwarden_signed "$NEWROOT/etc/cgwarden" 2>&1); then
 	info "cgwarden: $out"
 else
 	warn "cgwarden: policy not applied from the initramfs: $out"

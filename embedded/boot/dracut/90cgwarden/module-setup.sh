@@ -29,5 +29,19 @@ install() {
 	else
 		dwarn "cgwarden: libbpf.so.1 not found; the policy will only be applied by cgwarden.service"
 	fi
+	# A key-sealed machine: the seal's certificate, and today's signed policy
+	# for the boot to apply when the files on disk are not signed (cgwarden-apply.sh).
+	if [[ -f /etc/cgwarden/seal.pem ]]; then
+		local f rel
+		inst_simple /etc/cgwarden/seal.pem /etc/cgwarden/seal.pem
+		for f in /etc/cgwarden/policy.toml /etc/cgwarden/policy.d/*.toml /etc/cgwarden/policy.d/*.json; do
+			[[ -f $f ]] || continue
+			rel=${f#/etc/cgwarden/}
+			inst_simple "$f" "/etc/cgwarden/signed/$rel"
+			[[ -f $f.sig ]] && inst_simple "$f.sig" "/etc/cgwarden/signed/$rel.sig"
+		done
+		cgwarden apply --dry-run --signed-by /etc/cgwarden/seal.pem /etc/cgwarden >/dev/null 2>&1 ||
+			dwarn "cgwarden: /etc/cgwarden is not all signed by the key of /etc/cgwarden/seal.pem: the boot will refuse it"
+	fi
 	inst_hook pre-pivot 90 "$moddir/cgwarden-apply.sh"
 }
