@@ -29,6 +29,11 @@ typedef _Bool bool;
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #define TASK_NEW 0x00000800
 #define EPERM 1
+#define ENOMEM 12
+#define EINVAL 22
+#define ENOKEY 126
+#define EKEYEXPIRED 127
+#define EKEYREJECTED 129
 #define MAX_ERRNO 4095
 #define PR_SET_MM 35
 #define FMODE_WRITE 0x2

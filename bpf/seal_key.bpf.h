@@ -15,12 +15,6 @@ extern struct bpf_key *bpf_lookup_user_key(__u32 serial, __u64 flags) __ksym;
 extern void bpf_key_put(struct bpf_key *key) __ksym;
 extern int bpf_verify_pkcs7_signature(struct bpf_dynptr *data, struct bpf_dynptr *sig, struct bpf_key *keyring) __ksym;
 
-#define EINVAL 22
-#define ENOMEM 12
-#define ENOKEY 126
-#define EKEYEXPIRED 127
-#define EKEYREJECTED 129
-
 /*
  * attr->value, the user address of the element being written. Read as two
  * halves: Linux 6.1's verifier types union bpf_attr by its first member,

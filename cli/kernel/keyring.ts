@@ -19,6 +19,7 @@ const KEY_READ_ONLY = 0x0b0b0909;
 export interface SealKey {
   /** The certificate, DER. */
   der: Buffer;
+  /** Of der, hex: what two seals compare. */
   sha256: string;
   subject: string;
 }

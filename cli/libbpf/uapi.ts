@@ -3,7 +3,7 @@
 // and the few open/flock/syscall constants of the libc calls in ffi.ts.
 // test/unit/layout.test.ts holds every one to the system's headers.
 
-export const Errno = { EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, E2BIG: 7 } as const;
+export const Errno = { EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, E2BIG: 7, EINVAL: 22, ENOKEY: 126, EKEYEXPIRED: 127, EKEYREJECTED: 129 } as const;
 
 /** enum bpf_map_type: the kinds of map the object creates. */
 export const BpfMapType = {

@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { CliError } from "../errors.ts";
 import { note } from "../output.ts";
-import { BpfError, MapFd } from "../libbpf/index.ts";
+import { BpfError, Errno, MapFd } from "../libbpf/index.ts";
 import { processFacts } from "../kernel/procfs.ts";
 import { AuthorizationLayout, ChallengeLayout, ProcessKeyLayout } from "../object/abi.ts";
 import { CGW_AUTHORIZATION_MAX, CGW_AUTHORIZATION_TTL_S } from "../object/header.ts";
@@ -67,13 +67,13 @@ export function authorizeIfKeySealed(pinDir: string): void {
 function refused(errno: number, subject: string): CliError {
   const fix = `sign this process's challenge with the key of ${subject}, then try again (see 'cgwarden audit --verdict all')`;
   switch (errno) {
-    case 129: // EKEYREJECTED
+    case Errno.EKEYREJECTED:
       return new CliError({ problem: `the kernel refused the authorization: its signature does not verify against the seal's key (${subject})`, fix });
-    case 127: // EKEYEXPIRED
+    case Errno.EKEYEXPIRED:
       return new CliError({ problem: `the kernel refused the authorization: the challenge expired (it is valid for ${CGW_AUTHORIZATION_TTL_S} s)`, fix });
-    case 126: // ENOKEY
+    case Errno.ENOKEY:
       return new CliError({ problem: `the kernel refused the authorization: this process's challenge was used already, or the seal's key is gone from the kernel's keyrings`, fix: `ask again; if the key was unlinked or revoked, the policy stays as it is until the next boot` });
-    case 22: // EINVAL
+    case Errno.EINVAL:
       return new CliError({ problem: `the kernel refused the authorization: it is not a signature it can read`, fix });
     default:
       return new CliError({ problem: `the kernel refused the authorization (errno ${errno}): a traced process is never authorized`, fix });

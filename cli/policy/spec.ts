@@ -7,6 +7,7 @@
 import { MANAGERS, type ModeName } from "../object/abi.ts";
 import type { ManagerSpec } from "./lookup.ts";
 import { selectorAttributes, selectorIdentity, type SelectorSpec } from "./selectors.ts";
+import type { SealKey } from "../kernel/keyring.ts";
 
 export type { ExeSpec, ManagerSpec, PidSpec } from "./lookup.ts";
 export type { SelectorSpec } from "./selectors.ts";
@@ -56,14 +57,9 @@ export interface SealSpec {
   key?: SealKeySpec;
 }
 
-export interface SealKeySpec {
-  /** Where it was read from, for status and export. */
+/** The certificate (cli/kernel/keyring.ts), and where the policy named it, for status and export. */
+export interface SealKeySpec extends SealKey {
   path: string;
-  /** The certificate, DER. */
-  der: Buffer;
-  /** Of der, hex: what two seals compare. */
-  sha256: string;
-  subject: string;
 }
 
 /** What is wrong with a seal as stated, or null: checked before anything is read or loaded. */
