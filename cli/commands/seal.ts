@@ -74,5 +74,5 @@ export const examples = [
   "cgwarden seal --manager-pid 1                     # only PID 1 (and cgwarden run by it) may change the policy",
   "cgwarden seal --manager-exe /usr/local/sbin/fleet-agent --lock-bpf",
   "cgwarden seal --until-reboot                      # nobody, until the next boot",
-  "cgwarden seal --key /etc/cgwarden/seal.pem         # only processes the key's holder authorizes, one at a time",
+  "cgwarden seal --key /etc/cgwarden/seal.pem        # only processes the key's holder authorizes, one at a time",
 ];
