@@ -35,11 +35,13 @@ static __noinline void exe_of(struct task_struct *task, __u64 *dev, __u64 *ino, 
 
 /*
  * Who a process is: what it really executed (see `executed`), which process,
- * and whether it is a manager's cgwarden (see the seal). t is a typed task.
+ * and whether it is a manager's cgwarden (see the seal). t is a typed task,
+ * `leader` its group leader: a sleepable program must give one the verifier
+ * trusts (its current, when that is the leader), since t->group_leader is
+ * RCU-protected there and task storage refuses it.
  */
-static __always_inline void identify_exe(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
+static __always_inline void identify_exe_of(struct task_struct *t, struct task_struct *leader, struct cgw_actor *a, __u32 *manager)
 {
-	struct task_struct *leader = t->group_leader;
 	struct cgw_exe_identity *id = bpf_task_storage_get(&executed, leader, 0, 0);
 
 	*manager = 0;
@@ -64,6 +66,11 @@ static __always_inline void identify_exe(struct task_struct *t, struct cgw_actor
 	}
 }
 
+static __always_inline void identify_exe(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
+{
+	identify_exe_of(t, t->group_leader, a, manager);
+}
+
 static __always_inline void identify_process(struct task_struct *t, struct cgw_actor *a)
 {
 	a->pid = t->pid;
@@ -82,12 +89,17 @@ static __always_inline __u64 cgroup_of(struct task_struct *t)
 	return t->cgroups->dfl_cgrp->kn->id;
 }
 
-static __always_inline void identify(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
+static __always_inline void identify_of(struct task_struct *t, struct task_struct *leader, struct cgw_actor *a, __u32 *manager)
 {
-	identify_exe(t, a, manager);
+	identify_exe_of(t, leader, a, manager);
 	identify_process(t, a);
 	a->start_ticks = start_ticks_of(t);
 	a->cgroup = cgroup_of(t);
+}
+
+static __always_inline void identify(struct task_struct *t, struct cgw_actor *a, __u32 *manager)
+{
+	identify_of(t, t->group_leader, a, manager);
 }
 
 

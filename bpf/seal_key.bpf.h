@@ -73,23 +73,16 @@ static __noinline int issue_challenge(struct cgw_seal *s)
 /*
  * Records the refusal, then returns it. Not record_tamper(): in a
  * sleepable program the verifier trusts current but not its group
- * leader, so the identity comes from current, the leader here (see
+ * leader, so current is given as the leader, which it is here (see
  * present_authorization).
  */
 static __always_inline int refuse(__u32 why, int err)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task_btf();
-	struct cgw_exe_identity *id = bpf_task_storage_get(&executed, current, 0, 0);
 	struct cgw_actor a = {};
+	__u32 manager;
 
-	if (id && !current->ptrace) {
-		a.exe_dev = id->dev;
-		a.exe_ino = id->ino;
-		a.exe_gen = id->gen;
-	}
-	identify_process(current, &a);
-	a.start_ticks = start_ticks_of(current);
-	a.cgroup = cgroup_of(current);
+	identify_of(current, current, &a, &manager);
 	publish_tamper(CGW_TAMPER_AUTHORIZATION, why, &a);
 	return -err;
 }
