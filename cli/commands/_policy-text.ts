@@ -89,27 +89,41 @@ function expand(arg: string, at: (p: string) => string): string[] {
   return files;
 }
 
-/** `file` as messages name it, read from `path` (where --root says it really is). */
+/**
+ * `file` as messages name it, read from `path` (where --root says it really
+ * is), at most MAX_POLICY_BYTES: `apply /dev/zero` must fail at once, not
+ * fill memory.
+ */
 export async function readPolicy(file: string, path = file): Promise<string> {
   const name = file === "-" ? "standard input" : `policy file ${file}`;
+  return readWhole(file, path, name, MAX_POLICY_BYTES, {
+    tooLarge: { problem: `${name} is larger than ${MAX_POLICY_BYTES >> 20} MiB, more than any policy cgwarden can hold`, fix: `check the path, or split the rules across files` },
+    fix: `give the path of a TOML or JSON policy file, a directory of them, or - for standard input`,
+  }).toString("utf8");
+}
+
+/** A small input the CLI takes whole (an authorization): `file`, or - for standard input, at most `max` bytes. */
+export function readSmallInput(file: string, what: string, max: number): Buffer {
+  const from = file === "-" ? "standard input" : file;
+  return readWhole(file, file, `${what} from ${from}`, max, {
+    tooLarge: { problem: `${from} is larger than ${max} bytes, more than ${what} can be`, fix: `check the path` },
+    fix: `give the path of ${what}`,
+  });
+}
+
+/** `path` (standard input when `file` is -), whole but at most `max` bytes; `name` is what a failure to read it says. */
+function readWhole(file: string, path: string, name: string, max: number, say: { tooLarge: { problem: string; fix: string }; fix: string }): Buffer {
   let fd = 0;
   try {
     if (file !== "-") fd = openSync(path, "r");
-    return readBounded(fd, name);
+    return readFdBounded(fd, max, () => new CliError(say.tooLarge));
   } catch (e) {
     if (e instanceof CliError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError({ problem: `cannot read ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`, fix: `give the path of a TOML or JSON policy file, a directory of them, or - for standard input` });
+    throw new CliError({ problem: `cannot read ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`, fix: say.fix });
   } finally {
     if (fd > 0) closeSync(fd);
   }
-}
-
-/** Reads at most MAX_POLICY_BYTES: `apply /dev/zero` must fail at once, not fill memory. */
-function readBounded(fd: number, name: string): string {
-  return readFdBounded(fd, MAX_POLICY_BYTES, () =>
-    new CliError({ problem: `${name} is larger than ${MAX_POLICY_BYTES >> 20} MiB, more than any policy cgwarden can hold`, fix: `check the path, or split the rules across files` }),
-  ).toString("utf8");
 }
 
 function readFdBounded(fd: number, max: number, tooLarge: () => CliError): Buffer {
@@ -126,19 +140,5 @@ function readFdBounded(fd: number, max: number, tooLarge: () => CliError): Buffe
   return Buffer.concat(chunks);
 }
 
-/** A small input the CLI takes whole (a certificate, an authorization): `file`, or - for standard input, at most `max` bytes. */
-export function readSmallInput(file: string, what: string, max: number): Buffer {
-  const name = file === "-" ? "standard input" : file;
-  let fd = 0;
-  try {
-    if (file !== "-") fd = openSync(file, "r");
-    return readFdBounded(fd, max, () => new CliError({ problem: `${name} is larger than ${max} bytes, more than ${what} can be`, fix: `check the path` }));
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError({ problem: `cannot read ${what} from ${name}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message}`, fix: `give the path of ${what}` });
-  } finally {
-    if (fd > 0) closeSync(fd);
-  }
-}
+
 

@@ -4,6 +4,7 @@ import { defineCommand } from "./_define.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { note, print, printJson } from "../output.ts";
 import { signatureProblem, trustedCertificate } from "../policy/file/signed.ts";
+import type { SealKey } from "../kernel/keyring.ts";
 import { describeSpec } from "../policy/describe.ts";
 import { readPolicyDocument } from "./_policy-text.ts";
 import { conflictInFile, nameOnSystem, specOfDocument } from "../policy/file/resolve.ts";
@@ -57,7 +58,8 @@ export default defineCommand({
     if (args.root !== undefined && !statSync(root, { throwIfNoEntry: false })?.isDirectory())
       throw new UsageError({ problem: `--root ${args.root} is not a directory`, fix: `give where the system the policy is for is mounted` });
     if (args.fallback !== undefined && args["signed-by"] === undefined) throw new UsageError("--fallback is the signed policy to apply instead; it needs --signed-by");
-    const { doc, texts } = await readSigned(args._, root, args["signed-by"], args.fallback);
+    const trusted = args["signed-by"] === undefined ? undefined : trustedCertificate(args["signed-by"]);
+    const { doc, texts } = await readSigned(args._, root, trusted, args.fallback);
     const name = doc.source;
     // What was applied as that system names it: /root/etc/cgwarden in the initramfs is /etc/cgwarden.
     const named = (f: string) => nameOnSystem(f, root);
@@ -66,7 +68,7 @@ export default defineCommand({
       texts.length === 1
         ? provenance("apply", { name: named(texts[0]!.name), text: texts[0]!.text })
         : provenance("apply", { name: `${args._.map(named).join(" ")} (${texts.length} files)`, text: texts.map((t) => `${named(t.name)}\0${t.text}\0`).join("") });
-    const desired = specOfDocument(doc, root, args["signed-by"] && resolve(args["signed-by"]));
+    const desired = specOfDocument(doc, root, trusted);
     const dryRun = !!args["dry-run"];
     // A dry run never loads cgwarden: with nothing loaded, the policy in force is the empty one.
     let outcome: Outcome;
@@ -96,9 +98,8 @@ export default defineCommand({
  * when those given are not, the fallback's (named loudly on stderr), and
  * when there is no signed policy at all, an error that changes nothing.
  */
-async function readSigned(files: readonly string[], root: string, signedBy: string | undefined, fallback: string | undefined) {
-  if (signedBy === undefined) return readPolicyDocument(files, root);
-  const cert = trustedCertificate(signedBy);
+async function readSigned(files: readonly string[], root: string, cert: SealKey | undefined, fallback: string | undefined) {
+  if (cert === undefined) return readPolicyDocument(files, root);
   let given: Awaited<ReturnType<typeof readPolicyDocument>> | null = null;
   let problem: string | null;
   try {

@@ -27,8 +27,8 @@ export interface SealKey {
 /** Larger than any certificate: what a file must be under to be read as one. */
 const CERTIFICATE_MAX_BYTES = 64 << 10;
 
-/** The certificate file at `path` (as named), read from `at` (where --root says it is). */
-export function readCertificateFile(path: string, at = path): SealKey {
+/** The certificate file at `path` (as named), read from `at` (where --root says it is); `what` it is, for errors. */
+export function readCertificateFile(path: string, at = path, what = "the seal's certificate"): SealKey {
   let bytes: Buffer;
   try {
     const st = statSync(at);
@@ -37,7 +37,7 @@ export function readCertificateFile(path: string, at = path): SealKey {
     bytes = readFileSync(at);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError({ problem: `cannot read the seal's certificate ${path}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, fix: `give the path of an X.509 certificate, PEM or DER` });
+    throw new CliError({ problem: `cannot read ${what} ${path}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, fix: `give the path of an X.509 certificate, PEM or DER` });
   }
   return readCertificate(path, bytes);
 }

@@ -22,7 +22,7 @@ export interface SealState {
   managers: ManagerValue[];
   cli: { dev: bigint; ino: bigint; gen: number };
   sealedAt: Date | null;
-  /** A key seal: its certificate, the serials the kernel holds it under, and the maps of its exchange. */
+  /** A key seal: its certificate, and the serials the kernel holds it under. */
   key: SealKeyState | null;
 }
 
@@ -32,8 +32,6 @@ export interface SealKeyState {
   sha256: string;
   subject: string;
   path: string;
-  boardMap: number;
-  authorizationsMap: number;
 }
 
 export interface PinnedState {
@@ -75,8 +73,6 @@ export function decodeSealState(raw: Uint8Array | null): SealState {
           sha256: seal.key_sha256.toString("hex"),
           subject: seal.key_subject,
           path: seal.key_path,
-          boardMap: seal.board_map,
-          authorizationsMap: seal.authorizations_map,
         }
       : null,
   };

@@ -8,7 +8,7 @@ import { CliError } from "../../errors.ts";
 import { parseManagers } from "../lookup.ts";
 import { resolveFileSelectors, writtenSelectors } from "../selectors.ts";
 import { identity, type ManagerSpec, type PolicySpec, type RuleSource, type RuleSpec, type SealKeySpec, type SealSpec } from "../spec.ts";
-import { readCertificateFile } from "../../kernel/keyring.ts";
+import { readCertificateFile, type SealKey } from "../../kernel/keyring.ts";
 import type { PolicyConflict } from "../compile.ts";
 import type { PolicyDocumentLike } from "./format.ts";
 import { locate, locateSeal, type EntryKind, type GateEntry, type Located, type PolicyDocument } from "./parse.ts";
@@ -23,7 +23,7 @@ const FILE_MANAGERS = { exe: "manager", pid: "manager process" };
  * `trustedKey`: the certificate a key seal in the file is, whatever the file
  * at its `key` path holds (apply --signed-by).
  */
-export function specOfDocument(doc: PolicyDocument, root = "/", trustedKey?: string): PolicySpec {
+export function specOfDocument(doc: PolicyDocument, root = "/", trustedKey?: SealKey): PolicySpec {
   const sourceOf = (e: Located): RuleSource | undefined => (e.source === "-" ? undefined : { file: nameOnSystem(e.source, root), line: e.line });
   const problems: string[] = [];
   const attempt = <T>(kind: EntryKind, i: number, field: string, fn: () => T): T | undefined => {
@@ -57,7 +57,7 @@ export function specOfDocument(doc: PolicyDocument, root = "/", trustedKey?: str
     if (keyPath !== undefined) {
       try {
         // A boot that trusts a certificate (apply --signed-by) seals with that one: the file the policy names is root's to replace.
-        key = { path: keyPath, ...readCertificateFile(keyPath, trustedKey ?? (root === "/" ? keyPath : join(root, keyPath))) };
+        key = { path: keyPath, ...(trustedKey ?? readCertificateFile(keyPath, root === "/" ? keyPath : join(root, keyPath))) };
       } catch (e) {
         problems.push(`${locateSeal(doc, "key")}: ${(e as Error).message}`);
       }

@@ -9,7 +9,7 @@
 // with the certificate's public key by Bun's own crypto (BoringSSL).
 import { X509Certificate, verify } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { CliError } from "../../errors.ts";
+import { readCertificateFile, type SealKey } from "../../kernel/keyring.ts";
 
 /** Larger than any signature a certificate's key makes. */
 const SIGNATURE_MAX_BYTES = 16 << 10;
@@ -24,17 +24,12 @@ export interface SignableText {
   text: string;
 }
 
-/** The certificate the boot trusts, read from `path`; a clear error when it is none. */
-export function trustedCertificate(path: string): X509Certificate {
-  try {
-    return new X509Certificate(readFileSync(path));
-  } catch (e) {
-    throw new CliError({ problem: `cannot read the certificate --signed-by names, ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`, fix: `give the key seal's certificate (X.509, PEM or DER)` });
-  }
-}
+/** The certificate the boot trusts, read as the key seal reads its own; a clear error when it is none. */
+export const trustedCertificate = (path: string): SealKey => readCertificateFile(path, path, "the certificate --signed-by names");
 
-/** Why these files are not all signed by `cert`'s key, naming the first that is not; null when they are. */
-export function signatureProblem(texts: readonly SignableText[], cert: X509Certificate): string | null {
+/** Why these files are not all signed by `key`, naming the first that is not; null when they are. */
+export function signatureProblem(texts: readonly SignableText[], key: SealKey): string | null {
+  const publicKey = new X509Certificate(key.der).publicKey;
   for (const t of texts) {
     if (t.path === null) return `standard input cannot carry a signature`;
     const sigPath = `${t.path}${SIGNATURE_SUFFIX}`;
@@ -48,11 +43,11 @@ export function signatureProblem(texts: readonly SignableText[], cert: X509Certi
     }
     let good = false;
     try {
-      good = verify("sha256", Buffer.from(t.text, "utf8"), cert.publicKey, sig);
+      good = verify("sha256", Buffer.from(t.text, "utf8"), publicKey, sig);
     } catch {
       good = false;
     }
-    if (!good) return `${t.name}${SIGNATURE_SUFFIX} is not a signature of ${t.name} by the key of ${cert.subject.replace(/\n/g, ", ")}`;
+    if (!good) return `${t.name}${SIGNATURE_SUFFIX} is not a signature of ${t.name} by the key of ${key.subject}`;
   }
   return null;
 }
