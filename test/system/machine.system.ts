@@ -52,6 +52,8 @@ const cgw = (args: string) => ok(`${CGW} ${args}`);
 const cgroupOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().replace(/^0::/, "");
 const say = (scenario: string, detail: string) => console.log(`system: ${scenario} on ${KERNEL}: ok (${detail})`);
 const monotonicNow = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+/** When the machine booted, in Unix seconds to about 10 ms: to compare monotonic timestamps with the seal's wall-clock time. */
+const bootedAt = () => Date.now() / 1000 - monotonicNow();
 
 /** A shell of an admin's, outside system.slice (where the policy holds every service in). */
 function asAdmin(script: string): string {
@@ -198,9 +200,8 @@ describe.skipIf(!KEYED_BOOT)(`boot key-sealed, after root edited the signed poli
     const onDisk = new Bun.CryptoHasher("sha256").update(readFileSync("/etc/cgwarden/policy.toml")).digest("hex");
     expect(status.applied.sha256).not.toBe(onDisk);
     expect(readFileSync("/etc/cgwarden/policy.toml", "utf8")).not.toContain("[seal]");
-    const bootedAt = Number(ok("date +%s")) - monotonicNow();
     const sealedAt = Date.parse(status.seal.sealedAt) / 1000;
-    const userspace = bootedAt + Number(ok("systemctl show -P UserspaceTimestampMonotonic")) / 1e6;
+    const userspace = bootedAt() + Number(ok("systemctl show -P UserspaceTimestampMonotonic")) / 1e6;
     expect(sealedAt).toBeLessThan(userspace);
     say("key seal at boot", `root's policy.toml (no [seal], its old signature beside it) refused; the initramfs applied its signed copy (sha256 ${status.applied.sha256.slice(0, 12)}), sealed with ${status.seal.key.subject} ${(userspace - sealedAt).toFixed(1)} s before PID 1 started`);
   });
@@ -272,8 +273,7 @@ describe.skipIf(UNSUPPORTED || PURGED || KEYED_BOOT)(`boot on ${KERNEL}${SECOND 
     const status = JSON.parse(cgw("status --json"));
     expect(status.seal).toMatchObject({ sealed: true, managers: [{ exe: "/usr/lib/systemd/systemd", pid: null }] });
     const sealedAt = Date.parse(status.seal.sealedAt) / 1000;
-    const bootedAt = Number(ok("date +%s")) - monotonicNow();
-    const unitStarted = bootedAt + Number(ok("systemctl show -P ExecMainStartTimestampMonotonic cgwarden.service")) / 1e6;
+    const unitStarted = bootedAt() + Number(ok("systemctl show -P ExecMainStartTimestampMonotonic cgwarden.service")) / 1e6;
     expect(sealedAt).toBeLessThan(unitStarted);
     const unload = sh(`${CGW} unload`);
     expect(unload.code).toBe(1);
